@@ -18,6 +18,7 @@ import platform
 import socket
 import sys
 import time
+import traceback
 from dataclasses import asdict
 from pathlib import Path
 
@@ -27,7 +28,8 @@ from annotate import Annotator
 from llama import Stage, random_weights
 from parallel import Comm, Layout
 
-from tracekit.presets import get_preset
+from tracekit.presets import ModelShape
+from tracekit.supervise import FAILURE_MARK
 
 FAULT_ENV = "TRACEKIT_COLLECT_FAULT"
 """``<rank>:crash`` or ``<rank>:hang``: make one rank fail (used by the tests)."""
@@ -40,17 +42,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--tp", type=int, required=True)
     ap.add_argument("--pp", type=int, required=True)
-    ap.add_argument("--model", default="tiny")
+    ap.add_argument("--model", default="tiny", help="name recorded for the shape")
     for name in MODEL_FIELDS:
-        ap.add_argument("--" + name.replace("_", "-"), dest=name, type=int)
+        ap.add_argument("--" + name.replace("_", "-"), dest=name, type=int, required=True)
+    ap.add_argument("--rope-theta", type=float, default=500000.0)
+    ap.add_argument("--rms-eps", type=float, default=1e-5)
+    ap.add_argument("--max-positions", type=int, default=8192)
     ap.add_argument("--checkpoint", type=Path)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--prompt-len", type=int, default=16)
     ap.add_argument("--gen-len", type=int, default=8)
     ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
-    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    ap.add_argument("--backend", choices=["gloo", "nccl"], default="gloo")
+    ap.add_argument("--dtype", choices=["auto", *sorted(DTYPES)], default="auto")
+    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    ap.add_argument("--backend", choices=["auto", "gloo", "nccl"], default="auto")
     ap.add_argument("--profiler", choices=["torch", "nsys", "both", "none"], default="torch")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, required=True)
@@ -134,28 +139,44 @@ def versions(device: torch.device) -> dict[str, str | None]:
     }
 
 
+def pick_device(choice: str, local_rank: int, world: int) -> torch.device:
+    """cuda:(LOCAL_RANK mod visible GPUs) when asked or available, else the CPU
+    with the cores shared among the local ranks."""
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        index = local_rank % torch.cuda.device_count()
+        torch.cuda.set_device(index)
+        return torch.device("cuda", index)
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
+    return torch.device("cpu")
+
+
 def main(argv: list[str]) -> None:
     args = parse_args(argv)
     rank = int(os.environ["RANK"])
     world = int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     layout = Layout(rank=rank, world_size=world, tp=args.tp, pp=args.pp)
-    if args.device == "cuda":
-        torch.cuda.set_device(local_rank)
-        device = torch.device("cuda", local_rank)
-    else:
-        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
-        device = torch.device("cpu")
+    device = pick_device(args.device, local_rank, world)
+    backend = args.backend
+    if backend == "auto":
+        backend = "nccl" if device.type == "cuda" else "gloo"
     dist.init_process_group(
-        args.backend, rank=rank, world_size=world, timeout=datetime.timedelta(minutes=10)
+        backend, rank=rank, world_size=world, timeout=datetime.timedelta(minutes=10)
     )
-    shape = get_preset(args.model).with_overrides(**{k: getattr(args, k) for k in MODEL_FIELDS})
+    shape = ModelShape(
+        name=args.model,
+        **{k: getattr(args, k) for k in MODEL_FIELDS},
+        rope_theta=args.rope_theta,
+        rms_eps=args.rms_eps,
+        max_positions=args.max_positions,
+    )
+    if args.dtype == "auto":
+        args.dtype = "bfloat16" if device.type == "cuda" else "float32"
     dtype = DTYPES[args.dtype]
     if args.checkpoint is not None:
-        from checkpoint import checkpoint_weights, read_shape
+        from checkpoint import checkpoint_weights
 
-        shape = read_shape(args.checkpoint)
         load = checkpoint_weights(args.checkpoint, device, dtype, layout.tp_rank)
     else:
         load = random_weights(args.seed, device, dtype, layout.tp_rank)
@@ -176,6 +197,7 @@ def main(argv: list[str]) -> None:
         tpot = (e2e - ttft) / steps if args.gen_len > 1 else 0.0
         result = {
             "model": {**asdict(shape), "dtype": args.dtype},
+            "backend": backend,
             "ranks": infos,
             "versions": versions(device),
             "latency": [
@@ -197,7 +219,8 @@ def run_profiled(
     prof = None
     if args.profiler in ("torch", "both"):
         activities = [torch.profiler.ProfilerActivity.CPU]
-        if device.type == "cuda":
+        if device.type == "cuda" and not nsys:
+            # nsys owns CUPTI in "both" mode; Kineto then records the CPU side only.
             activities.append(torch.profiler.ProfilerActivity.CUDA)
         trace = str(args.out / f"rank{rank}.pt.trace.json.gz")
         prof = torch.profiler.profile(
@@ -225,4 +248,9 @@ def run_profiled(
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    except BaseException:
+        traceback.print_exc()
+        print(FAILURE_MARK.format(rank=os.environ.get("RANK", "?"), time=time.time()), flush=True)
+        sys.exit(1)
