@@ -261,14 +261,10 @@ def collect(
 
 
 def failure_hint(failure: Failure) -> str:
-    tail = log_tail(failure.log)
-    others = ""
-    if len(failure.still_running) > 1:
-        others = "Ranks still running at the timeout: " + ", ".join(
-            f"rank {r} ({failure.log.parent / f'rank{r}.log'})" for r in failure.still_running
-        )
-        others += ".\n"
-    return f"{others}All ranks were stopped; manifest.json says complete: false.\n{tail}"
+    return (
+        "All ranks were stopped; manifest.json says complete: false. "
+        f"Last lines of {failure.log.name}:\n{log_tail(failure.log)}"
+    )
 
 
 def export_reports(out: Path, ranks: Sequence[int], nsys: str) -> None:

@@ -37,6 +37,11 @@ class Failure:
     still_running: tuple[int, ...] = ()
 
     def message(self) -> str:
+        if len(self.still_running) > 1:
+            logs = ", ".join(
+                f"rank {r} ({self.log.parent / f'rank{r}.log'})" for r in self.still_running
+            )
+            return f"{self.reason}; still running: {logs}"
         return f"rank {self.rank} {self.reason}; see its log {self.log}"
 
 
@@ -71,14 +76,14 @@ class RankGroup:
                 if all(c == 0 for c in codes):
                     return None
                 if deadline is not None and time.monotonic() > deadline:
-                    running = tuple(self.commands[i].rank for i, c in enumerate(codes) if c is None)
+                    running = [i for i, c in enumerate(codes) if c is None]
                     self.stop()
-                    first = self.commands[[c.rank for c in self.commands].index(running[0])]
+                    first = self.commands[running[0]]
                     return Failure(
                         rank=first.rank,
                         log=first.log,
                         reason=f"did not finish within {timeout_s:g} s (timeout)",
-                        still_running=running,
+                        still_running=tuple(self.commands[i].rank for i in running),
                     )
                 time.sleep(poll_s)
         except BaseException:
