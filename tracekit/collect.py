@@ -31,7 +31,7 @@ from tracekit.supervise import Failure, RankCommand, RankGroup, log_tail
 
 PROFILERS = ("torch", "nsys", "both", "none")
 DTYPES = ("float32", "bfloat16", "float16")
-OUTPUT_GLOBS = ("rank*.pt.trace.json.gz", "rank*.log", "rank*.nsys-rep", "rank*.sqlite")
+OUTPUT_SUFFIXES = (".pt.trace.json.gz", ".log", ".nsys-rep", ".sqlite")
 WORKER_RESULT = "worker_result.json"
 
 
@@ -192,11 +192,16 @@ def require_torch() -> None:
         )
 
 
-def clear_outputs(out: Path) -> None:
+def clear_outputs(out: Path, rank: int | None) -> None:
+    """Remove an earlier run's files: all of them when spawning every rank here,
+    only this rank's (and, for rank 0, the manifest) when running as one rank."""
     out.mkdir(parents=True, exist_ok=True)
-    for pattern in (*OUTPUT_GLOBS, "manifest.json", WORKER_RESULT):
-        for path in out.glob(pattern):
-            path.unlink()
+    pattern = "rank*.*" if rank is None else f"rank{rank}.*"
+    stale = [p for p in out.glob(pattern) if p.name.endswith(OUTPUT_SUFFIXES)]
+    if rank in (None, 0):
+        stale += [out / "manifest.json", out / WORKER_RESULT]
+    for path in stale:
+        path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -242,7 +247,7 @@ def collect(
     if dry_run:
         return CollectResult(out, {}, shown)
     require_torch()
-    clear_outputs(out)
+    clear_outputs(out, None if rank_env is None else rank_env.rank)
     started = time.time()
     group = RankGroup(commands, env)
     failure = group.wait(timeout_s)

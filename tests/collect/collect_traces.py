@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -106,3 +107,19 @@ def annotations(trace: Path) -> Counter:
         for e in load_events(trace)
         if e.get("cat") == "user_annotation" and e.get("name", "").startswith("tk:")
     )
+
+
+def live_processes_mentioning(text: str) -> list[int]:
+    """PIDs whose command line contains ``text`` (to find orphans of a run)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cmdline = Path("/proc", entry, "cmdline").read_bytes().replace(b"\0", b" ")
+            state = Path("/proc", entry, "stat").read_text().split(")")[-1].split()[0]
+        except OSError:
+            continue
+        if text.encode() in cmdline and state != "Z":
+            found.append(int(entry))
+    return found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,22 +9,6 @@ import pytest
 from tracekit.collect import Workload, collect, resolve_shape
 
 LAYOUTS = {"tp2": (2, 1), "pp2": (1, 2), "tp2pp2": (2, 2)}
-
-
-def live_processes_mentioning(text: str) -> list[int]:
-    """PIDs whose command line contains ``text`` (to find orphans of a run)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            cmdline = Path("/proc", entry, "cmdline").read_bytes().replace(b"\0", b" ")
-            state = Path("/proc", entry, "stat").read_text().split(")")[-1].split()[0]
-        except OSError:
-            continue
-        if text.encode() in cmdline and state != "Z":
-            found.append(int(entry))
-    return found
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,47 @@
+"""A rank that crashes or hangs fails the collection cleanly: the message names
+the rank and its log, the manifest says incomplete, no process survives."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from collect_traces import live_processes_mentioning
+
+from tracekit.collect import Workload, collect, resolve_shape
+from tracekit.errors import TracekitError
+
+pytestmark = pytest.mark.slow
+
+
+def run_with_fault(out: Path, fault: str, timeout_s: float) -> TracekitError:
+    pytest.importorskip("torch")
+    workload = Workload(tp=2, pp=1, shape=resolve_shape("tiny", None, {}), gen_len=2)
+    env = {**os.environ, "TRACEKIT_COLLECT_FAULT": fault}
+    with pytest.raises(TracekitError) as info:
+        collect(workload, out, command_line=["test"], timeout_s=timeout_s, env=env)
+    return info.value
+
+
+def test_a_crashing_rank_fails_the_collection_naming_it(tmp_path: Path) -> None:
+    out = tmp_path / "crash"
+    error = run_with_fault(out, "1:crash", timeout_s=120)
+    assert "rank 1 failed" in error.message
+    assert str(out / "rank1.log") in error.message
+    assert "injected fault on rank 1" in error.hint
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] is False
+    assert "rank 1" in manifest["error"] and "rank1.log" in manifest["error"]
+    assert live_processes_mentioning(str(out)) == []
+
+
+def test_a_hanging_rank_is_stopped_at_the_timeout(tmp_path: Path) -> None:
+    out = tmp_path / "hang"
+    error = run_with_fault(out, "1:hang", timeout_s=12)
+    assert "did not finish within 12 s" in error.message
+    assert f"rank 1 ({out / 'rank1.log'})" in error.message
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] is False and "timeout" in manifest["error"]
+    assert live_processes_mentioning(str(out)) == []
