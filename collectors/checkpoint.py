@@ -52,7 +52,7 @@ class _Tensors:
             raise FileNotFoundError(f"{directory}: no *.safetensors files")
         for path in files:
             with path.open("rb") as fh:
-                data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+                data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
             (length,) = struct.unpack("<Q", data[:8])
             header = json.loads(data[8 : 8 + length])
             for name, info in header.items():
