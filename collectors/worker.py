@@ -19,6 +19,7 @@ import socket
 import sys
 import time
 import traceback
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -231,6 +232,8 @@ def run_profiled(
             record_shapes=True,
             on_trace_ready=lambda p: p.export_chrome_trace(trace),
         )
+        # The schedule's warm-up -> active transition warns that events are cleared: intended.
+        warnings.filterwarnings("ignore", message="Warning: Profiler clears events")
         prof.start()
     for i in range(args.warmup + 1):
         measured_pass = i == args.warmup

@@ -115,3 +115,19 @@ def test_trace_keeps_only_the_measured_generation(runs: dict[str, Path]) -> None
     """Warm-up passes are outside the profiled region: one prefill step per trace."""
     names = annotations(runs["tp2"] / "rank1.pt.trace.json.gz")
     assert names["tk:step=0 phase=prefill"] == 1
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces"
+
+
+@pytest.mark.parametrize("layout", ["tp2", "pp2", "tp2pp2"])
+def test_committed_sample_traces_match_the_config(layout: str) -> None:
+    run = SAMPLES / layout
+    if not run.is_dir():
+        pytest.skip("sample_traces/ not present (installed package)")
+    manifest = manifest_of(run)
+    assert manifest["complete"] is True
+    for row in manifest["ranks"]:
+        measured = comm_per_step(run / row["trace"])
+        for step in range(manifest["workload"]["gen_len"]):
+            assert measured[step] == expected_comm(manifest, row["rank"], step)
