@@ -249,12 +249,21 @@ def collect(
     require_torch()
     clear_outputs(out, None if rank_env is None else rank_env.rank)
     started = time.time()
-    group = RankGroup(commands, env)
-    failure = group.wait(timeout_s)
+    writes_manifest = rank_env is None or rank_env.rank == 0
+    try:
+        failure = RankGroup(commands, env).wait(timeout_s)
+    except KeyboardInterrupt:
+        if writes_manifest:
+            everyone = tuple(c.rank for c in commands)
+            reason = "interrupted (Ctrl-C or SIGTERM)"
+            stopped = Failure(commands[0].rank, commands[0].log, reason, everyone)
+            elapsed = time.time() - started
+            write_manifest(out, build_manifest(w, out, command_line, ranks, stopped, elapsed))
+        raise
     if failure is None and nsys is not None and nsys_cmd.shutil.which(nsys):
         export_reports(out, [c.rank for c in commands], nsys)
     manifest = None
-    if rank_env is None or rank_env.rank == 0:
+    if writes_manifest:
         manifest = build_manifest(w, out, command_line, ranks, failure, time.time() - started)
         write_manifest(out, manifest)
     if failure is not None:

@@ -11,8 +11,10 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +67,14 @@ class RankGroup:
             self.procs.append(proc)
 
     def wait(self, timeout_s: float | None, poll_s: float = 0.05) -> Failure | None:
-        """Wait for every rank; on the first failure or the timeout, stop all."""
+        """Wait for every rank; on the first failure or the timeout, stop all.
+
+        SIGTERM (a scheduler cancelling the job) is turned into KeyboardInterrupt
+        meanwhile, so the ranks are stopped rather than orphaned."""
+        with _terminate_interrupts():
+            return self._wait(timeout_s, poll_s)
+
+    def _wait(self, timeout_s: float | None, poll_s: float) -> Failure | None:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         try:
             while True:
@@ -120,6 +129,22 @@ class RankGroup:
         for proc in self.procs:
             _signal_group(proc, signal.SIGKILL)
             proc.wait()
+
+
+@contextmanager
+def _terminate_interrupts() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:

@@ -1,0 +1,1 @@
+"""Local stand-in until the lead merges the real module (NOT committed)."""
