@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from collect_traces import live_processes_mentioning
 
+import tracekit
 from tracekit.collect import Workload, collect, resolve_shape
 from tracekit.errors import TracekitError
 
@@ -44,4 +49,26 @@ def test_a_hanging_rank_is_stopped_at_the_timeout(tmp_path: Path) -> None:
     assert f"rank 1 ({out / 'rank1.log'})" in error.message
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["complete"] is False and "timeout" in manifest["error"]
+    assert live_processes_mentioning(str(out)) == []
+
+
+def test_sigterm_to_the_launcher_stops_every_rank(tmp_path: Path) -> None:
+    out = tmp_path / "term"
+    root = str(Path(tracekit.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": root, "TRACEKIT_COLLECT_FAULT": "1:hang"}
+    code = "from tracekit.cli import main; main()"
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", code, "collect", "--tp", "2", "--out", str(out)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not (out / "rank1.log").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    launcher.send_signal(signal.SIGTERM)
+    launcher.wait(timeout=30)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] is False and "interrupted" in manifest["error"]
     assert live_processes_mentioning(str(out)) == []
