@@ -105,13 +105,11 @@ class Generator:
             positions = torch.arange(position, position + n, device=self.device)
             with stage.annotate.step(step), stage.annotate.stage(layout.pp_rank):
                 logits = stage.forward(tokens, positions, self.like)
-                sampled = None
-                if logits is not None:
-                    with stage.annotate.block("sample"):
-                        sampled = logits.argmax(dim=-1, keepdim=True)
+                # Non-first stages only need the next step's token count, not the ids.
                 next_tokens = torch.zeros((args.batch, 1), dtype=torch.int64, device=self.device)
-                if layout.is_first_stage or (layout.is_last_stage and layout.tp_rank == 0):
+                if layout.is_first_stage or logits is not None:
                     with stage.annotate.block("sample"):
+                        sampled = None if logits is None else logits.argmax(-1, keepdim=True)
                         returned = stage.comm.return_tokens(sampled, next_tokens)
                     if layout.is_first_stage:
                         next_tokens = returned

@@ -260,7 +260,7 @@ def collect(
             elapsed = time.time() - started
             write_manifest(out, build_manifest(w, out, command_line, ranks, stopped, elapsed))
         raise
-    if failure is None and nsys is not None and nsys_cmd.shutil.which(nsys):
+    if failure is None and nsys is not None:
         export_reports(out, [c.rank for c in commands], nsys)
     manifest = None
     if writes_manifest:
@@ -282,11 +282,16 @@ def failure_hint(failure: Failure) -> str:
 
 
 def export_reports(out: Path, ranks: Sequence[int], nsys: str) -> None:
-    """SQLite export (with blobs) of each rank's report, next to it."""
+    """SQLite export (with blobs) of each rank's report, next to it. A failed
+    export is noted in the rank's log; the manifest then has ``sqlite: null``."""
     for rank in ranks:
         report = out / f"rank{rank}.nsys-rep"
-        if report.exists():
-            subprocess.run(nsys_cmd.export_argv(report, nsys), check=True, capture_output=True)
+        if not report.exists():
+            continue
+        done = subprocess.run(nsys_cmd.export_argv(report, nsys), capture_output=True, text=True)
+        if done.returncode != 0:
+            with (out / f"rank{rank}.log").open("a") as log:
+                log.write(f"\nnsys export failed ({done.returncode}):\n{done.stderr}")
 
 
 def build_manifest(

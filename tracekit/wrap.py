@@ -105,6 +105,10 @@ def wrap(
         manifest = wrap_manifest(
             out, cmd, command_line, [r for r, _ in reports], commands, tp, pp, failure
         )
+        if rank_env is not None:
+            manifest["launcher"] = rank_env.launcher
+        elif nsys_cmd.is_torchrun(cmd):
+            manifest["launcher"] = "torchrun"
         manifest["wall_s"] = round(time.time() - started, 3)
         write_manifest(out, manifest)
     if failure is not None:
