@@ -142,7 +142,12 @@ class Stage:
     """The layers, and embedding or LM head, that one pipeline stage holds."""
 
     def __init__(
-        self, shape: ModelShape, load: WeightSource, comm: Comm, annotate: Annotator
+        self,
+        shape: ModelShape,
+        load: WeightSource,
+        comm: Comm,
+        annotate: Annotator,
+        device: torch.device,
     ) -> None:
         layout = comm.layout
         t = comm.tp
@@ -150,15 +155,15 @@ class Stage:
         self.comm = comm
         self.annotate = annotate
         self.vocab_part = shape.vocab // t
-        probe = load("model.norm.weight", (shape.hidden,), -1, 1)
-        self.rotary = Rotary(shape.head_dim, shape.rope_theta, shape.max_positions, probe.device)
+        self.rotary = Rotary(shape.head_dim, shape.rope_theta, shape.max_positions, device)
         self.embed = None
         self.lm_head = None
         self.norm = None
         if layout.is_first_stage:
             self.embed = load("model.embed_tokens.weight", (shape.vocab, shape.hidden), 0, t)
         if layout.is_last_stage:
-            self.norm = RMSNorm(probe, shape.rms_eps)
+            norm = load("model.norm.weight", (shape.hidden,), -1, 1)
+            self.norm = RMSNorm(norm, shape.rms_eps)
             self.lm_head = load("lm_head.weight", (shape.vocab, shape.hidden), 0, t)
         self.layers = [
             Layer(i, shape, load, comm)

@@ -181,7 +181,7 @@ def main(argv: list[str]) -> None:
         load = random_weights(args.seed, device, dtype, layout.tp_rank)
     nvtx = args.profiler in ("nsys", "both") and device.type == "cuda"
     comm = Comm(layout)
-    stage = Stage(shape, load, comm, Annotator(nvtx))
+    stage = Stage(shape, load, comm, Annotator(nvtx), device)
     generator = Generator(stage, args, device)
     inject_fault(rank)
 
