@@ -1,1 +1,0 @@
-"""Local stand-in until the lead merges the real module (NOT committed)."""
