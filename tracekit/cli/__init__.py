@@ -17,15 +17,13 @@ from tracekit.errors import TracekitError
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        app()
     except TracekitError as exc:
         if State.debug:
             raise
         body = exc.message if not exc.hint else f"{exc.message}\n\n[dim]{exc.hint}[/dim]"
         err_console.print(Panel(body, title="tracekit: error", border_style="red", expand=False))
         sys.exit(2)
-    except SystemExit:
-        raise
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
