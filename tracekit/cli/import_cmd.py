@@ -14,9 +14,7 @@ from tracekit.ingest.loader import ImportSummary, import_paths
 
 @app.command("import")
 def import_command(
-    paths: list[Path] = typer.Argument(
-        ..., help="Trace files and/or folders (searched recursively)."
-    ),
+    paths: list[Path] = typer.Argument(..., help="Trace files and folders (recursive)."),
     db: Path = typer.Option(..., "--db", help="DuckDB database to create or add to."),
     run: str | None = typer.Option(
         None, "--run", help="Run name for all traces (default: the folder each trace sits in)."
@@ -24,15 +22,15 @@ def import_command(
     rank: int | None = typer.Option(
         None,
         "--rank",
-        help="Rank of a single trace that has no distributedInfo or rank in its name.",
+        help="Rank of a single trace lacking distributedInfo and a rank in its name.",
     ),
     replace: bool = typer.Option(
         False,
         "--replace",
-        help="Re-import traces already in the database (matched by content hash).",
+        help="Re-import traces already in the database (by content hash).",
     ),
     workers: int | None = typer.Option(
-        None, "--workers", help="Parallel parsers (default: cores)."
+        None, "--workers", help="Parallel parsers (default: CPU cores)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
