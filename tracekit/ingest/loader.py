@@ -188,6 +188,7 @@ def _import(
         con.execute(STAGE_SQL)
         try:
             traces = _stage_all(con, todo, readers, workers, progress)
+            _check_nonempty(con, traces)
             _resolve_ranks(con, traces, rank_option, replace)
             if replace:
                 _delete_traces(con, [known[sha] for _, sha in todo if sha in known])
@@ -267,6 +268,16 @@ def _stage_chunk(
         con.unregister("_chunk")
 
 
+def _check_nonempty(con: duckdb.DuckDBPyConnection, traces: list[ParsedTrace]) -> None:
+    staged = {n for (n,) in con.execute("SELECT DISTINCT source_no FROM _stage_events").fetchall()}
+    for number, trace in enumerate(traces):
+        if number not in staged:
+            raise InputError(
+                f"{trace.source.path}: the trace holds no timed events",
+                "A profiler trace needs complete ('X') events; was the profiled region empty?",
+            )
+
+
 def _resolve_ranks(
     con: duckdb.DuckDBPyConnection,
     traces: list[ParsedTrace],
@@ -329,12 +340,6 @@ def _publish(con: duckdb.DuckDBPyConnection, traces: list[ParsedTrace]) -> Impor
     firsts = dict(
         con.execute("SELECT source_no, min(abs_ns) FROM _stage_events GROUP BY ALL").fetchall()
     )
-    for number in range(len(traces)):
-        if number not in firsts:
-            raise InputError(
-                f"{traces[number].source.path}: the trace holds no timed events",
-                "A profiler trace needs complete ('X') events; was the profiled region empty?",
-            )
     origins: dict[str, int] = dict(con.execute("SELECT run_id, origin_ns FROM runs").fetchall())
     by_run: dict[str, list[ParsedTrace]] = {}
     for trace in traces:
