@@ -44,17 +44,49 @@ def write_kineto(
     return path
 
 
-def kernel(name: str, ts_us: float, dur_us: float, *, stream: int = 7, device: int = 0,
-           correlation: int | None = None, **args: Any) -> dict[str, Any]:
+def kernel(
+    name: str,
+    ts_us: float,
+    dur_us: float,
+    *,
+    stream: int = 7,
+    device: int = 0,
+    correlation: int | None = None,
+    **args: Any,
+) -> dict[str, Any]:
     a = {"device": device, "stream": stream, **args}
     if correlation is not None:
         a["correlation"] = correlation
         a["External id"] = correlation
-    return {"ph": "X", "cat": "kernel", "name": name, "pid": device, "tid": stream,
-            "ts": ts_us, "dur": dur_us, "args": a}
+    return {
+        "ph": "X",
+        "cat": "kernel",
+        "name": name,
+        "pid": device,
+        "tid": stream,
+        "ts": ts_us,
+        "dur": dur_us,
+        "args": a,
+    }
 
 
-def cpu(name: str, ts_us: float, dur_us: float, *, cat: str = "cpu_op", pid: int = 100,
-        tid: int = 100, **args: Any) -> dict[str, Any]:
-    return {"ph": "X", "cat": cat, "name": name, "pid": pid, "tid": tid, "ts": ts_us,
-            "dur": dur_us, "args": args}
+def cpu(
+    name: str,
+    ts_us: float,
+    dur_us: float,
+    *,
+    cat: str = "cpu_op",
+    pid: int = 100,
+    tid: int = 100,
+    **args: Any,
+) -> dict[str, Any]:
+    return {
+        "ph": "X",
+        "cat": cat,
+        "name": name,
+        "pid": pid,
+        "tid": tid,
+        "ts": ts_us,
+        "dur": dur_us,
+        "args": args,
+    }

@@ -85,9 +85,7 @@ def _load_rule_tables(con: duckdb.DuckDBPyConnection) -> None:
         load_rule_file(con, csv_path.stem, csv_path, source="builtin")
 
 
-def load_rule_file(
-    con: duckdb.DuckDBPyConnection, table: str, path: Path, *, source: str
-) -> int:
+def load_rule_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, *, source: str) -> int:
     """Append the rows of a CSV file (header = the table's columns) to a rule table."""
     try:
         columns = next(csv.reader(path.open(newline="")))

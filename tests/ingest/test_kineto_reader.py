@@ -77,8 +77,14 @@ def test_known_args_become_columns_and_the_rest_is_kept(tmp_path: Path) -> None:
 
 def test_string_pids_and_metadata_rows(tmp_path: Path) -> None:
     events = [
-        {"ph": "i", "name": "Iteration Start", "pid": "Traces", "tid": "Trace", "ts": 5.0,
-         "s": "g"},
+        {
+            "ph": "i",
+            "name": "Iteration Start",
+            "pid": "Traces",
+            "tid": "Trace",
+            "ts": 5.0,
+            "s": "g",
+        },
         {"ph": "M", "name": "thread_name", "pid": 100, "tid": 101, "args": {"name": "gloo"}},
         cpu("aten::add", 1.0, 1.0),
     ]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 
-from rich.panel import Panel
+from rich.markup import escape
 
-from tracekit.cli import import_cmd, sql_cmd  # noqa: F401  (registers commands)
+from tracekit.cli import import_cmd, rules_cmd, sql_cmd  # noqa: F401  (registers commands)
 from tracekit.cli._app import State, app, err_console
 from tracekit.errors import TracekitError
 
@@ -21,8 +21,9 @@ def main() -> None:
     except TracekitError as exc:
         if State.debug:
             raise
-        body = exc.message if not exc.hint else f"{exc.message}\n\n[dim]{exc.hint}[/dim]"
-        err_console.print(Panel(body, title="tracekit: error", border_style="red", expand=False))
+        err_console.print(f"[bold red]error:[/bold red] {escape(exc.message)}", soft_wrap=True)
+        if exc.hint:
+            err_console.print(f"[dim]{escape(exc.hint)}[/dim]", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")
