@@ -1,0 +1,1 @@
+"""The analytical communication model (pure Python: no Typer, no Rich, no printing)."""
