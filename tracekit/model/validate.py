@@ -132,14 +132,17 @@ def run_spec(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSpec:
 
 def measured_calls(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """The run's communication calls: rank, op (model names), phase, msg_bytes, dur_ns."""
-    calls = con.execute(
+    result = con.execute(
         """
         SELECT rank, op, coalesce(phase, 'unknown') AS phase, msg_bytes, dur_ns, group_size
         FROM comm_ops
         WHERE run_id = ?
         """,
         [run_id],
-    ).pl()
+    )
+    # duckdb >= 1.4 names it to_arrow_table; older releases fetch_arrow_table
+    to_arrow = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
+    calls = pl.DataFrame(pl.from_arrow(to_arrow()))
     return calls.with_columns(pl.col("op").replace(OP_ALIASES))
 
 
