@@ -36,6 +36,15 @@ OP_ALIASES: dict[str, str] = {
 }
 """Names an importer may give an op, mapped to the model's five; others pass through."""
 
+MEASURED_SCHEMA: dict[str, type[pl.DataType]] = {
+    "rank": pl.Int64,
+    "op": pl.Utf8,
+    "phase": pl.Utf8,
+    "msg_bytes": pl.Int64,
+    "dur_ns": pl.Int64,
+    "group_size": pl.Int64,
+}
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -140,9 +149,7 @@ def measured_calls(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
         """,
         [run_id],
     )
-    # duckdb >= 1.4 names it to_arrow_table; older releases fetch_arrow_table
-    to_arrow = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
-    calls = pl.DataFrame(pl.from_arrow(to_arrow()))
+    calls = pl.DataFrame(result.fetchall(), schema=MEASURED_SCHEMA, orient="row")
     return calls.with_columns(pl.col("op").replace(OP_ALIASES))
 
 
