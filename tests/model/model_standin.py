@@ -35,11 +35,19 @@ CREATE TABLE comm_ops (
 
 
 def manifest(tp: int, pp: int, *, batch: int = 2, prompt_len: int = 3, gen_len: int = 4) -> dict:
+    """The keys `tracekit collect` writes to manifest.json (collect branch) that matter."""
     return {
-        "model": asdict(get_preset("tiny")),
-        "dtype": "fp32",
-        "parallel": {"tp": tp, "pp": pp, "world_size": tp * pp},
-        "workload": {"batch": batch, "prompt_len": prompt_len, "gen_len": gen_len},
+        "complete": True,
+        "model": {**asdict(get_preset("tiny")), "dtype": "float32"},
+        "parallel": {"tp": tp, "pp": pp, "world_size": tp * pp, "backend": "gloo"},
+        "workload": {
+            "batch": batch,
+            "prompt_len": prompt_len,
+            "gen_len": gen_len,
+            "warmup": 1,
+            "seed": 0,
+            "profiler": "torch",
+        },
     }
 
 
@@ -53,7 +61,7 @@ def synthetic_calls(run_id: str, man: dict, op_names: dict[str, str] | None = No
         batch=work["batch"],
         prompt_len=work["prompt_len"],
         gen_len=work["gen_len"],
-        dtype=man["dtype"],
+        dtype=man["model"]["dtype"],
     )
     out = []
     for r in rows.iter_rows(named=True):

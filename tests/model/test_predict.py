@@ -35,11 +35,14 @@ def test_tp2() -> None:
         # logits of the last position of each of the 2 sequences: 2 x 512/2 x 4 bytes
         assert got[(rank, "prefill", "logits", "gather")] == (1, 2048, None)
         assert got[(rank, "decode", "logits", "gather")] == (3, 2048, None)
-    assert len(got) == 12
+        # rank 0 broadcasts the sampled ids (2 x int64) to its TP group every step
+        assert got[(rank, "prefill", "sample", "broadcast")] == (1, 16, None)
+        assert got[(rank, "decode", "sample", "broadcast")] == (3, 16, None)
+    assert len(got) == 16
     per_rank = rows.group_by("rank").agg(pl.col("wire_bytes").sum()).sort("rank")
     # all-reduce ring factor 2(2-1)/2 = 1: 9 x 1536 + 27 x 512 = 27648; the gather root
-    # keeps its own logits, rank 1 sends 4 x 2048
-    assert per_rank["wire_bytes"].to_list() == [27648, 27648 + 8192]
+    # keeps its own logits, rank 1 sends 4 x 2048; broadcast (2-1)/2 x 16 x 4 steps = 32
+    assert per_rank["wire_bytes"].to_list() == [27648 + 32, 27648 + 8192 + 32]
 
 
 def test_pp2() -> None:
@@ -48,11 +51,11 @@ def test_pp2() -> None:
     assert got[(0, "decode", "pp", "send")] == (6, 512, 1)
     assert got[(1, "prefill", "pp", "recv")] == (2, 1536, 0)
     assert got[(1, "decode", "pp", "recv")] == (6, 512, 0)
-    # sampled ids (2 x int64) after each step that has a successor: steps 0, 1, 2
+    # sampled ids (2 x int64) back to the first stage after every step
     assert got[(1, "prefill", "sample", "send")] == (1, 16, 0)
-    assert got[(1, "decode", "sample", "send")] == (2, 16, 0)
+    assert got[(1, "decode", "sample", "send")] == (3, 16, 0)
     assert got[(0, "prefill", "sample", "recv")] == (1, 16, 1)
-    assert got[(0, "decode", "sample", "recv")] == (2, 16, 1)
+    assert got[(0, "decode", "sample", "recv")] == (3, 16, 1)
     assert len(got) == 8
 
 
@@ -65,7 +68,10 @@ def test_tp2_pp2() -> None:
     assert got[(3, "prefill", "pp", "all_gather")] == (2, 1536, None)
     assert got[(3, "decode", "pp", "all_gather")] == (6, 512, None)
     assert got[(3, "decode", "logits", "gather")] == (3, 2048, None)
-    assert got[(2, "decode", "sample", "send")] == (2, 16, 0)
+    assert got[(2, "decode", "sample", "send")] == (3, 16, 0)
+    assert got[(0, "decode", "sample", "recv")] == (3, 16, 2)
+    assert got[(1, "decode", "sample", "broadcast")] == (3, 16, None)
+    assert (3, "decode", "sample", "broadcast") not in got
     assert (3, "prefill", "embedding", "all_reduce") not in got
     assert (0, "prefill", "logits", "gather") not in got
     assert (3, "decode", "sample", "send") not in got
@@ -106,7 +112,7 @@ def test_logits_of_every_token() -> None:
 
 @pytest.mark.parametrize(
     ("feedback", "prefill", "decode"),
-    [("none", 0, 0), ("between_steps", 1, 2), ("every_step", 1, 3)],
+    [("none", 0, 0), ("every_step", 1, 3)],
 )
 def test_sample_feedback(feedback: str, prefill: int, decode: int) -> None:
     rows = predict(TINY, 1, 2, sample_feedback=feedback, **WORK)  # type: ignore[arg-type]
@@ -119,7 +125,13 @@ def test_sample_feedback(feedback: str, prefill: int, decode: int) -> None:
 def test_single_step_has_no_decode() -> None:
     rows = predict(TINY, 2, 2, batch=1, prompt_len=5, gen_len=1, dtype="fp32")
     assert set(rows["phase"]) == {"prefill"}
-    assert rows.filter(pl.col("term") == "sample").is_empty()
+    sample = rows.filter(pl.col("term") == "sample")
+    assert sorted(sample.select("rank", "op", "count").rows()) == [
+        (0, "broadcast", 1),
+        (0, "recv", 1),
+        (1, "broadcast", 1),
+        (2, "send", 1),
+    ]
 
 
 def test_uneven_and_explicit_stage_layers() -> None:

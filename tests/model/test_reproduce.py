@@ -34,6 +34,7 @@ def test_sweep_ranks_by_total_volume() -> None:
         prompt_len=128,
         gen_len=128,
         time_model=uniform(10, 100),
+        sample_feedback="none",
     )
     assert ranked.select("tp", "pp").rows() == [(1, 8), (2, 4), (4, 2), (8, 1)]
     assert ranked["place"].to_list() == [1, 2, 3, 4]

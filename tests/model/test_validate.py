@@ -68,7 +68,9 @@ def test_missing_and_resized_calls_are_flagged(store: Callable[..., Path]) -> No
         .then(pl.col("msg_bytes") * 2)
         .otherwise(pl.col("msg_bytes"))
     ).drop("index")
-    calls = pl.concat([calls, calls.head(1).with_columns(op=pl.lit("broadcast"))])
+    extra = calls.head(1).with_columns(op=pl.lit("reduce_scatter"))
+    barrier = calls.head(1).with_columns(op=pl.lit("barrier"), phase=pl.lit(None))
+    calls = pl.concat([calls, extra, barrier])
     with duckdb.connect(str(store({"r": (man, calls)})), read_only=True) as con:
         result = validate(con, "r", time_model=TimeModel(default=KNOWN))
     assert not result.counts_and_bytes_match
@@ -78,7 +80,8 @@ def test_missing_and_resized_calls_are_flagged(store: Callable[..., Path]) -> No
     # 5 prefill sends (2 on each of ranks 0, 1; 1 sample from rank 2), 4 x 768 + 16 bytes;
     # one 768 doubled: bytes 25 % over, time (20 µs a call) within 1 %
     assert flags[("send", "prefill")] == ["bytes"]
-    assert flags[("broadcast", "prefill")] == ["count", "bytes", "time"]
+    assert flags[("reduce_scatter", "prefill")] == ["count", "bytes", "time"]
+    assert flags[("barrier", "outside")] == []  # outside the steps: shown, not judged
     assert flags[("all_reduce", "decode")] == []
 
 
@@ -92,7 +95,15 @@ def test_op_aliases(store: Callable[..., Path]) -> None:
 def test_manifest_problems(store: Callable[..., Path]) -> None:
     man = manifest(2, 1)
     del man["workload"]["gen_len"]
-    path = store({"none": (None, None), "bad": (man, None), "ok": (manifest(1, 2), None)})
+    broken = {**manifest(2, 1), "complete": False, "error": "rank 1 crashed"}
+    path = store(
+        {
+            "none": (None, None),
+            "bad": (man, None),
+            "ok": (manifest(1, 2), None),
+            "broken": (broken, None),
+        }
+    )
     with duckdb.connect(str(path), read_only=True) as con:
         with pytest.raises(TracekitError, match="no manifest"):
             run_spec(con, "none")
@@ -100,17 +111,19 @@ def test_manifest_problems(store: Callable[..., Path]) -> None:
             run_spec(con, "bad")
         with pytest.raises(TracekitError, match="no run 'zzz'") as exc:
             run_spec(con, "zzz")
-        assert "bad, none, ok" in (exc.value.hint or "")
+        assert "bad, broken, none, ok" in (exc.value.hint or "")
+        with pytest.raises(TracekitError, match="rank 1 crashed"):
+            run_spec(con, "broken")
         with pytest.raises(TracekitError, match="no communication calls"):
             fit_run(con, "ok")
         spec = run_spec(con, "ok")
-    assert (spec.tp, spec.pp, spec.shape.name, spec.dtype) == (1, 2, "tiny", "fp32")
+    assert (spec.tp, spec.pp, spec.shape.name, spec.dtype) == (1, 2, "tiny", "float32")
 
 
 def test_manifest_with_a_preset_name(store: Callable[..., Path]) -> None:
     man = manifest(2, 1)
-    man["model"] = {"name": "tiny", "dtype": "fp32"}
-    del man["dtype"]
+    man["model"] = {"name": "tiny"}
+    man["dtype"] = "fp32"  # top-level dtype is read too
     with duckdb.connect(str(store({"r": (man, None)})), read_only=True) as con:
         spec = run_spec(con, "r")
     assert spec.shape.layers == 4 and spec.dtype == "fp32"

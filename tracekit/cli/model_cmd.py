@@ -182,9 +182,9 @@ def model_cmd(
         str,
         typer.Option(
             "--sample",
-            help="Sampled ids last stage -> first (PP>1): between_steps | every_step | none.",
+            help="Sampled ids to the first stage (as tracekit collect): every_step | none.",
         ),
-    ] = "between_steps",
+    ] = "every_step",
     per_rank: Annotated[
         bool, typer.Option("--per-rank", help="One row per rank, phase and op.")
     ] = False,
@@ -224,8 +224,8 @@ def model_cmd(
         raise TracekitError("--format markdown is for --study", "Use table or json.")
     if logits not in ("last", "all"):
         raise TracekitError(f"--logits {logits!r}", "Use last or all.")
-    if sample not in ("between_steps", "every_step", "none"):
-        raise TracekitError(f"--sample {sample!r}", "Use between_steps, every_step or none.")
+    if sample not in ("every_step", "none"):
+        raise TracekitError(f"--sample {sample!r}", "Use every_step or none.")
     try:
         shape = get_preset(model)
     except KeyError as exc:

@@ -27,7 +27,7 @@ DTYPE_BYTES: dict[str, int] = {
 SAMPLE_DTYPE_BYTES = 8
 """Sampled token ids travel as int64."""
 
-OPS: tuple[str, ...] = ("all_reduce", "all_gather", "gather", "send", "recv")
+OPS: tuple[str, ...] = ("all_reduce", "all_gather", "gather", "broadcast", "send", "recv")
 PHASES: tuple[str, ...] = ("prefill", "decode")
 
 
@@ -132,8 +132,9 @@ def wire_factor(op: str, group_size: int, *, is_root: bool = False) -> float:
 
     all_reduce (ring: reduce-scatter + all-gather): 2(n-1)/n of the buffer;
     all_gather: (n-1)/n of the output; gather: the rank's contribution, except the root,
-    whose own part stays local; send: the tensor; recv: nothing (the peer's send
-    carries those bytes, so summing over ranks never counts a byte twice).
+    whose own part stays local; broadcast (a pipelined chain: every rank but the last
+    forwards the buffer): (n-1)/n on average; send: the tensor; recv: nothing (the
+    peer's send carries those bytes, so summing over ranks never counts a byte twice).
     """
     n = group_size
     if op == "all_reduce":
@@ -142,6 +143,8 @@ def wire_factor(op: str, group_size: int, *, is_root: bool = False) -> float:
         return (n - 1) / n
     if op == "gather":
         return 0.0 if is_root else 1.0
+    if op == "broadcast":
+        return (n - 1) / n
     if op == "send":
         return 1.0
     if op == "recv":
@@ -153,7 +156,7 @@ def bus_factor(op: str, group_size: int) -> float:
     """The nccl-tests bus-bandwidth factor, per byte of ``msg_bytes`` as tracekit sizes it.
 
     nccl-tests: busbw = algbw x 2(n-1)/n for all-reduce, (n-1)/n for all-gather (size =
-    output), 1 for send/recv. Its gather sizes the whole output (n contributions) with
+    output), 1 for broadcast and send/recv. Its gather sizes the whole output (n contributions) with
     factor (n-1)/n, i.e. (n-1) per byte of one rank's contribution, which is how tracekit
     sizes a gather. ``bus_bytes / time`` is the busbw the alpha-beta model's beta means.
     """
@@ -164,6 +167,6 @@ def bus_factor(op: str, group_size: int) -> float:
         return (n - 1) / n
     if op == "gather":
         return float(n - 1)
-    if op in ("send", "recv"):
+    if op in ("broadcast", "send", "recv"):
         return 1.0
     raise ValueError(f"unknown op {op!r}")

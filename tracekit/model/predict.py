@@ -13,10 +13,15 @@ pp         send         non-last stage: hidden_states and residual, tokens x h/t
 pp         recv         non-first stage: the same two tensors
 pp         all_gather   non-first stage, TP>1: rebuild each tensor, output tokens x h x b
 logits     gather       last stage, TP>1: to TP rank 0, logits_tokens x v/t x b each
-sample     send / recv  PP>1: sampled ids (int64, B) last stage TP 0 -> rank 0
+sample     send / recv  PP>1: sampled ids (int64, B) from the last stage's TP rank 0 to
+                        rank 0, every step
+sample     broadcast    first stage, TP>1: rank 0 gives the ids to its TP group, every step
 ========== ============ =================================================================
 
-A group of one rank issues no collective (vLLM returns early when its TP world is 1).
+The sample term is how ``tracekit collect`` returns tokens (collectors/parallel.py
+``Comm.return_tokens``); vLLM moves them on the CPU outside NCCL and the study has no
+such term, so ``sample_feedback="none"`` leaves it out. A group of one rank issues no
+collective (vLLM and the collector return early when the TP world is 1).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from tracekit.model.layout import (
 )
 from tracekit.presets import ModelShape
 
-SampleFeedback = Literal["none", "between_steps", "every_step"]
+SampleFeedback = Literal["every_step", "none"]
 
 ROW_SCHEMA: dict[str, type[pl.DataType]] = {
     "rank": pl.Int64,
@@ -100,16 +105,6 @@ def _steps(workload: Workload) -> list[tuple[str, int, int]]:
     return phases
 
 
-def _sample_steps(workload: Workload, feedback: SampleFeedback) -> dict[str, int]:
-    """Steps per phase after which the sampled ids travel back to the first stage."""
-    if feedback == "none":
-        return {"prefill": 0, "decode": 0}
-    if feedback == "every_step":
-        return {"prefill": 1, "decode": workload.decode_steps}
-    # between_steps: only a step that has a successor feeds its tokens back
-    return {"prefill": 1 if workload.gen_len > 1 else 0, "decode": max(workload.gen_len - 2, 0)}
-
-
 def predict(
     shape: ModelShape,
     tp: int,
@@ -120,16 +115,17 @@ def predict(
     gen_len: int,
     dtype: str = "bf16",
     logits_tokens_per_seq: int | None = 1,
-    sample_feedback: SampleFeedback = "between_steps",
+    sample_feedback: SampleFeedback = "every_step",
     layers_per_stage: list[int] | None = None,
 ) -> pl.DataFrame:
     """Every collective each rank issues over one request, per phase and term.
 
     Columns: rank, pp_rank, tp_rank, phase, term, op, group_size, peer (send/recv only),
     count, msg_bytes (one call, nccl-tests size: all_reduce buffer, all_gather output,
-    gather one rank's contribution, send/recv tensor), total_bytes = count x msg_bytes,
-    wire_bytes (bytes this rank sends, ring factors, see ``wire_factor``), bus_bytes
-    (one call's bytes in nccl-tests busbw terms, for the time model).
+    gather one rank's contribution, broadcast buffer, send/recv tensor),
+    total_bytes = count x msg_bytes, wire_bytes (bytes this rank sends, ring factors,
+    see ``wire_factor``), bus_bytes (one call's bytes in nccl-tests busbw terms, for the
+    time model).
     """
     layout = Layout(tp, pp)
     work = Workload(batch, prompt_len, gen_len, logits_tokens_per_seq)
@@ -143,7 +139,10 @@ def predict(
             f"layers per stage {layers} do not cover {shape.layers} layers in {pp} stages"
         )
     vocab_shard = math.ceil(v / t)
-    samples = _sample_steps(work, sample_feedback) if pp > 1 else {}
+    if sample_feedback not in ("every_step", "none"):
+        raise TracekitError(f"unknown sample feedback {sample_feedback!r}", "every_step or none")
+    ids = batch * SAMPLE_DTYPE_BYTES
+    sample_p2p = {0: ("recv", layout.rank(pp - 1, 0)), layout.rank(pp - 1, 0): ("send", 0)}
     rows: list[_Row] = []
     for rank in range(layout.world_size):
         s, j = layout.coords(rank)
@@ -164,18 +163,15 @@ def predict(
             if last and t > 1:
                 logits = work.logits_tokens(n) * vocab_shard * b
                 calls.append(("logits", "gather", t, 1, logits, None))
+            if sample_feedback == "every_step" and pp > 1 and rank in sample_p2p:
+                op, peer = sample_p2p[rank]
+                calls.append(("sample", op, 1, 1, ids, peer))
+            if sample_feedback == "every_step" and first and t > 1:
+                calls.append(("sample", "broadcast", t, 1, ids, None))
             rows += [
                 _Row(rank, s, j, phase, term, op, group, peer, per_step * steps, msg)
                 for term, op, group, per_step, msg, peer in calls
                 if per_step
-            ]
-        sample_op = {0: ("recv", layout.rank(pp - 1, 0)), layout.rank(pp - 1, 0): ("send", 0)}
-        if pp > 1 and rank in sample_op:
-            op, peer = sample_op[rank]
-            rows += [
-                _Row(rank, s, j, phase, "sample", op, 1, peer, steps, batch * SAMPLE_DTYPE_BYTES)
-                for phase, steps in samples.items()
-                if steps
             ]
     return pl.DataFrame([r.as_dict() for r in rows], schema=ROW_SCHEMA, orient="row")
 

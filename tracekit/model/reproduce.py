@@ -55,7 +55,12 @@ def reproduction(
     study formula and tracekit's lane / busiest-rank / all-rank wire bytes (batch 1)."""
     frames = [
         sweep(
-            get_preset(m), STUDY_CONFIGS, prompt_len=STUDY_PROMPT, gen_len=g, dtype=dtype
+            get_preset(m),
+            STUDY_CONFIGS,
+            prompt_len=STUDY_PROMPT,
+            gen_len=g,
+            dtype=dtype,
+            sample_feedback="none",
         ).with_columns(model=pl.lit(m), gen_len=pl.lit(g, dtype=pl.Int64))
         for m in models
         for g in gen_lens
@@ -112,12 +117,12 @@ def growth(table: pl.DataFrame, low: int = 128, high: int = 512) -> pl.DataFrame
 def term_table(model: str, tp: int, pp: int, gen_len: int = 128) -> pl.DataFrame:
     """The study's terms beside tracekit's, for one configuration (bf16, batch 1).
 
-    tracekit columns: the lane (tp_rank t-1 of every stage) and the busiest rank, by op;
-    send holds the pipeline sends and the sampled ids.
+    tracekit columns: the lane (tp_rank t-1 of every stage) and the busiest rank, by op,
+    without the collector's sample term (vLLM returns sampled ids outside NCCL).
     """
     shape = get_preset(model)
     study = study_volume(shape, tp, pp, prompt_len=STUDY_PROMPT, gen_len=gen_len)
-    rows = predict(shape, tp, pp, prompt_len=STUDY_PROMPT, gen_len=gen_len)
+    rows = predict(shape, tp, pp, prompt_len=STUDY_PROMPT, gen_len=gen_len, sample_feedback="none")
     lane = rows.filter(pl.col("tp_rank") == tp - 1)
     busiest = rows.group_by("rank").agg(pl.col("wire_bytes").sum()).sort("wire_bytes")
     top = rows.filter(pl.col("rank") == busiest["rank"][-1])
@@ -178,7 +183,9 @@ def reproduction_markdown() -> str:
         " hybrid layouts of vLLM inference and a ranking PP4 < TP2xPP2 < TP4 that grows"
         " ~2.5x from 128 to 512 output tokens. Below: its configurations, prompt"
         f" {STUDY_PROMPT}, batch 1, bf16, through the study's formulas and through"
-        " tracekit's event-level model (see docs/model.md for every term).",
+        " tracekit's event-level model (see docs/model.md for every term). tracekit's"
+        " columns leave out the sample term (token ids returned to the first stage): the"
+        " collector has it, vLLM moves those ids on the CPU and the study does not count them.",
         "",
         "Volumes in MB (1e6 bytes) on the wire, ring factors applied:",
         "",

@@ -50,7 +50,7 @@ def sweep(
     gen_len: int,
     dtype: str = "bf16",
     logits_tokens_per_seq: int | None = 1,
-    sample_feedback: SampleFeedback = "between_steps",
+    sample_feedback: SampleFeedback = "every_step",
     time_model: TimeModel | None = None,
 ) -> pl.DataFrame:
     """One row per configuration, least total wire volume first (``place`` 1).

@@ -4,6 +4,8 @@ Reads ``runs.manifest`` and the ``comm_ops`` view of a tracekit store. ``comm_op
 gives one row per communication call: run_id, rank, op, phase ('prefill' / 'decode',
 from the enclosing ``tk:step=<k> phase=<...>`` annotation), msg_bytes (nccl-tests
 size, as :func:`tracekit.model.predict.predict` sizes calls), dur_ns, group_size.
+Calls outside every step range (the collector's barrier before the measured pass)
+get phase 'outside': reported, never flagged, and left out of the verdict.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ OP_ALIASES: dict[str, str] = {
     "send": "send",
     "recv": "recv",
     "recv_": "recv",
+    "allgather_base": "all_gather",
+    "_allgather_base": "all_gather",
+    "allgather_into_tensor_coalesced": "all_gather",
+    "broadcast": "broadcast",
 }
 """Names an importer may give an op, mapped to the model's five; others pass through."""
 
@@ -59,7 +65,7 @@ class RunSpec:
     prompt_len: int
     gen_len: int
     logits_tokens_per_seq: int | None = 1
-    sample_feedback: SampleFeedback = "between_steps"
+    sample_feedback: SampleFeedback = "every_step"
     layers_per_stage: tuple[int, ...] | None = None
 
     def predict(self) -> pl.DataFrame:
@@ -112,6 +118,11 @@ def run_spec(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSpec:
             "validate needs a run made by `tracekit collect` (it writes manifest.json).",
         )
     manifest = json.loads(row[0]) if isinstance(row[0], str) else row[0]
+    if manifest.get("complete") is False:
+        raise TracekitError(
+            f"run {run_id!r} did not complete ({manifest.get('error') or 'no reason given'})",
+            "Its traces may stop mid-generation; collect the run again.",
+        )
     try:
         model, parallel, workload = manifest["model"], manifest["parallel"], manifest["workload"]
         dtype = manifest.get("dtype") or model.get("dtype")
@@ -128,7 +139,7 @@ def run_spec(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSpec:
             prompt_len=int(workload["prompt_len"]),
             gen_len=int(workload["gen_len"]),
             logits_tokens_per_seq=workload.get("logits_tokens_per_seq", 1),
-            sample_feedback=workload.get("sample_feedback", "between_steps"),
+            sample_feedback=workload.get("sample_feedback", "every_step"),
             layers_per_stage=tuple(layers) if layers else None,
         )
     except (KeyError, TypeError) as exc:
@@ -143,7 +154,7 @@ def measured_calls(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """The run's communication calls: rank, op (model names), phase, msg_bytes, dur_ns."""
     result = con.execute(
         """
-        SELECT rank, op, coalesce(phase, 'unknown') AS phase, msg_bytes, dur_ns, group_size
+        SELECT rank, op, coalesce(phase, 'outside') AS phase, msg_bytes, dur_ns, group_size
         FROM comm_ops
         WHERE run_id = ?
         """,
@@ -185,6 +196,7 @@ class Validation:
 
     @property
     def counts_and_bytes_match(self) -> bool:
+        """No count or bytes flag on any (op, phase) inside the generation steps."""
         return self.by_op.filter(
             pl.col("flags").list.set_intersection(["count", "bytes"]).list.len() > 0
         ).is_empty()
@@ -227,8 +239,13 @@ def _compare(pred: pl.DataFrame, meas: pl.DataFrame, keys: list[str], tol: float
         "meas_time_s",
         "time_ratio",
     ]
+    inside = pl.col("phase") != "outside"
     return (
-        out.with_columns(flags=pl.concat_list(flags).list.drop_nulls())
+        out.with_columns(
+            flags=pl.when(inside)
+            .then(pl.concat_list(flags).list.drop_nulls())
+            .otherwise(pl.lit([], dtype=pl.List(pl.Utf8)))
+        )
         .select(*cols, "flags")
         .sort(keys)
     )
