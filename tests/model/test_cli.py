@@ -44,9 +44,11 @@ def test_model_json() -> None:
             "128",
             "--dtype",
             "bf16",
+            "--sample",
+            "none",
             "--format",
             "json",
-        )  # fmt: skip
+        )
     )
     assert out["summary"]["study_bytes"] == 211_881_984
     assert out["summary"]["lane_wire_bytes"] == 211_881_984
@@ -71,7 +73,7 @@ def test_model_sweep_and_time() -> None:
             "100",
             "--format",
             "json",
-        )  # fmt: skip
+        )
     )
     ranked = [(c["tp"], c["pp"]) for c in out["configurations"]]
     assert ranked == [(1, 8), (2, 4), (4, 2), (8, 1)]
