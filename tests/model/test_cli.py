@@ -111,3 +111,27 @@ def test_user_errors_exit_2(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", ["model", "validate"])
 def test_help_ends_with_an_example(command: str) -> None:
     assert "Example: tracekit " + command in run(command, "--help")
+
+
+def test_model_time_fitted_to_a_run(store: Callable[..., Path]) -> None:
+    man = manifest(2, 1)
+    db = store({"tp2": (man, synthetic_calls("tp2", man))})
+    out = json.loads(
+        run(
+            "model",
+            "--model",
+            "tiny",
+            "--tp",
+            "2",
+            "--dtype",
+            "fp32",
+            "--fit-db",
+            str(db),
+            "--fit-run",
+            "tp2",
+            "--format",
+            "json",
+        )  # fmt: skip
+    )
+    assert out["time_model"]["source"] == "fitted to run tp2"
+    assert out["summary"]["comm_time_s"] > 0
