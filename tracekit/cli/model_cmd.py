@@ -151,9 +151,11 @@ def _render(frame: pl.DataFrame, title: str) -> None:
 
 
 def _time_params(model: TimeModel) -> dict[str, Any]:
-    per_op = {op: vars(ab) for op, ab in model.per_op.items()}
-    return {"source": model.source, "default": vars(model.default) if model.default else None,
-            "per_op": per_op}  # fmt: skip
+    return {
+        "source": model.source,
+        "default": vars(model.default) if model.default else None,
+        "per_op": {op: vars(ab) for op, ab in model.per_op.items()},
+    }
 
 
 @app.command("model")
