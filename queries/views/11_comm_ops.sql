@@ -21,9 +21,13 @@
 --   in_nelems, out_nelems   elements in/out (arg, linked record_param_comms, or gloo Input Dims)
 --   elem_bytes   bytes per element of dtype
 --   in_bytes, out_bytes     in_nelems / out_nelems x elem_bytes
---   msg_bytes    message size by the nccl-tests convention: all_gather -> output bytes,
---                everything else -> input bytes; NULL where the trace does not say
---   group_size, pg_name, pg_desc, pg_ranks   process group (args or linked op)
+--   msg_bytes    message size by the nccl-tests convention: all_gather -> output bytes
+--                (in_bytes x group_size where only the input is known), everything else ->
+--                input bytes; NULL where the trace does not say
+--   group_size, pg_name, pg_desc, pg_ranks   process group (args or linked op). gloo traces
+--                do not record the group: for runs with a collect manifest, gloo collectives
+--                (not send/recv) are in the rank's tensor-parallel group, so group_size is
+--                runs.tp (the collector issues no other collectives); NULL otherwise
 --   seq          sequence number where the trace has one
 --   call_index   0-based order of the op among this trace's ops of the same process group
 --                (pg_name; NULL groups together), by start time
@@ -70,13 +74,20 @@ SELECT t.run_id, t.rank, x.trace_id, x.event_id, x.kind, x.name, x.library, x.ru
        x.ts_ns, x.dur_ns, x.ts_ns + x.dur_ns AS end_ns,
        x.in_n AS in_nelems, x.out_n AS out_nelems, x.elem_bytes,
        x.in_n * x.elem_bytes AS in_bytes, x.out_n * x.elem_bytes AS out_bytes,
-       CASE WHEN x.op_r = 'all_gather' THEN x.out_n * x.elem_bytes
+       CASE WHEN x.op_r = 'all_gather'
+            THEN coalesce(x.out_n, x.in_n * x.group_n) * x.elem_bytes
             ELSE x.in_n * x.elem_bytes END AS msg_bytes,
-       coalesce(x.group_size, x.p_group_size) AS group_size,
+       x.group_n AS group_size,
        coalesce(x.pg_name, x.p_pg_name) AS pg_name,
        coalesce(x.pg_desc, x.p_pg_desc) AS pg_desc,
        coalesce(x.pg_ranks, x.p_pg_ranks) AS pg_ranks,
        coalesce(x.seq, x.p_seq) AS seq,
        row_number() OVER (PARTITION BY x.trace_id, coalesce(x.pg_name, x.p_pg_name)
                           ORDER BY x.ts_ns, x.event_id) - 1 AS call_index
-FROM typed x JOIN traces t USING (trace_id);
+FROM (
+    SELECT y.*, coalesce(y.group_size, y.p_group_size,
+                         CASE WHEN y.library = 'gloo' AND y.op_r NOT IN ('send', 'recv')
+                              THEN (SELECT r.tp FROM traces tr JOIN runs r USING (run_id)
+                                    WHERE tr.trace_id = y.trace_id) END) AS group_n
+    FROM typed y
+) x JOIN traces t USING (trace_id);
