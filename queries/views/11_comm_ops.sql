@@ -1,0 +1,93 @@
+-- comm_ops: one row per communication op on its device/stream (GPU) or thread (CPU),
+-- i.e. every event that `comm_rules` classifies as communication.
+-- Depends on: events, traces, comm_rules (via _comm_names), comm_op_aliases, dtype_sizes.
+--   run_id, rank, trace_id, event_id   where the op comes from
+--   kind         events.kind of the op ('kernel' on GPUs, 'user_annotation' for gloo)
+--   name         event name
+--   library      nccl | rccl | vllm_custom_ar | torch_symm_mem | gloo | ...
+--   rule_id      comm_rules row that classified it
+--   op           all_reduce | all_gather | reduce_scatter | broadcast | reduce | gather |
+--                scatter | all_to_all | send | recv | send_recv | barrier
+--                (the `Collective name` arg wins over the kernel name: it tells send from recv)
+--   algorithm    RING | TREE | NVLS | ... (from the kernel name), or NULL
+--   protocol     LL | LL128 | SIMPLE (the kernel name's; see docs), or NULL
+--   reduction    Sum | Max | ... or NULL
+--   dtype        element type (arg, linked record_param_comms, or kernel name)
+--   device       GPU index (NULL on CPU)
+--   stream       CUDA stream (NULL on CPU)
+--   pid, tid     CPU thread (NULL on GPU)
+--   lane         'gpu<device>:s<stream>' or 'cpu:<tid>'
+--   ts_ns, dur_ns, end_ns   ns on the run timeline
+--   in_nelems, out_nelems   elements in/out (arg, linked record_param_comms, or gloo Input Dims)
+--   elem_bytes   bytes per element of dtype
+--   in_bytes, out_bytes     in_nelems / out_nelems x elem_bytes
+--   msg_bytes    message size by the nccl-tests convention: all_gather -> output bytes
+--                (in_bytes x group_size where only the input is known), everything else ->
+--                input bytes; NULL where the trace does not say
+--   group_size, pg_name, pg_desc, pg_ranks   process group (args or linked op). gloo traces
+--                do not record the group: for runs with a collect manifest, gloo collectives
+--                (not send/recv) are in the rank's tensor-parallel group, so group_size is
+--                runs.tp (the collector issues no other collectives); NULL otherwise
+--   seq          sequence number where the trace has one
+--   call_index   0-based order of the op among this trace's ops of the same process group
+--                (pg_name; NULL groups together), by start time
+CREATE OR REPLACE VIEW comm_ops AS
+WITH classified AS (
+    SELECT e.*, c.rule_id, c.library, c.raw_op, c.algorithm, c.protocol, c.reduction,
+           c.dtype AS name_dtype
+    FROM events e JOIN _comm_names c USING (kind, name)
+), linked AS (
+    -- NCCL: the CPU op `record_param_comms` that launched the kernel shares its External id
+    SELECT cl.*, p.coll_name AS p_coll, p.in_nelems AS p_in, p.out_nelems AS p_out,
+           p.dtype AS p_dtype, p.group_size AS p_group_size, p.pg_name AS p_pg_name,
+           p.pg_desc AS p_pg_desc, p.pg_ranks AS p_pg_ranks, p.seq AS p_seq
+    FROM classified cl
+    LEFT JOIN events p
+      ON p.trace_id = cl.trace_id AND p.external_id = cl.external_id
+     AND p.kind = 'cpu_op' AND p.name = 'record_param_comms' AND cl.kind = 'kernel'
+), resolved AS (
+    SELECT l.*,
+           coalesce(l.coll_name, l.p_coll, l.raw_op) AS op_spelling,
+           coalesce(l.dtype, l.p_dtype, l.name_dtype) AS dtype_r,
+           coalesce(l.in_nelems, l.p_in,
+                    CASE WHEN l.library = 'gloo' THEN
+                        list_aggregate(TRY_CAST(l.input_dims->0 AS BIGINT[]), 'product')
+                    END) AS in_n,
+           coalesce(l.out_nelems, l.p_out) AS out_n
+    FROM linked l
+), typed AS (
+    SELECT r.*,
+           coalesce(a.op, lower(regexp_replace(r.op_spelling, '([a-z])([A-Z])', '\1_\2', 'g')))
+               AS op_r,
+           s.bytes AS elem_bytes
+    FROM resolved r
+    LEFT JOIN (SELECT DISTINCT lower(alias) AS alias, op FROM comm_op_aliases) a
+           ON a.alias = lower(r.op_spelling)
+    LEFT JOIN (SELECT lower(dtype) AS dtype, max(bytes) AS bytes FROM dtype_sizes GROUP BY 1) s
+           ON s.dtype = lower(r.dtype_r)
+)
+SELECT t.run_id, t.rank, x.trace_id, x.event_id, x.kind, x.name, x.library, x.rule_id,
+       x.op_r AS op, x.algorithm, x.protocol, x.reduction, x.dtype_r AS dtype,
+       x.device, x.stream, x.pid, x.tid,
+       CASE WHEN x.device IS NOT NULL THEN 'gpu' || x.device || ':s' || x.stream
+            ELSE 'cpu:' || x.tid END AS lane,
+       x.ts_ns, x.dur_ns, x.ts_ns + x.dur_ns AS end_ns,
+       x.in_n AS in_nelems, x.out_n AS out_nelems, x.elem_bytes,
+       x.in_n * x.elem_bytes AS in_bytes, x.out_n * x.elem_bytes AS out_bytes,
+       CASE WHEN x.op_r = 'all_gather'
+            THEN coalesce(x.out_n, x.in_n * x.group_n) * x.elem_bytes
+            ELSE x.in_n * x.elem_bytes END AS msg_bytes,
+       x.group_n AS group_size,
+       coalesce(x.pg_name, x.p_pg_name) AS pg_name,
+       coalesce(x.pg_desc, x.p_pg_desc) AS pg_desc,
+       coalesce(x.pg_ranks, x.p_pg_ranks) AS pg_ranks,
+       coalesce(x.seq, x.p_seq) AS seq,
+       row_number() OVER (PARTITION BY x.trace_id, coalesce(x.pg_name, x.p_pg_name)
+                          ORDER BY x.ts_ns, x.event_id) - 1 AS call_index
+FROM (
+    SELECT y.*, coalesce(y.group_size, y.p_group_size,
+                         CASE WHEN y.library = 'gloo' AND y.op_r NOT IN ('send', 'recv')
+                              THEN (SELECT r.tp FROM traces tr JOIN runs r USING (run_id)
+                                    WHERE tr.trace_id = y.trace_id) END) AS group_n
+    FROM typed y
+) x JOIN traces t USING (trace_id);

@@ -1,0 +1,79 @@
+"""`tracekit import`: traces in, one DuckDB database out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tracekit.cli._app import app, console
+from tracekit.ingest.loader import ImportSummary, import_paths
+
+
+@app.command("import")
+def import_command(
+    paths: list[Path] = typer.Argument(..., help="Trace files and folders (recursive)."),
+    db: Path = typer.Option(..., "--db", help="DuckDB database to create or add to."),
+    run: str | None = typer.Option(
+        None, "--run", help="Run name for all traces (default: the folder each trace sits in)."
+    ),
+    rank: int | None = typer.Option(
+        None,
+        "--rank",
+        help="Rank of a single trace lacking distributedInfo and a rank in its name.",
+    ),
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="Re-import traces already in the database (by content hash).",
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Parallel parsers (default: CPU cores)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Import PyTorch-profiler (Kineto) JSON and Nsight Systems exports into DB.
+
+    Every file becomes one rank of a run; the whole import is one transaction.
+
+    Example: tracekit import sample_traces/tp2 --db traces.duckdb
+    """
+    if quiet:
+        summary = import_paths(db, paths, run=run, rank=rank, replace=replace, workers=workers)
+    else:
+        with Progress(
+            TextColumn("[bold]importing"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("import", total=None)
+            done: dict[str, int] = {}
+            sizes: dict[str, int] = {}
+
+            def progress(path: str, position: int, size: int) -> None:
+                done[path], sizes[path] = position, size
+                bar.update(task, completed=sum(done.values()), total=sum(sizes.values()))
+
+            summary = import_paths(
+                db, paths, run=run, rank=rank, replace=replace, workers=workers, progress=progress
+            )
+        _print_summary(db, summary)
+
+
+def _print_summary(db: Path, s: ImportSummary) -> None:
+    table = Table(title=f"imported into {db}", show_header=False, title_justify="left")
+    table.add_row("runs", ", ".join(s.runs) or "-")
+    table.add_row("traces", f"{s.traces:,}")
+    table.add_row("ranks", f"{s.ranks:,}")
+    table.add_row("events", f"{s.events:,}")
+    table.add_row("kernels", f"{s.kernels:,}")
+    table.add_row("communication ops", f"{s.comm_ops:,}")
+    table.add_row("time span", f"{s.span_ns / 1e6:,.3f} ms")
+    if s.skipped:
+        table.add_row("skipped (already imported)", "\n".join(s.skipped))
+    console.print(table)

@@ -1,0 +1,61 @@
+"""`tracekit sql`: run SQL on a tracekit database."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+import typer
+
+from tracekit import store
+from tracekit.cli._app import app, console
+from tracekit.errors import InputError
+from tracekit.render import print_table, write_rows
+
+
+@app.command("sql")
+def sql_command(
+    query: str | None = typer.Argument(
+        None, help="SQL to run; '-' or nothing reads it from stdin."
+    ),
+    db: Path = typer.Option(..., "--db", help="tracekit DuckDB database."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Read the SQL from this file."),
+    fmt: str = typer.Option("table", "--format", help="table | csv | json"),
+    limit: int = typer.Option(
+        1000, "--limit", help="Rows shown by the table format (csv/json print all)."
+    ),
+) -> None:
+    """Run SQL against DB (opened read-only); every view of the schema is there.
+
+    Example: tracekit sql --db traces.duckdb "SELECT * FROM overlap_by_rank"
+    """
+    if fmt not in ("table", "csv", "json"):
+        raise InputError(f"--format {fmt}: expected table, csv or json")
+    if file is not None:
+        try:
+            text = file.read_text()
+        except OSError as exc:
+            raise InputError(f"{file}: cannot read the SQL file ({exc.strerror})") from exc
+    elif query is None or query == "-":
+        text = sys.stdin.read()
+    else:
+        text = query
+    if not text.strip():
+        raise InputError("no SQL given", "Pass a query, --file FILE, or pipe SQL on stdin.")
+    con = store.connect(db, read_only=True)
+    try:
+        try:
+            cursor = con.execute(text)
+        except duckdb.Error as exc:
+            raise InputError(f"SQL error: {exc}") from exc
+        if cursor.description is None:
+            return
+        columns = [d[0] for d in cursor.description]
+        if fmt == "table":
+            rows = cursor.fetchmany(limit + 1)
+            print_table(console, columns, rows[:limit], more=len(rows) > limit)
+        else:
+            write_rows(sys.stdout, fmt, columns, cursor.fetchall())
+    finally:
+        con.close()

@@ -1,0 +1,116 @@
+"""Find trace files under the paths a user gives, and decide run and rank for each."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from tracekit.errors import InputError
+
+KINETO_SUFFIXES = (".json", ".json.gz")
+NSYS_SUFFIXES = (".sqlite", ".nsys-rep")
+MANIFEST = "manifest.json"
+_RANK_IN_NAME = re.compile(r"(?:rank|worker)[-_.]?(\d+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file to import, with what the path alone tells about it."""
+
+    path: Path
+    format: str  # 'kineto' | 'nsys'
+    run: str
+    manifest: Path | None
+
+
+def trace_format(path: Path) -> str | None:
+    name = path.name.lower()
+    if name == MANIFEST:
+        return None
+    if name.endswith(KINETO_SUFFIXES):
+        return "kineto"
+    if name.endswith(NSYS_SUFFIXES):
+        return "nsys"
+    return None
+
+
+def rank_from_name(path: Path) -> int | None:
+    found = _RANK_IN_NAME.findall(path.name)
+    return int(found[-1]) if found else None
+
+
+def discover(paths: list[Path], run: str | None = None) -> list[Source]:
+    """Expand files and folders (recursively) into sources grouped into runs.
+
+    The run defaults to the name of the folder that holds the trace; a
+    ``manifest.json`` in that folder (written by ``tracekit collect``) is
+    attached. When an nsys report and its SQLite export sit side by side, the
+    export is used.
+    """
+    found: list[Path] = []
+    for given in paths:
+        path = given.expanduser()
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder")
+        if path.is_dir():
+            inside = sorted(
+                Path(root) / f
+                for root, _dirs, files in os.walk(path)
+                for f in files
+                if trace_format(Path(f))
+            )
+            if not inside:
+                raise InputError(
+                    f"{path}: no traces in this folder",
+                    "tracekit reads *.json, *.json.gz (PyTorch profiler) and *.sqlite, "
+                    "*.nsys-rep (Nsight Systems), searching sub-folders too.",
+                )
+            found.extend(inside)
+        elif trace_format(path) is None:
+            raise InputError(
+                f"{path}: not a trace file name",
+                "Expected *.json, *.json.gz, *.pt.trace.json[.gz], *.sqlite or *.nsys-rep.",
+            )
+        else:
+            found.append(path)
+
+    unique = sorted({p.resolve() for p in found})
+    sqlite_stems = {p.with_suffix("") for p in unique if p.suffix == ".sqlite"}
+    sources = []
+    for path in unique:
+        if path.suffix == ".nsys-rep" and path.with_suffix("") in sqlite_stems:
+            continue
+        manifest = path.parent / MANIFEST
+        sources.append(
+            Source(
+                path=path,
+                format=trace_format(path) or "kineto",
+                run=run or path.parent.name,
+                manifest=manifest if manifest.is_file() else None,
+            )
+        )
+    return sources
+
+
+def load_manifest(path: Path) -> dict:
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise InputError(f"{path}: unreadable collect manifest ({exc})") from exc
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a collect manifest must be a JSON object")
+    return data
+
+
+def manifest_rank(manifest: dict, trace: Path) -> int | None:
+    """The rank a collect manifest assigns to ``trace`` (by file name), if any."""
+    for entry in manifest.get("ranks", []):
+        for key in ("trace", "nsys_sqlite", "nsys_rep"):
+            name = entry.get(key)
+            if name and Path(name).name == trace.name:
+                return int(entry["rank"])
+    return None
