@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from collect_traces import live_processes_mentioning
 
 import tracekit
+from tests.collect.collect_traces import live_processes_mentioning
 from tracekit.collect import Workload, collect, resolve_shape
 from tracekit.errors import TracekitError
 

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from collect_traces import comm_per_step, expected_comm
 
 import tracekit
+from tests.collect.collect_traces import comm_per_step, expected_comm
 from tracekit.collect import free_port
 from tracekit.errors import TracekitError
 from tracekit.launch_env import RankEnv, detect_rank_env

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from collect_traces import annotations, comm_per_step, expected_comm, stage_layers
+
+from tests.collect.collect_traces import annotations, comm_per_step, expected_comm, stage_layers
 
 pytestmark = pytest.mark.slow
 
