@@ -115,6 +115,8 @@ def validate(w: Workload) -> None:
         problems.append(f"prompt + generated tokens exceed max_positions={s.max_positions}")
     if w.profiler not in PROFILERS:
         problems.append(f"--profiler must be one of {', '.join(PROFILERS)}")
+    if w.profiler in ("nsys", "both") and w.device == "cpu":
+        problems.append("--profiler nsys/both records a GPU run; it cannot use --device cpu")
     if problems:
         raise TracekitError(
             "cannot run this layout: " + "; ".join(problems),

@@ -101,6 +101,8 @@ def test_every_preset_shards_for_the_studied_layouts() -> None:
 def test_invalid_layouts_are_explained() -> None:
     with pytest.raises(TracekitError, match="layers=4 is fewer than --pp 8"):
         validate(Workload(tp=1, pp=8, shape=PRESETS["tiny"]))
+    with pytest.raises(TracekitError, match="cannot use --device cpu"):
+        validate(Workload(tp=1, pp=1, shape=PRESETS["tiny"], profiler="nsys", device="cpu"))
     with pytest.raises(TracekitError, match="exceed max_positions"):
         validate(Workload(tp=1, pp=1, shape=PRESETS["tiny"], prompt_len=1000, gen_len=100))
 
