@@ -25,6 +25,7 @@ import tracekit
 from tracekit import nsys_cmd
 from tracekit.errors import TracekitError
 from tracekit.launch_env import RankEnv, detect_rank_env
+from tracekit.model.layout import stage_layers
 from tracekit.presets import PRESETS, ModelShape, get_preset
 from tracekit.resources import collectors_dir
 from tracekit.supervise import Failure, RankCommand, RankGroup, log_tail
@@ -341,6 +342,7 @@ def build_manifest(
             "pp": w.pp,
             "world_size": w.world_size,
             "backend": result.get("backend", w.backend),
+            "layers_per_stage": stage_layers(w.shape.layers, w.pp),
         },
         "ranks": rank_rows,
         "workload": {
@@ -351,6 +353,8 @@ def build_manifest(
             "seed": w.seed,
             "profiler": w.profiler,
             "checkpoint": str(w.checkpoint) if w.checkpoint else None,
+            "logits_tokens_per_seq": 1,
+            "sample_feedback": "every_step",
         },
         "versions": result.get(
             "versions",

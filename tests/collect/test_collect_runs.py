@@ -83,7 +83,13 @@ def test_manifest_describes_layout_versions_and_latency(runs: dict[str, Path]) -
     manifest = manifest_of(run)
     assert manifest["complete"] is True
     assert manifest["tracekit_version"]
-    assert manifest["parallel"] == {"tp": 2, "pp": 2, "world_size": 4, "backend": "gloo"}
+    assert manifest["parallel"] == {
+        "tp": 2,
+        "pp": 2,
+        "world_size": 4,
+        "backend": "gloo",
+        "layers_per_stage": [2, 2],
+    }
     assert [(r["rank"], r["tp_rank"], r["pp_rank"]) for r in manifest["ranks"]] == [
         (0, 0, 0),
         (1, 1, 0),
@@ -103,6 +109,8 @@ def test_manifest_describes_layout_versions_and_latency(runs: dict[str, Path]) -
         "seed": 0,
         "profiler": "torch",
         "checkpoint": None,
+        "logits_tokens_per_seq": 1,
+        "sample_feedback": "every_step",
     }
     assert manifest["versions"]["torch"] and manifest["versions"]["python"]
     assert len(manifest["latency"]) == 2
