@@ -152,7 +152,10 @@ class _Report:
                 "(no StringIds, META_DATA_EXPORT, CUPTI or NVTX tables)",
                 "Export a report with `nsys export --type sqlite REPORT.nsys-rep`.",
             )
-        if not t.has("CUPTI_ACTIVITY_KIND_KERNEL", "start"):
+        if (
+            not t.has("CUPTI_ACTIVITY_KIND_KERNEL", "start")
+            or not t.con.execute("SELECT 1 FROM CUPTI_ACTIVITY_KIND_KERNEL LIMIT 1").fetchall()
+        ):
             raise InputError(
                 f"{self.path}: the capture holds no CUDA kernels",
                 "Profile with CUDA tracing on (`nsys profile -t cuda,nvtx ...`) and make sure "

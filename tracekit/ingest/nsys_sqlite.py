@@ -18,11 +18,21 @@ from tracekit.errors import InputError
 BATCH_ROWS = 1 << 18
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
 def open_export(path: Path) -> sqlite3.Connection:
+    with path.open("rb") as fh:
+        is_sqlite = fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
         con.execute("SELECT count(*) FROM sqlite_master").fetchall()
     except sqlite3.DatabaseError as exc:
+        if is_sqlite:
+            raise InputError(
+                f"{path}: the SQLite export is truncated or damaged ({exc})",
+                "Export the report again: nsys export --type sqlite --include-blobs=true ...",
+            ) from exc
         raise InputError(
             f"{path}: not an SQLite database ({exc})",
             "Nsight Systems exports are made with `nsys export --type sqlite REPORT.nsys-rep`.",
