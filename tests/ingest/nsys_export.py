@@ -242,3 +242,65 @@ def two_process_export() -> Export:
         ex.memset.append((base + 82_000, base + 82_500, device, 7, None, VM | (pid << 24), 256))
     ex.domain(100, 1, "NCCL")
     return ex
+
+
+def synthetic_export(path: Path, kernels: int) -> Path:
+    """A large export: ``kernels`` kernels with their runtime launches in two processes
+    (pids 100 and 200 on GPUs 0 and 1) and one NVTX range per 10 kernels, written in bulk."""
+    ex = Export()
+    ex.process(100)
+    ex.process(200)
+    names = [ex.sid(f"void kernel_{i}<float>(float*)") for i in range(64)]
+    launch = ex.sid("cudaLaunchKernel_v7000")
+    ex.write(path)
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode = OFF")
+    con.execute("PRAGMA synchronous = OFF")
+
+    def pid(i: int) -> int:
+        return 100 if i % 2 == 0 else 200
+
+    con.executemany(
+        f"INSERT INTO CUPTI_ACTIVITY_KIND_KERNEL VALUES ({','.join('?' * 18)})",
+        (
+            (
+                T0 + 1000 * i + 100,
+                T0 + 1000 * i + 900,
+                i % 2,
+                1,
+                7,
+                i + 1,
+                VM | (pid(i) << 24),
+                names[i % 64],
+                names[i % 64],
+                4,
+                1,
+                1,
+                128,
+                1,
+                1,
+                32,
+                0,
+                0,
+            )
+            for i in range(kernels)
+        ),
+    )
+    con.executemany(
+        "INSERT INTO CUPTI_ACTIVITY_KIND_RUNTIME VALUES (?,?,0,?,?,?,0,NULL)",
+        (
+            (T0 + 1000 * i, T0 + 1000 * i + 50, gtid(pid(i), pid(i)), i + 1, launch)
+            for i in range(kernels)
+        ),
+    )
+    con.executemany(
+        "INSERT INTO NVTX_EVENTS (start, end, eventType, text, globalTid, domainId) "
+        "VALUES (?, ?, 59, 'layer', ?, 0)",
+        (
+            (T0 + 1000 * i, T0 + 1000 * i + 20_000, gtid(pid(i), pid(i)))
+            for i in range(0, kernels, 10)
+        ),
+    )
+    con.commit()
+    con.close()
+    return path

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tracekit.errors import InputError
 from tracekit.ingest import nsys_sql
@@ -35,10 +35,7 @@ from tracekit.resources import queries_dir
 I64, F64, STR, BIN = pa.int64(), pa.float64(), pa.string(), pa.binary()
 KERNEL_FIELDS = [
     (c, I64)
-    for c in (
-        "start end deviceId streamId correlationId globalPid demangledName shortName gridX gridY "
-        "gridZ blockX blockY blockZ registersPerThread staticSharedMemory dynamicSharedMemory"
-    ).split()
+    for c in "start end deviceId streamId correlationId globalPid demangledName shortName".split()
 ]
 RUNTIME_FIELDS = [
     (c, I64) for c in "start end eventClass globalTid correlationId nameId returnValue".split()
@@ -188,19 +185,16 @@ class _Report:
         self, table: str, fields: list, sql: str, params: dict, nvtx_bytes: bool = False
     ) -> None:
         raw = self.tables.read(table, fields)
-        raw = raw.append_column("_ord", pa.array(np.arange(raw.num_rows, dtype=np.int64)))
         if nvtx_bytes:
-            sizes = self._message_sizes()
-            raw = raw.append_column(
-                "_bytes",
-                sizes
-                if sizes is not None and len(sizes) == raw.num_rows
-                else pa.nulls(raw.num_rows, I64),
-            )
+            self.db.register("sizes", self._message_sizes())
+            self.db.register("plain", raw)
+            raw = self.db.sql(
+                "SELECT p.*, s._bytes FROM plain p LEFT JOIN sizes s USING (_ord)"
+            ).to_arrow_table()
         self.db.register("raw", raw)
         self.db.execute(sql, params | {"first": self.next_id})
         self.db.unregister("raw")
-        self.next_id += raw.num_rows
+        self.next_id += (pc.max(raw["_ord"]).as_py() or 0) + 1 if raw.num_rows else 0
         self.on_progress(min(self.size, self.size * self.next_id // max(self._total, 1)))
 
     def _size_offsets(self) -> dict[int, int]:
@@ -248,15 +242,21 @@ class _Report:
             self.db.execute(sql)
             self.db.unregister("raw")
 
-    def _message_sizes(self) -> pa.Array | None:
-        """Message sizes of the NVTX rows, in table order (None: no blobs to decode)."""
+    def _message_sizes(self) -> pa.Table:
+        """(_ord, _bytes): message sizes decoded from the NVTX rows that carry a blob."""
+        empty = pa.table({"_ord": pa.array([], I64), "_bytes": pa.array([], I64)})
         offsets = self._size_offsets()
         if not offsets or not self.tables.has("NVTX_EVENTS", "binaryData"):
-            return None
-        blobs = self.tables.read(
-            "NVTX_EVENTS", [("blob", BIN)], exprs={"blob": 'CAST("binaryData" AS BLOB)'}
-        )
-        return message_sizes(blobs.column("blob").combine_chunks(), offsets)
+            return empty
+        rows = self.tables.con.execute(
+            'SELECT rowid, CAST("binaryData" AS BLOB) FROM NVTX_EVENTS '
+            'WHERE "binaryData" IS NOT NULL'
+        ).fetchall()
+        if not rows:
+            return empty
+        ords, blobs = zip(*rows, strict=True)
+        sizes = message_sizes(pa.array(blobs, BIN), offsets)
+        return pa.table({"_ord": pa.array(ords, I64), "_bytes": sizes})
 
     def gpu_processes(self) -> list[tuple[int | None, list[int], int]]:
         return [tuple(r) for r in self.db.execute(nsys_sql.GPU_PROCESSES).fetchall()]

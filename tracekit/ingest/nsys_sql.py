@@ -29,10 +29,7 @@ SELECT {PROC.format(g="k.globalPid")} AS _proc, $first + k._ord AS event_id,
        'kernel' AS kind, 'CUPTI_ACTIVITY_KIND_KERNEL' AS cat,
        coalesce(d.value, s.value) AS name, s.value AS short_name,
        k.start - $t0 + $utc AS abs_ns, greatest(k."end" - k.start, 0) AS dur_ns,
-       k.deviceId AS device, k.streamId AS stream, k.correlationId AS correlation,
-       json_object('grid', [k.gridX, k.gridY, k.gridZ], 'block', [k.blockX, k.blockY, k.blockZ],
-                   'registers per thread', k.registersPerThread,
-                   'shared memory', k.staticSharedMemory + k.dynamicSharedMemory) AS args
+       k.deviceId AS device, k.streamId AS stream, k.correlationId AS correlation
 FROM raw k
 LEFT JOIN strings d ON d.id = k.demangledName
 LEFT JOIN strings s ON s.id = k.shortName

@@ -2,8 +2,8 @@
 
 Every table and every column is optional (``nsys export --lazy`` drops empty
 tables; schema micro versions add columns): a missing column reads as NULL.
-Rows come from the stdlib ``sqlite3`` module in large ``fetchmany`` batches
-and are transposed into Arrow columns; no per-row logic runs in Python.
+Rows come from the stdlib ``sqlite3`` module as one CSV text per batch of
+rowids, formatted by SQLite and parsed by Arrow; no per-row logic runs in Python.
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ import sqlite3
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv as pcsv
 
 from tracekit.errors import InputError
 
 BATCH_ROWS = 1 << 18
+# A text cell as CSV: NULL -> empty (read back as NULL), else quoted with quotes doubled.
+QUOTED = """CASE WHEN {v} IS NULL THEN '' ELSE '"' || replace({v}, '"', '""') || '"' END"""
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -61,34 +64,50 @@ class ExportTables:
         where: str = "",
         exprs: dict[str, str] | None = None,
     ) -> pa.Table:
-        """``fields`` of ``table`` (NULL where a column is missing) as an Arrow table.
+        """``fields`` of ``table`` (NULL where a column is missing) plus ``_ord`` (the rowid).
 
-        ``exprs`` gives an SQL expression for a field instead of its column
-        (used when every column the expression names exists).
+        SQLite itself formats each batch of rows as one CSV text (``printf`` and
+        ``group_concat``, in C, without the GIL) that Arrow's CSV reader parses in
+        bulk; ``exprs`` gives an SQL expression for a field instead of its column.
         """
-        schema = pa.schema(fields)
+        names = ["_ord", *(name for name, _type in fields)]
+        types = {"_ord": pa.int64(), **dict(fields)}
         if table not in self.columns:
-            return schema.empty_table()
-        selects = []
-        for name, _type in fields:
+            return pa.schema([(n, types[n]) for n in names]).empty_table()
+        cells = ["rowid"]
+        for name, kind in fields:
             if exprs and name in exprs:
-                selects.append(f"{exprs[name]} AS {name}")
+                value = exprs[name]
             elif name in self.columns[table]:
-                selects.append(f'"{name}"')
+                value = f'"{name}"'
             else:
-                selects.append(f"NULL AS {name}")
-        sql = f'SELECT {", ".join(selects)} FROM "{table}" {where}'
-        cursor = self.con.execute(sql)
-        batches = []
-        while rows := cursor.fetchmany(BATCH_ROWS):
-            columns = list(zip(*rows, strict=True))
-            batches.append(
-                pa.record_batch(
-                    [pa.array(col, type=t) for col, (_n, t) in zip(columns, fields, strict=True)],
-                    schema=schema,
-                )
-            )
-        return pa.Table.from_batches(batches, schema=schema)
+                value = "NULL"
+            if pa.types.is_string(kind):
+                value = QUOTED.format(v=value)
+            cells.append(value)
+        line = f"printf('{','.join(['%s'] * len(cells))}', {', '.join(cells)})"
+        where = f"AND ({where})" if where else ""
+        sql = (
+            f"SELECT CAST(group_concat(line, char(10)) AS BLOB) FROM (SELECT {line} AS line "
+            f'FROM "{table}" WHERE rowid >= ? AND rowid < ? {where})'
+        )
+        low, high = self.con.execute(f'SELECT min(rowid), max(rowid) FROM "{table}"').fetchone()
+        has_text = any(pa.types.is_string(kind) for _name, kind in fields)
+        options = (
+            pcsv.ReadOptions(column_names=names, use_threads=True),
+            pcsv.ParseOptions(newlines_in_values=has_text),
+            pcsv.ConvertOptions(
+                column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False
+            ),
+        )
+        tables = []
+        for start in range(low if low is not None else 0, (high or -1) + 1, BATCH_ROWS):
+            (text,) = self.con.execute(sql, (start, start + BATCH_ROWS)).fetchone()
+            if text:
+                tables.append(pcsv.read_csv(pa.py_buffer(text), *options))
+        if not tables:
+            return pa.schema([(n, types[n]) for n in names]).empty_table()
+        return pa.concat_tables(tables)
 
     def pairs(self, table: str, key: str, value: str, where: str = "") -> list[tuple]:
         if not (self.has(table, key) and self.has(table, value)):
