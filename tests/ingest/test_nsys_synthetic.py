@@ -247,18 +247,17 @@ def test_missing_tables_and_columns_are_optional(tmp_path: Path) -> None:
         "NVTX_PAYLOAD_SCHEMA_ENTRIES",
     ):
         con.execute(f"DROP TABLE {table}")
-    con.execute("ALTER TABLE CUPTI_ACTIVITY_KIND_KERNEL DROP COLUMN gridX")
+    con.execute("ALTER TABLE CUPTI_ACTIVITY_KIND_KERNEL DROP COLUMN streamId")
     con.execute("ALTER TABLE CUPTI_ACTIVITY_KIND_RUNTIME DROP COLUMN eventClass")
     con.commit()
     con.close()
     duck = _import(tmp_path, path)
     assert _rows(duck, "SELECT rank, rank_source FROM traces") == [(2, "filename")]
-    assert _rows(duck, "SELECT kind, args FROM events ORDER BY kind") == [
-        ("cuda_runtime", None),
-        (
-            "kernel",
-            '{"grid":[null,1,1],"block":[128,1,1],"registers per thread":32,"shared memory":0}',
-        ),
+    assert _rows(
+        duck, "SELECT kind, name, device, stream, correlation FROM events ORDER BY kind"
+    ) == [
+        ("cuda_runtime", "cudaLaunchKernel", None, None, 1),
+        ("kernel", "k()", 0, None, 1),
     ]
 
 
