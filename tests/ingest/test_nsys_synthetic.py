@@ -265,3 +265,28 @@ def test_secret_never_stored(tmp_path: Path, two_proc: Path) -> None:
     db = tmp_path / "t.duckdb"
     import_paths(db, [two_proc], rank_map=["100=0,200=1"])
     assert FAKE_TOKEN.encode() not in db.read_bytes()
+
+
+@pytest.mark.slow
+def test_bulk_read_speed(tmp_path: Path) -> None:
+    """200k kernels with their launches: no per-row Python, so well over 50k rows per CPU s."""
+    import time
+
+    from nsys_export import synthetic_export
+
+    from tracekit.ingest.discover import Source
+    from tracekit.ingest.nsys import read_nsys
+
+    kernels = 200_000
+    path = synthetic_export(tmp_path / "big.sqlite", kernels)
+    start = time.process_time()
+    traces = read_nsys(
+        Source(path, "nsys", "big", None),
+        "x",
+        lambda _: None,
+        rank_map=parse_rank_map(["100=0,200=1"]),
+    )
+    rows = sum(events.num_rows for t in traces for events, _threads in t.chunks)
+    cpu = time.process_time() - start
+    assert rows == 2 * kernels + kernels // 10
+    assert kernels / cpu > 50_000, f"{kernels / cpu:,.0f} kernel rows per CPU second"

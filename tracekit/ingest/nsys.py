@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ NVTX_FIELDS = [
 ]
 KEPT_SYSTEM = ("Hostname", "NvDriverVersion", "CudaDriverVersion", "OsDescription")
 CHUNK_ROWS = 1 << 20
+READ_THREADS = 2
 NSYS_DIRS = (
     "/opt/nvidia/nsight-systems*/*/bin",
     "/opt/nvidia/nsight-systems*/bin",
@@ -181,10 +183,15 @@ class _Report:
                     t0 = int(row[1])
         return t0, utc
 
-    def _load(
-        self, table: str, fields: list, sql: str, params: dict, nvtx_bytes: bool = False
-    ) -> None:
-        raw = self.tables.read(table, fields)
+    def _read_apart(self, table: str, fields: list) -> pa.Table:
+        """Read ``table`` on a connection of its own (reads run in parallel threads)."""
+        con = open_export(self.path)
+        try:
+            return self.tables.read(table, fields, con=con)
+        finally:
+            con.close()
+
+    def _load(self, raw: pa.Table, sql: str, params: dict, nvtx_bytes: bool = False) -> None:
         if nvtx_bytes:
             self.db.register("sizes", self._message_sizes())
             self.db.register("plain", raw)
@@ -221,15 +228,21 @@ class _Report:
         )
         strings = t.read("StringIds", [("id", I64), ("value", STR)])
         self.db.register("strings_arrow", strings)
-        self.db.execute("CREATE TABLE strings AS SELECT * FROM strings_arrow")
+        self.db.execute(nsys_sql.STRINGS)
         self.db.unregister("strings_arrow")
         t0, utc = self.time_base()
         params = {"t0": t0, "utc": utc}
-        self._load("CUPTI_ACTIVITY_KIND_KERNEL", KERNEL_FIELDS, nsys_sql.KERNELS, params)
-        self._load("CUPTI_ACTIVITY_KIND_RUNTIME", RUNTIME_FIELDS, nsys_sql.RUNTIME, params)
-        self._load("CUPTI_ACTIVITY_KIND_MEMCPY", MEMCPY_FIELDS, nsys_sql.MEMCPY, params)
-        self._load("CUPTI_ACTIVITY_KIND_MEMSET", MEMSET_FIELDS, nsys_sql.MEMSET, params)
-        self._load("NVTX_EVENTS", NVTX_FIELDS, nsys_sql.NVTX, params, nvtx_bytes=True)
+        jobs = [
+            ("CUPTI_ACTIVITY_KIND_KERNEL", KERNEL_FIELDS, nsys_sql.KERNELS),
+            ("CUPTI_ACTIVITY_KIND_RUNTIME", RUNTIME_FIELDS, nsys_sql.RUNTIME),
+            ("CUPTI_ACTIVITY_KIND_MEMCPY", MEMCPY_FIELDS, nsys_sql.MEMCPY),
+            ("CUPTI_ACTIVITY_KIND_MEMSET", MEMSET_FIELDS, nsys_sql.MEMSET),
+            ("NVTX_EVENTS", NVTX_FIELDS, nsys_sql.NVTX),
+        ]
+        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+            reads = [pool.submit(self._read_apart, table, fields) for table, fields, _ in jobs]
+            for (table, _fields, sql), read in zip(jobs, reads, strict=True):
+                self._load(read.result(), sql, params, nvtx_bytes=table == "NVTX_EVENTS")
         for table, fields, sql in (
             ("ThreadNames", [("nameId", I64), ("globalTid", I64)], nsys_sql.THREAD_NAMES),
             (

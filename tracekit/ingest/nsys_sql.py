@@ -23,6 +23,15 @@ FROM events LIMIT 0;
 CREATE TABLE th (_proc BIGINT, pid BIGINT, tid BIGINT, name VARCHAR);
 """
 
+# Names are cleaned once per distinct string, not per row: `api` drops the runtime's
+# `_v7000` version suffix, `driver` tells driver calls (cuLaunchKernel) from runtime ones.
+STRINGS = """
+CREATE TABLE strings AS
+SELECT id, value, regexp_replace(value, '_v[0-9]+$', '') AS api,
+       regexp_matches(value, '^cu[A-Z]') AS driver
+FROM strings_arrow
+"""
+
 KERNELS = f"""
 INSERT INTO ev BY NAME
 SELECT {PROC.format(g="k.globalPid")} AS _proc, $first + k._ord AS event_id,
@@ -38,10 +47,10 @@ LEFT JOIN strings s ON s.id = k.shortName
 RUNTIME = f"""
 INSERT INTO ev BY NAME
 SELECT {PROC.format(g="r.globalTid")} AS _proc, $first + r._ord AS event_id,
-       CASE WHEN r.eventClass = 1 OR (r.eventClass IS NULL AND regexp_matches(n.value, '^cu[A-Z]'))
-            THEN 'cuda_driver' ELSE 'cuda_runtime' END AS kind,
+       CASE WHEN coalesce(r.eventClass = 1, n.driver) THEN 'cuda_driver' ELSE 'cuda_runtime'
+       END AS kind,
        'CUPTI_ACTIVITY_KIND_RUNTIME' AS cat,
-       regexp_replace(n.value, '_v[0-9]+$', '') AS name,
+       n.api AS name,
        r.start - $t0 + $utc AS abs_ns, greatest(r."end" - r.start, 0) AS dur_ns,
        {PID.format(g="r.globalTid")} AS pid, {TID.format(g="r.globalTid")} AS tid,
        r.correlationId AS correlation,

@@ -63,6 +63,7 @@ class ExportTables:
         fields: list[tuple[str, pa.DataType]],
         where: str = "",
         exprs: dict[str, str] | None = None,
+        con: sqlite3.Connection | None = None,
     ) -> pa.Table:
         """``fields`` of ``table`` (NULL where a column is missing) plus ``_ord`` (the rowid).
 
@@ -91,10 +92,11 @@ class ExportTables:
             f"SELECT CAST(group_concat(line, char(10)) AS BLOB) FROM (SELECT {line} AS line "
             f'FROM "{table}" WHERE rowid >= ? AND rowid < ? {where})'
         )
-        low, high = self.con.execute(f'SELECT min(rowid), max(rowid) FROM "{table}"').fetchone()
+        con = con or self.con
+        low, high = con.execute(f'SELECT min(rowid), max(rowid) FROM "{table}"').fetchone()
         has_text = any(pa.types.is_string(kind) for _name, kind in fields)
         options = (
-            pcsv.ReadOptions(column_names=names, use_threads=True),
+            pcsv.ReadOptions(column_names=names, use_threads=False),
             pcsv.ParseOptions(newlines_in_values=has_text),
             pcsv.ConvertOptions(
                 column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False
@@ -102,7 +104,7 @@ class ExportTables:
         )
         tables = []
         for start in range(low if low is not None else 0, (high or -1) + 1, BATCH_ROWS):
-            (text,) = self.con.execute(sql, (start, start + BATCH_ROWS)).fetchone()
+            (text,) = con.execute(sql, (start, start + BATCH_ROWS)).fetchone()
             if text:
                 tables.append(pcsv.read_csv(pa.py_buffer(text), *options))
         if not tables:
