@@ -290,3 +290,29 @@ def test_bulk_read_speed(tmp_path: Path) -> None:
     cpu = time.process_time() - start
     assert rows == 2 * kernels + kernels // 10
     assert kernels / cpu > 50_000, f"{kernels / cpu:,.0f} kernel rows per CPU second"
+
+
+def test_start_end_ranges_that_overlap_without_nesting(tmp_path: Path) -> None:
+    ex = Export()
+    ex.process(9)
+    base = T0 + 10_000
+    ex.range(9, 9, base, base + 10_000, "outer")  # push/pop
+    ex.range(9, 9, base + 1_000, base + 6_000, "S1", event_type=60)
+    ex.range(9, 9, base + 3_000, base + 9_000, "S2", event_type=60)
+    ex.range(9, 9, base + 6_500, base + 8_000, "inner")  # push/pop, after S1 ended
+    ex.launch(9, 9, base + 4_000, "a()", 0)  # inside outer, S1, S2
+    ex.launch(9, 9, base + 7_000, "b()", 0)  # inside outer, S2, inner
+    con = _import(tmp_path, ex.write(tmp_path / "rank0.sqlite"))
+    got = _rows(
+        con,
+        "SELECT k.name, a.name, a.inner_rank FROM event_annotations a "
+        "JOIN events k USING (trace_id, event_id) ORDER BY 1, 3",
+    )
+    assert got == [
+        ("a()", "S2", 1),
+        ("a()", "S1", 2),
+        ("a()", "outer", 3),
+        ("b()", "inner", 1),
+        ("b()", "S2", 2),
+        ("b()", "outer", 3),
+    ]

@@ -86,6 +86,7 @@ FROM raw m
 """
 
 # NVTX eventType: 34 mark, 59 push/pop range, 60 start/end range, 75 domain create.
+# cat tells them apart: start/end ranges need not nest (see annotation_ranges).
 # Domain ids are per process: a domain is named by the eventType-75 row with the same
 # domainId in the same process; without one it is 'domain<id>'. Domain 0 is the
 # default domain (NULL, as for Kineto).
@@ -97,19 +98,20 @@ WITH domains AS (
 )
 SELECT {PROC.format(g="n.globalTid")} AS _proc, $first + n._ord AS event_id,
        CASE WHEN n.eventType = 34 THEN 'instant' ELSE 'user_annotation' END AS kind,
-       'NVTX_EVENTS' AS cat, coalesce(n.text, s.value) AS name,
+       CASE n.eventType WHEN 34 THEN 'nvtx_mark' WHEN 59 THEN 'nvtx_push_pop'
+                        ELSE 'nvtx_start_end' END AS cat,
+       coalesce(n.text, s.value) AS name,
        n.start - $t0 + $utc AS abs_ns,
        CASE WHEN n.eventType = 34 THEN 0 ELSE greatest(n."end" - n.start, 0) END AS dur_ns,
        {PID.format(g="n.globalTid")} AS pid, {TID.format(g="n.globalTid")} AS tid,
        CASE WHEN coalesce(n.domainId, 0) <> 0
             THEN coalesce(dm.domain_name, 'domain' || n.domainId) END AS domain,
        n._bytes AS bytes,
-       CASE WHEN n.category IS NOT NULL OR n.eventType = 60
+       CASE WHEN n.category IS NOT NULL
                  OR coalesce(n.int64Value, n.uint64Value, n.int32Value, n.uint32Value) IS NOT NULL
                  OR coalesce(n.doubleValue, n.floatValue) IS NOT NULL
                  OR coalesce(n.jsonText, j.value) IS NOT NULL
             THEN json_object('category', n.category,
-                             'range', CASE n.eventType WHEN 60 THEN 'start/end' END,
                              'payload', coalesce(n.int64Value, n.uint64Value, n.int32Value,
                                                  n.uint32Value),
                              'payload double', coalesce(n.doubleValue, n.floatValue),
