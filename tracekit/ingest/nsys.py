@@ -30,7 +30,7 @@ from tracekit.ingest.discover import Source
 from tracekit.ingest.loader import ParsedTrace
 from tracekit.ingest.nsys_env import RankMap, mapped_rank, safe_env
 from tracekit.ingest.nsys_payload import MESSAGE_SIZE_ENTRY, message_sizes
-from tracekit.ingest.nsys_sqlite import ExportTables, open_export
+from tracekit.ingest.nsys_sqlite import ExportTables
 from tracekit.resources import queries_dir
 
 I64, F64, STR, BIN = pa.int64(), pa.float64(), pa.string(), pa.binary()
@@ -60,7 +60,7 @@ NVTX_FIELDS = [
 ]
 KEPT_SYSTEM = ("Hostname", "NvDriverVersion", "CudaDriverVersion", "OsDescription")
 CHUNK_ROWS = 1 << 20
-READ_THREADS = 2
+READ_THREADS = max(2, min(8, os.cpu_count() or 2))
 NSYS_DIRS = (
     "/opt/nvidia/nsight-systems*/*/bin",
     "/opt/nvidia/nsight-systems*/bin",
@@ -129,7 +129,7 @@ class _Report:
     def __init__(self, path: Path, on_progress: Callable[[int], None]) -> None:
         self.path = path
         self.size = path.stat().st_size
-        self.tables = ExportTables(open_export(path))
+        self.tables = ExportTables(path)
         self.db = duckdb.connect()
         self.db.execute((queries_dir() / "schema" / "03_events.sql").read_text())
         self.db.execute(nsys_sql.CREATE_EV)
@@ -183,14 +183,6 @@ class _Report:
                     t0 = int(row[1])
         return t0, utc
 
-    def _read_apart(self, table: str, fields: list) -> pa.Table:
-        """Read ``table`` on a connection of its own (reads run in parallel threads)."""
-        con = open_export(self.path)
-        try:
-            return self.tables.read(table, fields, con=con)
-        finally:
-            con.close()
-
     def _load(self, raw: pa.Table, sql: str, params: dict, nvtx_bytes: bool = False) -> None:
         if nvtx_bytes:
             self.db.register("sizes", self._message_sizes())
@@ -240,9 +232,9 @@ class _Report:
             ("NVTX_EVENTS", NVTX_FIELDS, nsys_sql.NVTX),
         ]
         with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-            reads = [pool.submit(self._read_apart, table, fields) for table, fields, _ in jobs]
-            for (table, _fields, sql), read in zip(jobs, reads, strict=True):
-                self._load(read.result(), sql, params, nvtx_bytes=table == "NVTX_EVENTS")
+            reads = [t.read_async(table, fields, pool=pool) for table, fields, _ in jobs]
+            for (table, _fields, sql), collect in zip(jobs, reads, strict=True):
+                self._load(collect(), sql, params, nvtx_bytes=table == "NVTX_EVENTS")
         for table, fields, sql in (
             ("ThreadNames", [("nameId", I64), ("globalTid", I64)], nsys_sql.THREAD_NAMES),
             (
@@ -279,12 +271,12 @@ class _Report:
             "SELECT DISTINCT pid, tid, name FROM th WHERE _proc IS NOT DISTINCT FROM $p",
             params={"p": proc},
         ).to_arrow_table()
-        reader = self.db.sql(
+        events = self.db.sql(
             "SELECT * EXCLUDE (_proc) FROM ev WHERE _proc IS NOT DISTINCT FROM $p",
             params={"p": proc},
-        ).to_arrow_reader(CHUNK_ROWS)
-        for batch in reader:
-            yield pa.Table.from_batches([batch]), threads
+        ).to_arrow_table()
+        for offset in range(0, max(events.num_rows, 1), CHUNK_ROWS):
+            yield events.slice(offset, CHUNK_ROWS), threads
             threads = threads.slice(0, 0)
 
 
