@@ -1,6 +1,6 @@
 """Kernel rows per second of the nsys importer on a synthetic export.
 
-Usage: PYTHONPATH=.:tests/ingest python benchmarks/nsys_import.py [KERNELS]
+Usage: PYTHONPATH=. python benchmarks/nsys_import.py [KERNELS]
 
 Writes an export with KERNELS kernels (default 1,000,000), each with its
 launching runtime call, in two processes, plus one NVTX range per 10 kernels;
@@ -17,8 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from nsys_export import synthetic_export
-
+from tests.ingest.nsys_export import synthetic_export
 from tracekit.ingest.discover import Source
 from tracekit.ingest.loader import import_paths
 from tracekit.ingest.nsys import read_nsys

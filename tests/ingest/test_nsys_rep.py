@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from nsys_export import two_process_export
 
+from tests.ingest.nsys_export import two_process_export
 from tracekit.errors import InputError
 from tracekit.ingest import nsys
 from tracekit.ingest.loader import import_paths

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from nsys_export import FAKE_TOKEN, T0, UTC, Export, nccl_blob, two_process_export
 
+from tests.ingest.nsys_export import FAKE_TOKEN, T0, UTC, Export, nccl_blob, two_process_export
 from tracekit.errors import InputError
 from tracekit.ingest.loader import import_paths
 from tracekit.ingest.nsys_env import parse_rank_map, safe_env
@@ -272,8 +272,7 @@ def test_bulk_read_speed(tmp_path: Path) -> None:
     """200k kernels with their launches: no per-row Python, so well over 50k rows per CPU s."""
     import time
 
-    from nsys_export import synthetic_export
-
+    from tests.ingest.nsys_export import synthetic_export
     from tracekit.ingest.discover import Source
     from tracekit.ingest.nsys import read_nsys
 
