@@ -29,6 +29,12 @@ def import_command(
         "--replace",
         help="Re-import traces already in the database (by content hash).",
     ),
+    rank_map: list[str] | None = typer.Option(
+        None,
+        "--rank-map",
+        help="Nsight Systems reports holding several processes: [REPORT:]PID=RANK[,PID=RANK...]"
+        " (repeatable; see docs/nsys.md).",
+    ),
     workers: int | None = typer.Option(
         None, "--workers", help="Parallel parsers (default: CPU cores)."
     ),
@@ -36,12 +42,17 @@ def import_command(
 ) -> None:
     """Import PyTorch-profiler (Kineto) JSON and Nsight Systems exports into DB.
 
-    Every file becomes one rank of a run; the whole import is one transaction.
+    Every file becomes one rank of a run (an Nsight Systems report: one rank per
+    process with GPU work); the whole import is one transaction.
 
     Example: tracekit import sample_traces/tp2 --db traces.duckdb
+
+    Example: tracekit import job.sqlite --rank-map 'job.sqlite:4711=0,4712=1' --db t.duckdb
     """
     if quiet:
-        summary = import_paths(db, paths, run=run, rank=rank, replace=replace, workers=workers)
+        summary = import_paths(
+            db, paths, run=run, rank=rank, replace=replace, workers=workers, rank_map=rank_map
+        )
     else:
         with Progress(
             TextColumn("[bold]importing"),
@@ -60,7 +71,14 @@ def import_command(
                 bar.update(task, completed=sum(done.values()), total=sum(sizes.values()))
 
             summary = import_paths(
-                db, paths, run=run, rank=rank, replace=replace, workers=workers, progress=progress
+                db,
+                paths,
+                run=run,
+                rank=rank,
+                replace=replace,
+                workers=workers,
+                progress=progress,
+                rank_map=rank_map,
             )
         _print_summary(db, summary)
 

@@ -9,6 +9,7 @@ A failure anywhere rolls the whole import back.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import queue
@@ -126,13 +127,14 @@ def _kineto(source: Source, sha: str, on_progress: Callable[[int], None]) -> Par
 Reader = Callable[[Source, str, Callable[[int], None]], list[ParsedTrace]]
 
 
-def _readers() -> dict[str, Reader]:
+def _readers(rank_map: list[str] | None = None) -> dict[str, Reader]:
     readers: dict[str, Reader] = {"kineto": lambda s, h, p: [_kineto(s, h, p)]}
     try:
         from tracekit.ingest.nsys import read_nsys
+        from tracekit.ingest.nsys_env import parse_rank_map
     except ImportError:
         return readers
-    readers["nsys"] = read_nsys
+    readers["nsys"] = functools.partial(read_nsys, rank_map=parse_rank_map(rank_map))
     return readers
 
 
@@ -145,12 +147,17 @@ def import_paths(
     replace: bool = False,
     workers: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    rank_map: list[str] | None = None,
 ) -> ImportSummary:
-    """Import every trace under ``paths`` into ``db`` in one transaction."""
+    """Import every trace under ``paths`` into ``db`` in one transaction.
+
+    ``rank_map`` holds ``[REPORT:]PID=RANK[,...]`` specs naming the rank of each
+    process of an Nsight Systems report (see docs/nsys.md).
+    """
     sources = discover(paths, run)
     if rank is not None and len(sources) != 1:
         raise InputError("--rank applies to a single trace file", "Import the others separately.")
-    readers = _readers()
+    readers = _readers(rank_map)
     con = store.connect(db)
     try:
         store.initialise(con)
