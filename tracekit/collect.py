@@ -326,7 +326,7 @@ def build_manifest(
         }
         if w.profiler in ("nsys", "both"):
             row["nsys_rep"] = f"rank{r}.nsys-rep"
-            row["sqlite"] = f"rank{r}.sqlite" if (out / f"rank{r}.sqlite").exists() else None
+            row["nsys_sqlite"] = f"rank{r}.sqlite" if (out / f"rank{r}.sqlite").exists() else None
         rank_rows.append(row)
     return {
         "tracekit_version": tracekit.__version__,

@@ -140,7 +140,7 @@ def wrap_manifest(
                 "trace": None,
                 "log": f"rank{r}.log" if (out / f"rank{r}.log").exists() else log,
                 "nsys_rep": f"rank{r}.nsys-rep",
-                "sqlite": f"rank{r}.sqlite" if (out / f"rank{r}.sqlite").exists() else None,
+                "nsys_sqlite": f"rank{r}.sqlite" if (out / f"rank{r}.sqlite").exists() else None,
             }
         )
     return {

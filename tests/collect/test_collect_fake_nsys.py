@@ -54,7 +54,7 @@ def test_wrapping_a_plain_command_gives_one_report_and_its_export(
     assert manifest == result.manifest
     assert manifest["mode"] == "wrap" and manifest["complete"] is True
     assert manifest["ranks"][0]["nsys_rep"] == "rank0.nsys-rep"
-    assert manifest["ranks"][0]["sqlite"] == "rank0.sqlite"
+    assert manifest["ranks"][0]["nsys_sqlite"] == "rank0.sqlite"
 
 
 @pytest.mark.slow
@@ -68,5 +68,6 @@ def test_nsys_mode_writes_a_report_and_export_per_rank(tmp_path: Path, fake_nsys
     for row in manifest["ranks"]:
         report = (out / row["nsys_rep"]).read_text()
         assert "--capture-range=cudaProfilerApi" in report
-        assert row["sqlite"] == f"rank{row['rank']}.sqlite" and (out / row["sqlite"]).exists()
+        assert row["nsys_sqlite"] == f"rank{row['rank']}.sqlite"
+        assert (out / row["nsys_sqlite"]).exists()
         assert (out / row["trace"]).exists()
