@@ -31,7 +31,7 @@
 --                ncclAllReduce, ...); NULL where the trace does not say
 --   group_size, pg_name, pg_desc, pg_ranks   process group (args or linked op). gloo traces
 --                do not record the group: for runs with a collect manifest, gloo collectives
---                (not send/recv) are in the rank's tensor-parallel group, so group_size is
+--                (not send/recv/barrier) are in the rank's tensor-parallel group, so group_size is
 --                runs.tp (the collector issues no other collectives); NULL otherwise
 --   seq          sequence number where the trace has one
 --   call_index   0-based order of the op among this trace's ops of the same process group
@@ -106,7 +106,7 @@ SELECT t.run_id, t.rank, x.trace_id, x.event_id, x.kind, x.name, x.library, x.ru
                           ORDER BY x.ts_ns, x.event_id) - 1 AS call_index
 FROM (
     SELECT y.*, coalesce(y.group_size, y.p_group_size,
-                         CASE WHEN y.library = 'gloo' AND y.op_r NOT IN ('send', 'recv')
+                         CASE WHEN y.library = 'gloo' AND y.op_r NOT IN ('send', 'recv', 'barrier')
                               THEN (SELECT r.tp FROM traces tr JOIN runs r USING (run_id)
                                     WHERE tr.trace_id = y.trace_id) END) AS group_n
     FROM typed y

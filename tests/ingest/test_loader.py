@@ -131,3 +131,13 @@ def test_folder_without_traces_and_unreadable_file(tmp_path: Path) -> None:
     os.symlink(tmp_path / "gone.json", tmp_path / "dangling" / "rank0.json")
     with pytest.raises(InputError, match="cannot read the file"):
         import_paths(tmp_path / "t.duckdb", [tmp_path / "dangling"])
+
+
+def test_kineto_and_nsys_of_one_folder_become_two_runs(tmp_path: Path) -> None:
+    from tracekit.ingest.discover import discover
+
+    write_kineto(tmp_path / "job" / "rank0.pt.trace.json.gz", [cpu("x", 1.0, 1.0)])
+    (tmp_path / "job" / "rank0.sqlite").write_bytes(b"")
+    (tmp_path / "job" / "rank0.nsys-rep").write_bytes(b"")
+    runs = {(s.path.name, s.run) for s in discover([tmp_path / "job"])}
+    assert runs == {("rank0.pt.trace.json.gz", "job"), ("rank0.sqlite", "job-nsys")}
