@@ -46,9 +46,12 @@ class TracekitApp(App[None]):
     }
     DEFAULT_MODE = "runs"
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, db_path: Path, *, show_timings: bool = True
+    ) -> None:
         super().__init__()
         self.con = con
+        self.show_timings = show_timings
         self.db_name = db_path.name
         self.run_id: str | None = None
         self.rank: int | None = None
@@ -57,9 +60,9 @@ class TracekitApp(App[None]):
         self.timeline_request: tuple[int, int | None, int | None] | None = None
 
     @classmethod
-    def open(cls, db_path: Path) -> TracekitApp:
+    def open(cls, db_path: Path, *, show_timings: bool = True) -> TracekitApp:
         """The app over ``db_path``; a :class:`TracekitError` if it cannot be used."""
-        return cls(browse.open_database(db_path), db_path)
+        return cls(browse.open_database(db_path), db_path, show_timings=show_timings)
 
     def choose_run(self, run_id: str) -> None:
         if run_id != self.run_id:

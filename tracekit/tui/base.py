@@ -62,7 +62,7 @@ class BaseScreen(Screen[None]):
         yield NavBar(self.MODE)
         yield Static("", id="context")
         yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def compose_body(self) -> Iterable[Any]:
         return ()
@@ -84,7 +84,9 @@ class BaseScreen(Screen[None]):
         start = perf_counter()
         message: QueryDone | QueryFailed
         try:
-            message = QueryDone(key, fn(cursor, **kwargs), perf_counter() - start)
+            result = fn(cursor, **kwargs)
+            took = perf_counter() - start if self.tk.show_timings else None
+            message = QueryDone(key, result, took)
         except (duckdb.Error, TracekitError) as exc:
             message = QueryFailed(key, str(exc))
         finally:
@@ -114,13 +116,15 @@ def fill_table(
     table.loading = False
 
 
-def count_note(result: Rows, seconds: float, *, offset: int = 0) -> str:
+def count_note(result: Rows, seconds: float | None, *, offset: int = 0) -> str:
+    """'rows 1–200 of >200 · 0.12 s' (the time only where the app shows timings)."""
     n = len(result.rows)
+    took = "" if seconds is None else f" · {seconds:.2f} s"
     if not n:
-        return f"no rows · {seconds:.2f} s"
+        return f"no rows{took}"
     span = f"{offset + 1:,}–{offset + n:,}" if offset else f"{n:,}"
     more = f" of >{offset + n:,}" if result.more else f" of {offset + n:,}"
-    return f"rows {span}{more} · {seconds:.2f} s"
+    return f"rows {span}{more}{took}"
 
 
 def missing_note(view: str) -> Text:

@@ -14,7 +14,7 @@ class QueryDone(Message):
 
     key: str
     result: Any
-    seconds: float
+    seconds: float | None
 
 
 @dataclass

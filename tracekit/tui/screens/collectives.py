@@ -21,8 +21,10 @@ class CollectivesScreen(BaseScreen):
     BINDINGS = [
         Binding("slash", "edit_filter", "Filter", id="coll.filter", key_display="/"),
         Binding("s", "sort", "Sort", id="coll.sort", tooltip="Sort by the cursor's column"),
-        Binding("right_square_bracket", "page(1)", "Next page", id="coll.next", key_display="]"),
-        Binding("left_square_bracket", "page(-1)", "Prev page", id="coll.prev", key_display="["),
+        Binding("right_square_bracket", "page(1)", "Page+", id="coll.next", key_display="]"),
+        Binding(
+            "left_square_bracket", "page(-1)", "Page-", show=False, id="coll.prev", key_display="["
+        ),
         Binding("t", "timeline", "Timeline", id="coll.timeline"),
         Binding("i", "instance", "Instance", id="coll.instance"),
         Binding("escape", "leave_filter", "Table", show=False, id="coll.table"),
@@ -116,7 +118,7 @@ class CollectivesScreen(BaseScreen):
 
     def action_sort(self) -> None:
         table = self.query_one(DataTable)
-        if table.column_count:
+        if table.columns:
             self._sort_by(browse.COLLECTIVE_COLUMNS[table.cursor_column])
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:

@@ -42,7 +42,7 @@ def span_bar(row: dict[str, Any]) -> Sequence[Text]:
 class RanksScreen(BaseScreen):
     MODE = "ranks"
     BINDINGS = [
-        Binding("enter", "collectives", "Collectives", id="ranks.collectives"),
+        Binding("enter", "collectives", "Collectives", priority=True, id="ranks.collectives"),
         Binding("t", "timeline", "Timeline", id="ranks.timeline", tooltip="This rank's timeline"),
         Binding("r", "reload", "Reload", id="ranks.reload"),
     ]

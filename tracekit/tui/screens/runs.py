@@ -16,7 +16,14 @@ from tracekit.tui.messages import QueryDone, QueryFailed
 class RunsScreen(BaseScreen):
     MODE = "runs"
     BINDINGS = [
-        Binding("enter", "pick", "Use run", id="runs.pick", tooltip="Show this run's ranks"),
+        Binding(
+            "enter",
+            "pick",
+            "Use run",
+            priority=True,
+            id="runs.pick",
+            tooltip="Show this run's ranks",
+        ),
         Binding("r", "reload", "Reload", id="runs.reload"),
     ]
 

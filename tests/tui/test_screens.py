@@ -1,0 +1,264 @@
+"""Every screen, driven with Pilot over the database built from sample_traces/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+from tui_helpers import make_app, settle, table_cells
+
+from tracekit.tui import format as fmt
+from tracekit.tui.capture import screen_text
+from tracekit.tui.screens import collectives as collectives_screen
+
+
+def first_run(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("SELECT min(run_id) FROM runs").fetchone()[0]
+
+
+async def test_runs_screen_lists_every_run(sample_db: Path, sample_con) -> None:
+    expected = [r[0] for r in sample_con.execute("SELECT run_id FROM runs ORDER BY 1").fetchall()]
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.current_mode == "runs"
+        rows = table_cells(app, "#runs")
+        assert [r[0] for r in rows] == expected
+        assert f"rows {len(expected)} of {len(expected)}" in screen_text(app)
+        assert app.run_id == expected[0]
+
+
+async def test_ranks_screen_shows_overlap_per_rank(sample_db: Path, sample_con) -> None:
+    run = first_run(sample_con)
+    expected = sample_con.execute(
+        "SELECT rank, lane, comm_ns, exposed_comm_ns FROM overlap_by_rank WHERE run_id = ? "
+        "ORDER BY rank, lane",
+        [run],
+    ).fetchall()
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.current_mode == "ranks"
+        rows = table_cells(app, "#ranks")
+        assert [(int(r[0]), r[1], r[2], r[4]) for r in rows] == [
+            (rank, lane, fmt.ns(comm), fmt.ns(exposed)) for rank, lane, comm, exposed in expected
+        ]
+        assert all(len(r[-1]) == 20 for r in rows)  # the span bar
+        await pilot.press("enter")  # jump to this rank's collectives
+        await settle(pilot)
+        assert app.current_mode == "collectives"
+        assert {r[0] for r in table_cells(app, "#collectives")} == {str(expected[0][0])}
+
+
+async def test_collectives_filter_sort_and_errors(sample_db: Path, sample_con) -> None:
+    run = first_run(sample_con)
+    total, longest, ranks_seen = sample_con.execute(
+        "SELECT count(*), max(dur_ns), count(DISTINCT rank) FROM comm_ops WHERE run_id = ?", [run]
+    ).fetchone()
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        rows = table_cells(app, "#collectives")
+        assert len(rows) == min(total, collectives_screen.PAGE)
+        assert {r[1] for r in rows} >= {"all_reduce"}
+        assert len({r[0] for r in rows}) == ranks_seen
+        # sort by duration: move the cursor to dur_ns and press s (longest first)
+        await pilot.press("right", "right", "right", "right", "s")
+        await settle(pilot)
+        assert table_cells(app, "#collectives")[0][4] == fmt.ns(longest)
+        # filter by rank and layer
+        await pilot.press("slash", *"rank=1 layer=0", "enter")
+        await settle(pilot)
+        rows = table_cells(app, "#collectives")
+        assert rows and {(r[0], r[2]) for r in rows} == {("1", "0")}
+        # a bad filter is shown, not raised
+        await pilot.press("slash", "ctrl+u", *"size=3", "enter")
+        await settle(pilot)
+        assert "filter 'size=3'" in screen_text(app)
+
+
+async def test_collectives_pages_in_sql(sample_db: Path, sample_con, monkeypatch) -> None:
+    monkeypatch.setattr(collectives_screen, "PAGE", 5)
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        assert len(table_cells(app, "#collectives")) == 5
+        assert "rows 5 of >5" in screen_text(app)
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert "rows 6–10 of" in screen_text(app)
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert "rows 5 of >5" in screen_text(app)
+
+
+async def test_overlap_screen_without_the_views(sample_db: Path, sample_con) -> None:
+    has_view = sample_con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = 'overlap_by_layer'"
+    ).fetchone()[0]
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        text = screen_text(app)
+        if has_view:
+            assert table_cells(app, "#overlap")
+        else:
+            assert "view overlap_by_layer not available in this database" in text
+
+
+async def test_overlap_screen_bars(stub_db: Path) -> None:
+    con = duckdb.connect(str(stub_db), read_only=True)
+    run = first_run(con)
+    layers = con.execute(
+        "SELECT layer, sum(comm_ns) FROM overlap_by_layer WHERE run_id = ? GROUP BY 1 ORDER BY 1",
+        [run],
+    ).fetchall()
+    con.close()
+    app = make_app(stub_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        rows = table_cells(app, "#overlap")
+        assert [(r[0], r[1]) for r in rows] == [(str(la), fmt.ns(c)) for la, c in layers]
+        assert any("█" in r[-1] for r in rows)
+        await pilot.press("d")  # by stage
+        await settle(pilot)
+        assert [r[0] for r in table_cells(app, "#overlap")] == ["0"]
+        await pilot.press("d")  # by phase: not in the stub database
+        await settle(pilot)
+        assert "overlap_by_phase not available" in screen_text(app)
+
+
+async def test_instances_screen_shows_participants(stub_db: Path) -> None:
+    con = duckdb.connect(str(stub_db), read_only=True)
+    run = first_run(con)
+    worst = con.execute(
+        "SELECT op, instance, ranks_seen FROM collective_instances WHERE run_id = ? "
+        "ORDER BY skew_ns DESC NULLS LAST, pg, op, instance LIMIT 1",
+        [run],
+    ).fetchone()
+    con.close()
+    app = make_app(stub_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        rows = table_cells(app, "#instances")
+        assert (rows[0][0], rows[0][2]) == (worst[0], str(worst[1]))
+        members = table_cells(app, "#participants")
+        assert len(members) == worst[2]
+        assert sum(1 for m in members if m[3] == "0 ns") >= 1  # the last to arrive waits 0
+
+
+async def test_timeline_zoom_pan_and_select(sample_db: Path, sample_con) -> None:
+    run = first_run(sample_con)
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        view = app.screen.query_one("#timeline")
+        data = view.data
+        assert data is not None and data.buckets == view.buckets
+        assert {cls for _, cls in data.lanes} == {"compute", "comm"}
+        span = data.end_ns - data.start_ns
+        first, last = sample_con.execute(
+            "SELECT min(ts_ns), max(ts_ns + dur_ns) FROM events JOIN traces USING (trace_id) "
+            "WHERE run_id = ? AND rank = 0",
+            [run],
+        ).fetchone()
+        assert (data.start_ns, data.end_ns) == (first, last)
+        await pilot.press("plus")
+        await settle(pilot)
+        assert view.data.end_ns - view.data.start_ns < span * 0.6
+        start = view.data.start_ns
+        await pilot.press("l")
+        await settle(pilot)
+        assert view.data.start_ns > start
+        await pilot.press("r")
+        await settle(pilot)
+        busiest = max(range(data.buckets), key=lambda b: view.data.busy[view.data.lanes[0]][b])
+        view.cursor, view.lane_index = busiest, 0
+        await pilot.press("enter")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "name" in text and "dur_ns" in text and view.data.lanes[0][0] in text
+
+
+async def test_sql_console_runs_queries_and_shows_errors(sample_db: Path) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("7")
+        await settle(pilot)
+        editor = app.screen.query_one("#editor")
+        editor.load_text("SELECT 42 AS answer,\n       'x' AS label")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert table_cells(app, "#results") == [["42", "x"]]
+        editor.load_text("SELECT * FROM no_such_table")
+        await pilot.press("f5")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "no_such_table" in text and "Catalog Error" in text
+        await pilot.press("ctrl+up", "ctrl+up")
+        assert editor.text.startswith("SELECT 42")
+        editor.load_text("SELECT * FROM range(5000)")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert "rows 1,000 of >1,000" in screen_text(app)
+
+
+async def test_sql_console_is_read_only(sample_db: Path) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("7")
+        await settle(pilot)
+        app.screen.query_one("#editor").load_text("DELETE FROM runs")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert "read-only" in screen_text(app)
+
+
+async def test_help_lists_bindings(sample_db: Path) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Everywhere" in text and "Zoom+" in text and "Rank+" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "Everywhere" not in screen_text(app)
+
+
+async def test_every_screen_fits_80x24(sample_db: Path) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for key in "1234567":
+            await pilot.press(key)
+            await settle(pilot)
+            lines = screen_text(app).splitlines()
+            assert len(lines) == 24
+            assert lines[0].startswith(" 1 Runs  2 Ranks")
+            assert "Help" in lines[-1] or "^r Run" in lines[-1]
+
+
+async def test_mouse_switches_screens(sample_db: Path) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.click("#nav", offset=(70, 0))  # " 7 SQL "
+        await settle(pilot)
+        assert app.current_mode == "sql"
