@@ -45,7 +45,7 @@ async def test_ranks_screen_shows_overlap_per_rank(sample_db: Path, sample_con) 
         assert [(int(r[0]), r[1], r[2], r[4]) for r in rows] == [
             (rank, lane, fmt.ns(comm), fmt.ns(exposed)) for rank, lane, comm, exposed in expected
         ]
-        assert all(len(r[-1]) == 20 for r in rows)  # the span bar
+        assert all(len(r[-1]) == 16 for r in rows)  # the span bar
         await pilot.press("enter")  # jump to this rank's collectives
         await settle(pilot)
         assert app.current_mode == "collectives"
@@ -216,6 +216,22 @@ async def test_sql_console_runs_queries_and_shows_errors(sample_db: Path) -> Non
         await pilot.press("ctrl+r")
         await settle(pilot)
         assert "rows 1,000 of >1,000" in screen_text(app)
+
+
+async def test_sql_console_cancels_a_long_query(sample_db: Path) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("7")
+        await settle(pilot)
+        app.screen.query_one("#editor").load_text("SELECT sum(i) FROM range(100000000000) t(i)")
+        await pilot.press("ctrl+r")
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if app.screen.open_cursors:
+                break
+        await pilot.press("ctrl+x")
+        await settle(pilot)
+        assert "INTERRUPT" in screen_text(app).upper()
 
 
 async def test_sql_console_is_read_only(sample_db: Path) -> None:

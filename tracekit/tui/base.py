@@ -54,6 +54,10 @@ class BaseScreen(Screen[None]):
     MODE = ""
     AUTO_FOCUS = "DataTable"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.open_cursors: dict[str, duckdb.DuckDBPyConnection] = {}
+
     @property
     def tk(self) -> TracekitApp:
         return self.app  # type: ignore[return-value]
@@ -81,6 +85,7 @@ class BaseScreen(Screen[None]):
     def _run(self, key: str, fn: Callable[..., Any], kwargs: dict[str, Any]) -> None:
         worker = get_current_worker()
         cursor = self.tk.con.cursor()
+        self.open_cursors[key] = cursor
         start = perf_counter()
         message: QueryDone | QueryFailed
         try:
@@ -90,9 +95,18 @@ class BaseScreen(Screen[None]):
         except (duckdb.Error, TracekitError) as exc:
             message = QueryFailed(key, str(exc))
         finally:
+            self.open_cursors.pop(key, None)
             cursor.close()
         if not worker.is_cancelled:
             self.post_message(message)
+
+    def interrupt(self, key: str) -> bool:
+        """Stop the running query ``key`` (DuckDB raises in its worker); False if none runs."""
+        cursor = self.open_cursors.get(key)
+        if cursor is None:
+            return False
+        cursor.interrupt()
+        return True
 
 
 def fill_table(
@@ -102,12 +116,16 @@ def fill_table(
     columns: Sequence[str] | None = None,
     extra: Callable[[dict[str, Any]], Sequence[Text | str]] | None = None,
     extra_columns: Sequence[str] = (),
+    labels: dict[str, str] | None = None,
 ) -> None:
-    """Replace the table's content with ``result`` (formatted by column unit)."""
+    """Replace the table's content with ``result`` (formatted by column unit).
+
+    ``labels`` gives shorter headers for some columns (keys stay the column names).
+    """
     table.clear(columns=True)
     shown = list(columns or result.columns)
     for name in [*shown, *extra_columns]:
-        table.add_column(name, key=name)
+        table.add_column((labels or {}).get(name, name), key=name)
     for row in result.dicts():
         cells: list[Any] = [fmt.cell(name, row[name]) for name in shown]
         if extra:

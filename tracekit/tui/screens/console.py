@@ -23,6 +23,7 @@ class ConsoleScreen(BaseScreen):
         Binding("ctrl+r,f5", "run", "Run", priority=True, id="sql.run", key_display="^r"),
         Binding("ctrl+up", "history(-1)", "Older", priority=True, id="sql.older"),
         Binding("ctrl+down", "history(1)", "Newer", priority=True, id="sql.newer"),
+        Binding("ctrl+x", "cancel", "Cancel", priority=True, show=False, id="sql.cancel"),
         Binding("escape", "results", "Results", id="sql.results"),
     ]
 
@@ -41,7 +42,7 @@ class ConsoleScreen(BaseScreen):
 
     def on_screen_resume(self) -> None:
         self.set_context(
-            f"[b]{self.tk.db_name}[/] (read-only) · ^r/F5 run · ^↑/^↓ history · Esc results"
+            f"[b]{self.tk.db_name}[/] (read-only) · ^r run · ^x cancel · ^↑↓ history · Esc results"
         )
 
     def action_run(self) -> None:
@@ -64,6 +65,10 @@ class ConsoleScreen(BaseScreen):
         self.query_one(DataTable).loading = False
         self.query_one("#error", Static).update(f"[red]{message.error}[/]")
         self.query_one("#status", Static).update("")
+
+    def action_cancel(self) -> None:
+        if self.interrupt("sql"):
+            self.query_one("#error", Static).update("cancelling…")
 
     def action_history(self, step: int) -> None:
         if not self.history:

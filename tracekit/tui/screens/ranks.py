@@ -14,7 +14,14 @@ from tracekit.tui import format as fmt
 from tracekit.tui.base import BaseScreen, count_note, fill_table
 from tracekit.tui.messages import QueryDone, QueryFailed
 
-BAR_WIDTH = 20
+BAR_WIDTH = 16
+LABELS = {
+    "comm_ns": "comm",
+    "compute_ns": "compute",
+    "exposed_comm_ns": "exposed",
+    "overlap_pct": "overlap",
+    "idle_ns": "idle",
+}
 LEGEND = Text.assemble(
     "bar = span: ",
     ("█ exposed comm ", "red"),
@@ -73,7 +80,12 @@ class RanksScreen(BaseScreen):
     def on_query_done(self, message: QueryDone) -> None:
         table = self.query_one(DataTable)
         fill_table(
-            table, message.result, columns=self.COLUMNS, extra=span_bar, extra_columns=("span",)
+            table,
+            message.result,
+            columns=self.COLUMNS,
+            extra=span_bar,
+            extra_columns=("span",),
+            labels=LABELS,
         )
         self.query_one("#status", Static).update(count_note(message.result, message.seconds))
         ranks = [row[0] for row in message.result.rows]
