@@ -23,15 +23,49 @@ class TimelineView(Widget, can_focus=True):
     """Rows are lanes (``lane`` + class), columns are equal slices of the window."""
 
     BINDINGS = [
-        Binding("left", "move(-1)", "←", show=False, id="tl.left"),
-        Binding("right", "move(1)", "→", show=False, id="tl.right"),
-        Binding("up", "lane(-1)", "↑", show=False, id="tl.up"),
-        Binding("down", "lane(1)", "↓", show=False, id="tl.down"),
-        Binding("plus,equals_sign,z", "zoom(0.5)", "Zoom+", key_display="+", id="tl.zoom_in"),
-        Binding("minus,x", "zoom(2)", "Zoom-", key_display="-", id="tl.zoom_out"),
-        Binding("h,shift+left", "pan(-0.25)", "Pan←", key_display="h", id="tl.pan_left"),
-        Binding("l,shift+right", "pan(0.25)", "Pan→", key_display="l", id="tl.pan_right"),
-        Binding("enter", "select", "Event", id="tl.select"),
+        Binding("left", "move(-1)", "Cursor ←", show=False, id="tl.left"),
+        Binding("right", "move(1)", "Cursor →", show=False, id="tl.right"),
+        Binding("up", "lane(-1)", "Lane ↑", show=False, id="tl.up"),
+        Binding("down", "lane(1)", "Lane ↓", show=False, id="tl.down"),
+        Binding(
+            "plus,equals_sign,z",
+            "zoom(0.5)",
+            "Zoom+",
+            key_display="+",
+            id="tl.zoom_in",
+            tooltip="Halve the window around the cursor",
+        ),
+        Binding(
+            "minus,x",
+            "zoom(2)",
+            "Zoom-",
+            key_display="-",
+            id="tl.zoom_out",
+            tooltip="Double the window",
+        ),
+        Binding(
+            "h,shift+left",
+            "pan(-0.25)",
+            "Pan←",
+            key_display="h",
+            id="tl.pan_left",
+            tooltip="Shift the window a quarter earlier",
+        ),
+        Binding(
+            "l,shift+right",
+            "pan(0.25)",
+            "Pan→",
+            key_display="l",
+            id="tl.pan_right",
+            tooltip="Shift the window a quarter later",
+        ),
+        Binding(
+            "enter",
+            "select",
+            "Event",
+            id="tl.select",
+            tooltip="Details of the event under the cursor",
+        ),
     ]
 
     @dataclass

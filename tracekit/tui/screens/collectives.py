@@ -21,12 +21,27 @@ class CollectivesScreen(BaseScreen):
     BINDINGS = [
         Binding("slash", "edit_filter", "Filter", id="coll.filter", key_display="/"),
         Binding("s", "sort", "Sort", id="coll.sort", tooltip="Sort by the cursor's column"),
-        Binding("right_square_bracket", "page(1)", "Page+", id="coll.next", key_display="]"),
+        Binding(
+            "right_square_bracket",
+            "page(1)",
+            "Page+",
+            id="coll.next",
+            key_display="]",
+            tooltip="Next 200 rows ([ goes back)",
+        ),
         Binding(
             "left_square_bracket", "page(-1)", "Page-", show=False, id="coll.prev", key_display="["
         ),
-        Binding("t", "timeline", "Timeline", id="coll.timeline"),
-        Binding("i", "instance", "Instance", id="coll.instance"),
+        Binding(
+            "t", "timeline", "Timeline", id="coll.timeline", tooltip="This op's rank, around the op"
+        ),
+        Binding(
+            "i",
+            "instance",
+            "Instance",
+            id="coll.instance",
+            tooltip="The same collective on every rank",
+        ),
         Binding("escape", "leave_filter", "Table", show=False, id="coll.table"),
     ]
 

@@ -20,10 +20,26 @@ class ConsoleScreen(BaseScreen):
     MODE = "sql"
     AUTO_FOCUS = "#editor"
     BINDINGS = [
-        Binding("ctrl+r,f5", "run", "Run", priority=True, id="sql.run", key_display="^r"),
+        Binding(
+            "ctrl+r,f5",
+            "run",
+            "Run",
+            priority=True,
+            id="sql.run",
+            key_display="^r",
+            tooltip="Run the editor's SQL (F5 too); 1,000 rows shown",
+        ),
         Binding("ctrl+up", "history(-1)", "Older", priority=True, id="sql.older"),
         Binding("ctrl+down", "history(1)", "Newer", priority=True, id="sql.newer"),
-        Binding("ctrl+x", "cancel", "Cancel", priority=True, show=False, id="sql.cancel"),
+        Binding(
+            "ctrl+x",
+            "cancel",
+            "Cancel",
+            priority=True,
+            show=False,
+            id="sql.cancel",
+            tooltip="Interrupt the running query",
+        ),
         Binding("escape", "results", "Results", id="sql.results"),
     ]
 

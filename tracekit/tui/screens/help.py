@@ -13,7 +13,14 @@ from tracekit.tui.timeline_view import TimelineView
 
 
 def bindings_table(title: str, bindings: list[Binding]) -> Table:
-    table = Table(title=title, title_justify="left", show_header=False, box=None)
+    table = Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        show_header=False,
+        box=None,
+        expand=True,
+    )
     table.add_column(style="bold cyan", no_wrap=True)
     table.add_column()
     for b in bindings:

@@ -50,9 +50,11 @@ class TimelineScreen(BaseScreen):
     MODE = "timeline"
     AUTO_FOCUS = "TimelineView"
     BINDINGS = [
-        Binding("n", "rank(1)", "Rank+", id="timeline.next_rank"),
-        Binding("p", "rank(-1)", "Rank-", id="timeline.prev_rank"),
-        Binding("r", "reset", "Reset", id="timeline.reset"),
+        Binding("n", "rank(1)", "Rank+", id="timeline.next_rank", tooltip="Same window, next rank"),
+        Binding(
+            "p", "rank(-1)", "Rank-", id="timeline.prev_rank", tooltip="Same window, previous rank"
+        ),
+        Binding("r", "reset", "Reset", id="timeline.reset", tooltip="The rank's whole span"),
     ]
 
     def __init__(self) -> None:
