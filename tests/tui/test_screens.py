@@ -278,3 +278,38 @@ async def test_mouse_switches_screens(sample_db: Path) -> None:
         await pilot.click("#nav", offset=(70, 0))  # " 7 SQL "
         await settle(pilot)
         assert app.current_mode == "sql"
+
+
+async def test_jumps_from_collectives_to_timeline_and_instance(stub_db: Path) -> None:
+    app = make_app(stub_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        op = app.screen.page.dicts()[2]
+        await pilot.press("down", "down", "t")
+        await settle(pilot)
+        assert app.current_mode == "timeline"
+        view = app.screen.query_one("#timeline")
+        assert app.screen.rank == op["rank"]
+        assert view.data.start_ns < op["ts_ns"] < op["ts_ns"] + op["dur_ns"] < view.data.end_ns
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("i")
+        await settle(pilot)
+        assert app.current_mode == "instances"
+        table = app.screen.query_one("#instances")
+        row = app.screen.listing.dicts()[table.cursor_row]
+        assert (row["op"], row["instance"]) == (op["op"], op["call_index"])
+
+
+async def test_ranks_t_opens_that_ranks_timeline(sample_db: Path) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("down", "t")
+        await settle(pilot)
+        assert app.current_mode == "timeline" and app.screen.rank == 1
+        assert "rank 1" in screen_text(app)

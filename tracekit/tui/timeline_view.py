@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -92,7 +93,7 @@ class TimelineView(Widget, can_focus=True):
     def buckets(self) -> int:
         return max(self.size.width - LABEL - 1, 10)
 
-    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[no-untyped-def]
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return 2 + (len(self.data.lanes) if self.data else 1)
 
     def render(self) -> Text:

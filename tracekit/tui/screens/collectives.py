@@ -63,6 +63,8 @@ class CollectivesScreen(BaseScreen):
         yield Static("", id="status", classes="status")
 
     def on_screen_resume(self) -> None:
+        if self.shown and self.shown[0] != self.tk.run_id:
+            self.row_offset = 0
         wanted = self.tk.collective_filter
         if wanted is not None:
             self.tk.collective_filter = None

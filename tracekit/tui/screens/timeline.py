@@ -74,8 +74,8 @@ class TimelineScreen(BaseScreen):
             self.tk.timeline_request = None
             self.rank, start, end = request
             self.window = (start, end) if start is not None and end is not None else None
-        elif self.tk.rank is not None and self.shown is None:
-            self.rank = self.tk.rank
+        elif self.shown is None or self.shown[0] != self.tk.run_id:
+            self.rank, self.window = self.tk.rank or 0, None
         self.call_after_refresh(self.reload)
 
     def reload(self) -> None:
