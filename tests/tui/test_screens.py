@@ -225,11 +225,13 @@ async def test_sql_console_cancels_a_long_query(sample_db: Path) -> None:
         await settle(pilot)
         app.screen.query_one("#editor").load_text("SELECT sum(i) FROM range(100000000000) t(i)")
         await pilot.press("ctrl+r")
-        for _ in range(50):
+        started = False
+        for _ in range(200):  # interrupt until the worker has started and stopped
             await pilot.pause(0.05)
-            if app.screen.open_cursors:
+            started = started or bool(app.screen.open_cursors)
+            await pilot.press("ctrl+x")
+            if started and not app.screen.open_cursors:
                 break
-        await pilot.press("ctrl+x")
         await settle(pilot)
         assert "INTERRUPT" in screen_text(app).upper()
 

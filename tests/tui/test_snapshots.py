@@ -39,5 +39,7 @@ def test_sql_error_inline(sample_db: Path, snap_compare: Any) -> None:
         pilot.app.screen.query_one("#editor").load_text("SELECT count(*) FROM runz")
         await pilot.press("ctrl+r")
         await settle(pilot)
+        await pilot.press("escape")  # focus leaves the editor: no blinking cursor in the shot
+        await pilot.pause()
 
     assert snap_compare(app_for(sample_db), terminal_size=(80, 24), run_before=bad_query)
