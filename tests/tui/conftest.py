@@ -24,7 +24,8 @@ SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces"
 STUB_VIEWS = {
     "collective_participants": """
         CREATE VIEW collective_participants AS
-        SELECT run_id, pg_name AS pg, op, call_index AS instance, rank, ts_ns, dur_ns,
+        SELECT run_id, pg_name AS pg, op, call_index AS instance, rank, trace_id, event_id,
+               ts_ns, dur_ns,
                max(ts_ns) OVER w - ts_ns AS wait_ns
         FROM comm_ops WINDOW w AS (PARTITION BY run_id, pg_name, op, call_index)""",
     "collective_instances": """
@@ -32,7 +33,7 @@ STUB_VIEWS = {
         SELECT run_id, pg, op, instance, count(*) AS ranks_seen, count(*) AS group_size,
                max(ts_ns) - min(ts_ns) AS skew_ns, min(dur_ns - wait_ns) AS transfer_ns,
                CAST(NULL AS BIGINT) AS msg_bytes
-        FROM collective_participants GROUP BY ALL""",
+        FROM collective_participants GROUP BY run_id, pg, op, instance""",
     "overlap_by_layer": """
         CREATE VIEW overlap_by_layer AS
         SELECT run_id, rank, device, lane, rank % 2 AS layer, comm_ns, compute_ns, overlap_ns,

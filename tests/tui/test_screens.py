@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 from tui_helpers import make_app, settle, table_cells
 
+from tracekit.analysis import browse
 from tracekit.tui import format as fmt
 from tracekit.tui.capture import screen_text
 from tracekit.tui.screens import collectives as collectives_screen
@@ -70,11 +71,16 @@ async def test_collectives_filter_sort_and_errors(sample_db: Path, sample_con) -
         await pilot.press("right", "right", "right", "right", "s")
         await settle(pilot)
         assert table_cells(app, "#collectives")[0][4] == fmt.ns(longest)
-        # filter by rank and layer
-        await pilot.press("slash", *"rank=1 layer=0", "enter")
+        # filter by rank and layer (a pair the run has)
+        rank, layer = next(
+            (r["rank"], r["layer"])
+            for r in browse.collectives(sample_con, run_id=run, limit=10_000).dicts()
+            if r["layer"] is not None
+        )
+        await pilot.press("slash", *f"rank={rank} layer={layer}", "enter")
         await settle(pilot)
         rows = table_cells(app, "#collectives")
-        assert rows and {(r[0], r[2]) for r in rows} == {("1", "0")}
+        assert rows and {(r[0], r[2]) for r in rows} == {(str(rank), str(layer))}
         # a bad filter is shown, not raised
         await pilot.press("slash", "ctrl+u", *"size=3", "enter")
         await settle(pilot)
@@ -118,9 +124,15 @@ async def test_overlap_screen_bars(stub_db: Path) -> None:
     con = duckdb.connect(str(stub_db), read_only=True)
     run = first_run(con)
     layers = con.execute(
-        "SELECT layer, sum(comm_ns) FROM overlap_by_layer WHERE run_id = ? GROUP BY 1 ORDER BY 1",
+        "SELECT layer, sum(comm_ns) FROM overlap_by_layer WHERE run_id = ? GROUP BY 1 "
+        "ORDER BY 1 NULLS LAST",
         [run],
     ).fetchall()
+    stages = con.execute(
+        "SELECT DISTINCT stage FROM overlap_by_stage WHERE run_id = ? ORDER BY 1 NULLS LAST",
+        [run],
+    ).fetchall()
+    has_phase = browse.has_view(con, "overlap_by_phase")
     con.close()
     app = make_app(stub_db)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -128,14 +140,21 @@ async def test_overlap_screen_bars(stub_db: Path) -> None:
         await pilot.press("4")
         await settle(pilot)
         rows = table_cells(app, "#overlap")
-        assert [(r[0], r[1]) for r in rows] == [(str(la), fmt.ns(c)) for la, c in layers]
+        assert [(r[0], r[1]) for r in rows] == [
+            ("NULL" if la is None else str(la), fmt.ns(c)) for la, c in layers
+        ]
         assert any("█" in r[-1] for r in rows)
         await pilot.press("d")  # by stage
         await settle(pilot)
-        assert [r[0] for r in table_cells(app, "#overlap")] == ["0"]
+        assert [r[0] for r in table_cells(app, "#overlap")] == [
+            "NULL" if s is None else str(s) for (s,) in stages
+        ]
         await pilot.press("d")  # by phase: not in the stub database
         await settle(pilot)
-        assert "overlap_by_phase not available" in screen_text(app)
+        if has_phase:
+            assert {"prefill", "decode"} <= {r[0] for r in table_cells(app, "#overlap")}
+        else:
+            assert "overlap_by_phase not available" in screen_text(app)
 
 
 async def test_instances_screen_shows_participants(stub_db: Path) -> None:
@@ -300,9 +319,14 @@ async def test_jumps_from_collectives_to_timeline_and_instance(stub_db: Path) ->
         await pilot.press("i")
         await settle(pilot)
         assert app.current_mode == "instances"
-        table = app.screen.query_one("#instances")
-        row = app.screen.listing.dicts()[table.cursor_row]
-        assert (row["op"], row["instance"]) == (op["op"], op["call_index"])
+        con = duckdb.connect(str(stub_db), read_only=True)
+        wanted = browse.instance_of(
+            con, run_id=app.run_id, trace_id=op["trace_id"], event_id=op["event_id"]
+        )
+        con.close()
+        row = app.screen.listing.dicts()[app.screen.query_one("#instances").cursor_row]
+        assert wanted and (row["pg"], row["op"], row["instance"]) == wanted
+        assert str(op["rank"]) in [m[0] for m in table_cells(app, "#participants")]
 
 
 async def test_ranks_t_opens_that_ranks_timeline(sample_db: Path) -> None:

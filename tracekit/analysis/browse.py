@@ -183,10 +183,19 @@ COLLECTIVE_COLUMNS = (
     "name",
 )
 
-# An op's layer: the innermost `tk:layer=N` annotation of its trace that encloses the op
-# (kernels: encloses the runtime call that launched it, found by correlation id).
-COLLECTIVES_SQL = """
-WITH ops AS (
+# An op's layer. With the `event_labels` view (the attribution every analysis uses), its
+# label; in a database without it, the innermost `tk:layer=N` annotation of the op's trace
+# that encloses the op (kernels: encloses the runtime call that launched it).
+_LAYER_FROM_LABELS = """
+labelled AS (
+    SELECT c.*, l.layer
+    FROM comm_ops c
+    LEFT JOIN event_labels l ON l.trace_id = c.trace_id AND l.event_id = c.event_id
+    WHERE c.run_id = $run
+)"""
+
+_LAYER_FROM_ANNOTATIONS = """
+ops AS (
     SELECT c.*, coalesce(l.launch_ns, c.ts_ns) AS at_ns
     FROM comm_ops c
     LEFT JOIN (
@@ -210,7 +219,10 @@ WITH ops AS (
                  WHERE y.trace_id = o.trace_id AND y.ts_ns <= o.at_ns
                    AND o.at_ns < y.end_ns) AS layer
     FROM ops o
-)
+)"""
+
+COLLECTIVES_SQL = """
+WITH {labelled}
 SELECT rank, op, layer, msg_bytes, dur_ns, ts_ns, lane, pg_name, call_index, name,
        trace_id, event_id
 FROM labelled
@@ -257,8 +269,11 @@ def collectives(
     if flt.bytes_max is not None:
         terms.append("msg_bytes <= $bmax")
         params["bmax"] = flt.bytes_max
+    labelled = _LAYER_FROM_LABELS if has_view(con, "event_labels") else _LAYER_FROM_ANNOTATIONS
     sql = COLLECTIVES_SQL.format(
-        where=" AND ".join(terms), order=f"{sort} {'DESC' if descending else 'ASC'}"
+        labelled=labelled,
+        where=" AND ".join(terms),
+        order=f"{sort} {'DESC' if descending else 'ASC'}",
     )
     cur = con.execute(sql, params)
     columns = [d[0] for d in cur.description]
@@ -294,7 +309,13 @@ def overlap_by(con: Any, *, run_id: str, dimension: str, limit: int = 2000) -> R
 INSTANCES_SQL = """
 SELECT op, pg, instance, ranks_seen, group_size, skew_ns, transfer_ns, msg_bytes
 FROM collective_instances WHERE run_id = $run
-ORDER BY skew_ns DESC NULLS LAST, pg, op, instance
+ORDER BY (pg IS NOT DISTINCT FROM $pg AND op = $op AND instance = $instance) DESC,
+         skew_ns DESC NULLS LAST, pg, op, instance
+"""
+
+INSTANCE_OF_SQL = """
+SELECT pg, op, instance FROM collective_participants
+WHERE run_id = $run AND trace_id = $trace AND event_id = $event
 """
 
 PARTICIPANTS_SQL = """
@@ -305,11 +326,30 @@ ORDER BY rank
 """
 
 
-def instances(con: Any, *, run_id: str, limit: int = 500) -> Rows:
-    """Collectives matched across ranks, worst arrival skew first."""
+def instances(
+    con: Any,
+    *,
+    run_id: str,
+    first: tuple[str | None, str, int] | None = None,
+    limit: int = 500,
+) -> Rows:
+    """Collectives matched across ranks, worst arrival skew first (``first``, if given, on top)."""
     if not has_view(con, "collective_instances"):
         return Rows.missing_view("collective_instances")
-    return _fetch(con, INSTANCES_SQL, {"run": run_id}, limit)
+    pg, op, instance = first or (None, None, None)
+    params = {"run": run_id, "pg": pg, "op": op, "instance": instance}
+    return _fetch(con, INSTANCES_SQL, params, limit)
+
+
+def instance_of(
+    con: Any, *, run_id: str, trace_id: int, event_id: int
+) -> tuple[str | None, str, int] | None:
+    """The collective instance (pg, op, instance) a communication op takes part in."""
+    if not has_view(con, "collective_participants"):
+        return None
+    params = {"run": run_id, "trace": trace_id, "event": event_id}
+    row = con.execute(INSTANCE_OF_SQL, params).fetchone()
+    return (row[0], row[1], int(row[2])) if row else None
 
 
 def participants(

@@ -56,7 +56,7 @@ class TracekitApp(App[None]):
         self.run_id: str | None = None
         self.rank: int | None = None
         self.collective_filter: str | None = None
-        self.instance_focus: tuple[str | None, str, int] | None = None
+        self.instance_focus: tuple[int, int] | None = None
         self.timeline_request: tuple[int, int | None, int | None] | None = None
 
     @classmethod

@@ -162,5 +162,5 @@ class CollectivesScreen(BaseScreen):
     def action_instance(self) -> None:
         op = self._cursor_op()
         if op:
-            self.tk.instance_focus = (op["pg_name"], op["op"], op["call_index"])
+            self.tk.instance_focus = (op["trace_id"], op["event_id"])
             self.app.switch_mode("instances")

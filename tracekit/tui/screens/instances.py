@@ -16,6 +16,18 @@ from tracekit.tui.base import BaseScreen, count_note, fill_table, missing_note
 from tracekit.tui.messages import QueryDone, QueryFailed
 
 BAR_WIDTH = 24
+
+
+def load_listing(
+    con: Any, *, run_id: str, op_ref: tuple[int, int] | None
+) -> tuple[tuple[str | None, str, int] | None, browse.Rows]:
+    """The instances, with the one ``op_ref`` (trace_id, event_id) takes part in on top."""
+    first = None
+    if op_ref is not None:
+        first = browse.instance_of(con, run_id=run_id, trace_id=op_ref[0], event_id=op_ref[1])
+    return first, browse.instances(con, run_id=run_id, first=first)
+
+
 LEGEND = Text.assemble("per rank: ", ("█ wait (early arrival) ", "red"), ("█ transfer", "cyan"))
 
 
@@ -43,23 +55,23 @@ class InstancesScreen(BaseScreen):
 
     def on_screen_resume(self) -> None:
         self.set_context(f"run [b]{self.tk.run_id or '—'}[/] · worst arrival skew first")
-        if self.tk.run_id and self.tk.run_id != self.shown_run:
+        wanted = self.tk.instance_focus is not None
+        if self.tk.run_id and (self.tk.run_id != self.shown_run or wanted):
             self.action_reload()
-        elif self.listing:
-            self._focus_wanted()
 
     def action_reload(self) -> None:
         if not self.tk.run_id:
             return
+        op_ref, self.tk.instance_focus = self.tk.instance_focus, None
         self.shown_run = self.tk.run_id
         self.query_one("#instances", DataTable).loading = True
-        self.load("instances", browse.instances, run_id=self.tk.run_id)
+        self.load("instances", load_listing, run_id=self.tk.run_id, op_ref=op_ref)
 
     def on_query_done(self, message: QueryDone) -> None:
-        result: browse.Rows = message.result
         if message.key == "participants":
-            self._show_participants(result)
+            self._show_participants(message.result)
             return
+        first, result = message.result
         table = self.query_one("#instances", DataTable)
         status = self.query_one("#status", Static)
         self.listing = result
@@ -69,17 +81,11 @@ class InstancesScreen(BaseScreen):
             status.update(missing_note(result.missing))
             return
         fill_table(table, result)
-        status.update(count_note(result, message.seconds))
-        self._focus_wanted()
-
-    def _focus_wanted(self) -> None:
-        wanted = self.tk.instance_focus
-        if not wanted or not self.listing:
-            return
-        self.tk.instance_focus = None
-        for i, row in enumerate(self.listing.dicts()):
-            if (row["pg"], row["op"], row["instance"]) == wanted:
-                self.query_one("#instances", DataTable).move_cursor(row=i)
+        note = count_note(result, message.seconds)
+        if first is not None:
+            note += f" · top row: the chosen op's instance ({first[1]} #{first[2]})"
+        status.update(note)
+        table.move_cursor(row=0)
 
     def on_query_failed(self, message: QueryFailed) -> None:
         for table in self.query(DataTable):
