@@ -54,33 +54,36 @@ async def test_ranks_screen_shows_overlap_per_rank(sample_db: Path, sample_con) 
 
 
 async def test_collectives_filter_sort_and_errors(sample_db: Path, sample_con) -> None:
-    run = first_run(sample_con)
-    total, longest, ranks_seen = sample_con.execute(
-        "SELECT count(*), max(dur_ns), count(DISTINCT rank) FROM comm_ops WHERE run_id = ?", [run]
-    ).fetchone()
+    """On the first run with ops inside a layer (a tensor-parallel run)."""
+    runs = [r for (r,) in sample_con.execute("SELECT run_id FROM runs ORDER BY 1").fetchall()]
+    layered = {
+        run: browse.collectives(sample_con, run_id=run, limit=10_000).dicts() for run in runs
+    }
+    run = next(run for run in runs if any(r["layer"] is not None for r in layered[run]))
+    ops = layered[run]
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
+        await pilot.press(*["down"] * runs.index(run), "enter")
+        await settle(pilot)
         await pilot.press("3")
         await settle(pilot)
+        assert app.run_id == run
         rows = table_cells(app, "#collectives")
-        assert len(rows) == min(total, collectives_screen.PAGE)
-        assert {r[1] for r in rows} >= {"all_reduce"}
-        assert len({r[0] for r in rows}) == ranks_seen
+        assert len(rows) == min(len(ops), collectives_screen.PAGE)
+        assert {r[1] for r in rows} <= {o["op"] for o in ops}
         # sort by duration: move the cursor to dur_ns and press s (longest first)
         await pilot.press("right", "right", "right", "right", "s")
         await settle(pilot)
-        assert table_cells(app, "#collectives")[0][4] == fmt.ns(longest)
+        assert table_cells(app, "#collectives")[0][4] == fmt.ns(max(o["dur_ns"] for o in ops))
         # filter by rank and layer (a pair the run has)
-        rank, layer = next(
-            (r["rank"], r["layer"])
-            for r in browse.collectives(sample_con, run_id=run, limit=10_000).dicts()
-            if r["layer"] is not None
-        )
+        rank, layer = next((o["rank"], o["layer"]) for o in ops if o["layer"] is not None)
         await pilot.press("slash", *f"rank={rank} layer={layer}", "enter")
         await settle(pilot)
         rows = table_cells(app, "#collectives")
-        assert rows and {(r[0], r[2]) for r in rows} == {(str(rank), str(layer))}
+        expected = [o for o in ops if (o["rank"], o["layer"]) == (rank, layer)]
+        assert len(rows) == min(len(expected), collectives_screen.PAGE)
+        assert {(r[0], r[2]) for r in rows} == {(str(rank), str(layer))}
         # a bad filter is shown, not raised
         await pilot.press("slash", "ctrl+u", *"size=3", "enter")
         await settle(pilot)
