@@ -13,7 +13,11 @@ from tracekit.tui.base import BaseScreen, count_note, fill_table
 from tracekit.tui.messages import QueryDone, QueryFailed
 
 LIMIT = 1000
-STARTER = "SELECT rank, lane, comm_ns, exposed_comm_ns, overlap_pct\nFROM overlap_by_rank\n"
+STARTER = (
+    "SELECT run_id, rank, lane, comm_ns, exposed_comm_ns, overlap_pct\n"
+    "FROM overlap_by_rank\n"
+    "ORDER BY exposed_comm_ns DESC\n"
+)
 
 
 class ConsoleScreen(BaseScreen):
