@@ -342,3 +342,20 @@ async def test_ranks_t_opens_that_ranks_timeline(sample_db: Path) -> None:
         await settle(pilot)
         assert app.current_mode == "timeline" and app.screen.rank == 1
         assert "rank 1" in screen_text(app)
+
+
+async def test_clicking_a_timeline_cell_shows_its_event(sample_db: Path) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        view = app.screen.query_one("#timeline")
+        lane = next(i for i, key in enumerate(view.data.lanes) if key[1] == "comm")
+        busy = view.data.busy[view.data.lanes[lane]]
+        column = max(range(len(busy)), key=busy.__getitem__)
+        await pilot.click("#timeline", offset=(16 + column, 1 + lane))
+        await settle(pilot)
+        assert view.cursor == column and view.lane_index == lane
+        text = screen_text(app)
+        assert "dur_ns" in text and f"lane   {view.data.lanes[lane][0]}" in text

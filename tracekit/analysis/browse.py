@@ -103,13 +103,26 @@ FROM overlap_by_rank WHERE run_id = $run
 ORDER BY rank, lane
 """
 
+# With `temporal_breakdown`, idle time leaves out memory transfers, shown on their own.
+RANKS_WITH_MEMORY_SQL = """
+SELECT o.rank, o.lane, o.span_ns, o.comm_ns, o.compute_ns, o.overlap_ns, o.exposed_comm_ns,
+       t.memory_ns, t.idle_ns, o.overlap_pct
+FROM overlap_by_rank o
+LEFT JOIN temporal_breakdown t
+  ON t.run_id = o.run_id AND t.rank = o.rank AND t.lane = o.lane
+WHERE o.run_id = $run
+ORDER BY o.rank, o.lane
+"""
+
 
 def ranks(con: Any, *, run_id: str, limit: int = 4096) -> Rows:
     """Per rank and lane: communication, compute, overlap, exposed comm and idle time.
 
-    ``idle_ns`` is the span less the union of communication and compute.
+    ``idle_ns`` is the span less the union of communication and compute (and, where the
+    database has ``temporal_breakdown``, less memory transfers, given as ``memory_ns``).
     """
-    return _fetch(con, RANKS_SQL, {"run": run_id}, limit)
+    sql = RANKS_WITH_MEMORY_SQL if has_view(con, "temporal_breakdown") else RANKS_SQL
+    return _fetch(con, sql, {"run": run_id}, limit)
 
 
 # --- collectives --------------------------------------------------------------------------

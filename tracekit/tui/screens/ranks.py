@@ -21,6 +21,7 @@ LABELS = {
     "exposed_comm_ns": "exposed",
     "overlap_pct": "overlap",
     "idle_ns": "idle",
+    "memory_ns": "memory",
 }
 LEGEND = Text.assemble(
     "bar = span: ",
@@ -79,10 +80,13 @@ class RanksScreen(BaseScreen):
 
     def on_query_done(self, message: QueryDone) -> None:
         table = self.query_one(DataTable)
+        columns = list(self.COLUMNS)
+        if "memory_ns" in message.result.columns:
+            columns.insert(columns.index("idle_ns"), "memory_ns")
         fill_table(
             table,
             message.result,
-            columns=self.COLUMNS,
+            columns=columns,
             extra=span_bar,
             extra_columns=("span",),
             labels=LABELS,
