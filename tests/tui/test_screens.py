@@ -46,7 +46,7 @@ async def test_ranks_screen_shows_overlap_per_rank(sample_db: Path, sample_con) 
         assert [(int(r[0]), r[1], r[2], r[4]) for r in rows] == [
             (rank, lane, fmt.ns(comm), fmt.ns(exposed)) for rank, lane, comm, exposed in expected
         ]
-        assert all(len(r[-1]) == 16 for r in rows)  # the span bar
+        assert all(len(r[-1]) == 12 for r in rows)  # the span bar
         await pilot.press("enter")  # jump to this rank's collectives
         await settle(pilot)
         assert app.current_mode == "collectives"

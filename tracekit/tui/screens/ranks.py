@@ -14,7 +14,7 @@ from tracekit.tui import format as fmt
 from tracekit.tui.base import BaseScreen, count_note, fill_table
 from tracekit.tui.messages import QueryDone, QueryFailed
 
-BAR_WIDTH = 16
+BAR_WIDTH = 12
 LABELS = {
     "comm_ns": "comm",
     "compute_ns": "compute",
