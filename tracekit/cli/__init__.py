@@ -16,6 +16,7 @@ from tracekit.cli import (  # noqa: F401  (registers commands)
     model_cmd,
     rules_cmd,
     sql_cmd,
+    tui_cmd,
 )
 from tracekit.cli._app import State, app, err_console
 from tracekit.errors import TracekitError
