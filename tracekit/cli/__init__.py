@@ -10,7 +10,7 @@ import sys
 
 from rich.panel import Panel
 
-from tracekit.cli import import_cmd, sql_cmd  # noqa: F401  (registers commands)
+from tracekit.cli import import_cmd, report_cmd, sql_cmd  # noqa: F401  (registers commands)
 from tracekit.cli._app import State, app, err_console
 from tracekit.errors import TracekitError
 
