@@ -14,7 +14,8 @@
 -- Private helper defined here:
 --   _lane_segments(trace_id, device, cls, event_id, s_ns, e_ns, dur_ns, overlap_ns):
 --       the owned segments; overlap_ns = |segment ∩ compute islands| for 'comm' segments,
---       NULL for 'compute' segments. Zero-length intervals own nothing.
+--       NULL for 'compute' segments. Zero-length intervals own nothing (they take
+--       no part in the ordering).
 -- Depends on: _lane_intervals, _lane_islands, event_labels, traces.
 --   run_id, rank, trace_id
 --   device          GPU index; NULL for the CPU lane (gloo)
@@ -31,6 +32,7 @@ WITH ordered AS (
            lead(s_ns) OVER w AS next_s,
            max(e_ns) OVER (w ROWS UNBOUNDED PRECEDING) AS reach
     FROM _lane_intervals
+    WHERE e_ns > s_ns
     WINDOW w AS (PARTITION BY trace_id, device, cls ORDER BY s_ns, e_ns, event_id)
 ), segments AS (
     SELECT trace_id, device, cls, event_id, s_ns,
