@@ -7,7 +7,10 @@
 --   idle_ns    = span_ns - |K ∪ C ∪ M|
 -- so compute_ns + comm_ns + memory_ns + idle_ns = span_ns. M is the device's gpu_memcpy and
 -- gpu_memset events (none on the CPU lane).
--- Depends on: _lane_intervals, events, overlap_by_rank.
+-- Private helper defined here:
+--   _busy_islands(trace_id, device, grp, s_ns, e_ns): disjoint islands of K ∪ C (grp 'kc')
+--       and of K ∪ C ∪ M (grp 'kcm') per lane group.
+-- Depends on: _lane_intervals, _lane_islands, events, overlap_by_rank.
 --   run_id, rank, trace_id
 --   device       GPU index; NULL for the CPU lane
 --   lane         'gpu<device>' or 'cpu'
@@ -15,7 +18,7 @@
 --   compute_ns, comm_ns, memory_ns, idle_ns   ns, as defined above
 --   busy_ns      span_ns - idle_ns
 --   compute_pct, comm_pct, memory_pct, idle_pct   100 * x / span_ns
-CREATE OR REPLACE VIEW temporal_breakdown AS
+CREATE OR REPLACE VIEW _busy_islands AS
 WITH memory AS (
     SELECT trace_id, device, event_id, ts_ns AS s_ns, ts_ns + dur_ns AS e_ns
     FROM events
@@ -37,9 +40,13 @@ WITH memory AS (
                   OVER (PARTITION BY trace_id, device, grp ORDER BY s_ns, e_ns
                         ROWS UNBOUNDED PRECEDING) AS island
     FROM ordered
-), islands AS (
-    SELECT trace_id, device, grp, max(e_ns) - min(s_ns) AS len
-    FROM numbered GROUP BY trace_id, device, grp, island
+)
+SELECT trace_id, device, grp, min(s_ns) AS s_ns, max(e_ns) AS e_ns
+FROM numbered GROUP BY trace_id, device, grp, island;
+
+CREATE OR REPLACE VIEW temporal_breakdown AS
+WITH islands AS (
+    SELECT trace_id, device, grp, e_ns - s_ns AS len FROM _busy_islands
 ), unions AS (
     SELECT trace_id, device,
            coalesce(sum(len) FILTER (WHERE grp = 'kc'), 0) AS kc_ns,
