@@ -13,10 +13,11 @@
 --   is its intersection with the compute islands of the lane group.
 -- Private helper defined here:
 --   _lane_segments(trace_id, device, cls, event_id, s_ns, e_ns, dur_ns, overlap_ns):
---       the owned segments; overlap_ns = |segment ∩ compute islands| for 'comm' segments,
+--       the owned segments; overlap_ns = |segment ∩ K| for 'comm' segments (computed as
+--       F(e) - F(s), F(t) = owned compute time before t, one ASOF lookup per end),
 --       NULL for 'compute' segments. Zero-length intervals own nothing (they take
 --       no part in the ordering).
--- Depends on: _lane_intervals, _lane_islands, event_labels, traces.
+-- Depends on: _lane_intervals, event_labels, traces.
 --   run_id, rank, trace_id
 --   device          GPU index; NULL for the CPU lane (gloo)
 --   lane            'gpu<device>' or 'cpu' (as overlap_by_rank)
@@ -34,28 +35,36 @@ WITH ordered AS (
     FROM _lane_intervals
     WHERE e_ns > s_ns
     WINDOW w AS (PARTITION BY trace_id, device, cls ORDER BY s_ns, e_ns, event_id)
-), segments AS (
-    SELECT trace_id, device, cls, event_id, s_ns,
+), owned AS MATERIALIZED (
+    SELECT trace_id, device, coalesce(device, -1) AS dev_key, cls, event_id, s_ns,
            least(coalesce(next_s, reach), reach) AS e_ns
     FROM ordered
-), owned AS (
-    SELECT * FROM segments WHERE e_ns > s_ns
-), comm_overlap AS (
-    SELECT c.trace_id, c.event_id, c.s_ns,
-           sum(least(c.e_ns, k.e_ns) - greatest(c.s_ns, k.s_ns)) AS overlap_ns
-    FROM owned c
-    JOIN _lane_islands k
-      ON k.trace_id = c.trace_id AND k.device IS NOT DISTINCT FROM c.device
-     AND k.cls = 'compute' AND k.s_ns < c.e_ns AND c.s_ns < k.e_ns
-    WHERE c.cls = 'comm'
-    GROUP BY c.trace_id, c.event_id, c.s_ns
+    WHERE least(coalesce(next_s, reach), reach) > s_ns
+), compute_before AS (
+    -- owned compute segments are disjoint and cover K: F(t) = compute time before t
+    SELECT trace_id, dev_key, s_ns, e_ns,
+           coalesce(sum(e_ns - s_ns) OVER (PARTITION BY trace_id, dev_key ORDER BY s_ns
+                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+                    0) AS before_ns
+    FROM owned WHERE cls = 'compute'
+), points AS (
+    -- |segment ∩ K| = F(e) - F(s): both ends of every communication segment, one ASOF
+    SELECT trace_id, device, dev_key, event_id, s_ns, e_ns,
+           unnest([s_ns, e_ns]) AS t, unnest([-1, 1]) AS sign
+    FROM owned WHERE cls = 'comm'
+), comm_segments AS (
+    SELECT p.trace_id, p.device, 'comm' AS cls, p.event_id, p.s_ns, p.e_ns,
+           sum(p.sign * coalesce(k.before_ns + least(p.t, k.e_ns) - k.s_ns, 0)) AS overlap_ns
+    FROM points p
+    ASOF LEFT JOIN compute_before k
+      ON k.trace_id = p.trace_id AND k.dev_key = p.dev_key AND k.s_ns <= p.t
+    GROUP BY p.trace_id, p.device, p.event_id, p.s_ns, p.e_ns
 )
-SELECT o.trace_id, o.device, o.cls, o.event_id, o.s_ns, o.e_ns, o.e_ns - o.s_ns AS dur_ns,
-       CASE WHEN o.cls = 'comm' THEN coalesce(x.overlap_ns, 0) END AS overlap_ns
-FROM owned o
-LEFT JOIN comm_overlap x
-  ON x.trace_id = o.trace_id AND x.event_id = o.event_id AND x.s_ns = o.s_ns
- AND o.cls = 'comm';
+SELECT trace_id, device, cls, event_id, s_ns, e_ns, e_ns - s_ns AS dur_ns, overlap_ns
+FROM comm_segments
+UNION ALL
+SELECT trace_id, device, cls, event_id, s_ns, e_ns, e_ns - s_ns, NULL
+FROM owned WHERE cls = 'compute';
 
 CREATE OR REPLACE VIEW overlap_by_layer AS
 WITH sums AS (

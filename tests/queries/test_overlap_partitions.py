@@ -60,7 +60,7 @@ def test_event_labels_innermost_wins(con: duckdb.DuckDBPyConnection) -> None:
         con,
         "SELECT e.name, l.step, l.phase, l.stage, l.layer, l.block, l.stage_source "
         "FROM event_labels l JOIN events e USING (trace_id, event_id) "
-        "WHERE l.kind = 'kernel' ORDER BY e.ts_ns, e.name",
+        "WHERE e.kind = 'kernel' ORDER BY e.ts_ns, e.name",
     )
     assert rows == [
         ("k1_gemm", 0, "prefill", 0, 0, "attention", "annotation"),
