@@ -10,7 +10,8 @@
 --                 derived from the layout (_rank_roles): send/recv -> the pipeline pair
 --                 'p2p:<src>-><dst>' (src stage s, tp rank t sends to stage s+1, same t,
 --                 wrapping around), barrier -> 'world', other collectives -> the TP group
---                 'tp<pp_rank>' when the run's tp is known; else 'world'
+--                 'tp<pp_rank>' when the run's tp is known (runs.tp, else the
+--                 rank_layout rows a user added); else 'world'
 --     group_size  pg size: the trace's Group size / Process Group Ranks, 2 for p2p pairs,
 --                 the TP degree for TP groups, else the run's (or traces') world size
 --     peer_rank   the other end of a derived p2p pair (NULL otherwise)
@@ -19,7 +20,7 @@
 --                 in_bytes x group_size
 --     call_k      the op's instance number: seq where the trace has one, else its 0-based
 --                 order among the trace's ops of the same (pg, op), by start time
--- Depends on: comm_ops, _rank_roles, runs, traces.
+-- Depends on: comm_ops, _rank_roles, rank_layout, runs, traces.
 --   run_id, rank      the rank
 --   op                comm_ops.op
 --   size_bucket       '[8.0 KiB, 16.0 KiB)' style label, or 'unknown'
@@ -36,12 +37,15 @@ WITH world AS (
                AS world_size
     FROM traces t LEFT JOIN runs r USING (run_id) GROUP BY t.run_id
 ), base AS (
-    SELECT c.*, rr.tp_rank, rr.pp_rank, r.tp, w.world_size,
-           coalesce(r.pp, CASE WHEN r.tp > 0 THEN w.world_size // r.tp END) AS pp
+    SELECT c.*, rr.tp_rank, rr.pp_rank, coalesce(r.tp, l.tp) AS tp, w.world_size,
+           coalesce(r.pp, l.pp, CASE WHEN coalesce(r.tp, l.tp) > 0
+                                     THEN w.world_size // coalesce(r.tp, l.tp) END) AS pp
     FROM comm_ops c
     LEFT JOIN _rank_roles rr ON rr.run_id = c.run_id AND rr.rank = c.rank
     LEFT JOIN runs r ON r.run_id = c.run_id
     LEFT JOIN world w ON w.run_id = c.run_id
+    LEFT JOIN (SELECT run_id, max(tp_rank) + 1 AS tp, max(pp_rank) + 1 AS pp
+               FROM rank_layout GROUP BY run_id) l ON l.run_id = c.run_id
 ), peers AS (
     SELECT *,
            CASE WHEN pg_name IS NULL AND tp > 0 AND op = 'send'

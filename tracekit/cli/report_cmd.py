@@ -90,7 +90,12 @@ def report_command(
             console.print(f"[bold]tracekit report[/bold]  run [cyan]{name}[/cyan]  ({db})")
             for key, df in sections.items():
                 shown = _for_people(df)
-                print_table(console, shown.columns, shown.rows(), title=TITLES[key])
+                if shown.height == 1 and shown.width > 8:
+                    # one wide row (latency) reads better as name / value pairs
+                    pairs = list(zip(shown.columns, shown.row(0), strict=True))
+                    print_table(console, ["metric", "value"], pairs, title=TITLES[key])
+                else:
+                    print_table(console, shown.columns, shown.rows(), title=TITLES[key])
         elif fmt == "json":
             body = {key: df.to_dicts() for key, df in sections.items()}
             write_json(sys.stdout, {"run_id": name, "sections": body})
