@@ -9,7 +9,9 @@
 -- (`_rank_roles`) when no range names it.
 -- Private helpers defined here:
 --   _rank_roles(run_id, rank, tp_rank, pp_rank, role_source): rank_layout (collect manifest
---       or user rows), else rank // runs.tp and rank % runs.tp where the run knows tp.
+--       or user rows), else rank % runs.tp and rank // runs.tp where the run knows tp, else
+--       from distributedInfo.pg_config: a group of consecutive ranks smaller than the job
+--       is the rank's TP group (tp_rank = position in it, pp_rank = rank // its size).
 --   _label_names(name, key, value, priority): each distinct annotation name x matching rule.
 --   _label_probes(trace_id, event_id, pid, tid, probe_ts_ns): what is labelled and the
 --       CPU time point whose enclosing ranges label it (one row per launch).
@@ -34,14 +36,35 @@
 --   stage_source  VARCHAR  'annotation' | 'layout' | NULL
 --   tp_rank, pp_rank  INTEGER  the rank's place in the layout (NULL when unknown)
 CREATE OR REPLACE VIEW _rank_roles AS
+WITH ranks AS (
+    SELECT run_id, rank, any_value(process_groups) AS process_groups,
+           count(*) OVER (PARTITION BY run_id) AS ranks_in_run
+    FROM traces GROUP BY run_id, rank
+), groups AS (
+    SELECT r.run_id, r.rank, TRY_CAST(g.value->'ranks' AS INTEGER[]) AS members
+    FROM ranks r, json_each(r.process_groups) g
+    WHERE r.process_groups IS NOT NULL
+), from_pg AS (
+    -- a group of consecutive ranks smaller than the job is this rank's TP group
+    SELECT run_id, rank, max(len(members)) AS tp,
+           max(list_position(members, rank) - 1) AS tp_rank
+    FROM groups g
+    WHERE len(members) > 1 AND list_position(members, rank) IS NOT NULL
+      AND members = range(members[1], members[1] + len(members))::INTEGER[]
+      AND len(members) < (SELECT max(ranks_in_run) FROM ranks x WHERE x.run_id = g.run_id)
+    GROUP BY run_id, rank
+)
 SELECT t.run_id, t.rank,
-       coalesce(l.tp_rank, CASE WHEN r.tp > 0 THEN t.rank % r.tp END) AS tp_rank,
-       coalesce(l.pp_rank, CASE WHEN r.tp > 0 THEN t.rank // r.tp END) AS pp_rank,
+       coalesce(l.tp_rank, CASE WHEN r.tp > 0 THEN t.rank % r.tp END, p.tp_rank) AS tp_rank,
+       coalesce(l.pp_rank, CASE WHEN r.tp > 0 THEN t.rank // r.tp END, t.rank // p.tp)
+           AS pp_rank,
        CASE WHEN l.rank IS NOT NULL THEN 'rank_layout'
-            WHEN r.tp > 0 THEN 'runs.tp' END AS role_source
-FROM (SELECT DISTINCT run_id, rank FROM traces) t
+            WHEN r.tp > 0 THEN 'runs.tp'
+            WHEN p.tp IS NOT NULL THEN 'pg_config' END AS role_source
+FROM ranks t
 LEFT JOIN rank_layout l USING (run_id, rank)
-LEFT JOIN runs r USING (run_id);
+LEFT JOIN runs r USING (run_id)
+LEFT JOIN from_pg p USING (run_id, rank);
 
 CREATE OR REPLACE VIEW _label_names AS
 WITH names AS (

@@ -85,3 +85,35 @@ def test_dlrm_8rank_every_collective_matches(tmp_path: Path) -> None:
     ).fetchall()
     assert diff == [(0,)]
     con.close()
+
+
+def _pg_trace(rank: int) -> Trace:
+    t = Trace(rank=rank, world_size=4)
+    tp_group = [rank - rank % 2, rank - rank % 2 + 1]
+    t.meta["distributedInfo"]["pg_config"] = [
+        {"pg_name": "0", "pg_desc": "default_pg", "pg_size": 4, "ranks": [0, 1, 2, 3]},
+        {"pg_name": "1", "pg_desc": "undefined", "pg_size": 2, "ranks": tp_group},
+        {"pg_name": "2", "pg_desc": "undefined", "pg_size": 2, "ranks": [rank % 2, rank % 2 + 2]},
+    ]
+    t.kernel(AR, 100, 10, stream=13)
+    return t
+
+
+def test_roles_from_pg_config(tmp_path: Path) -> None:
+    db = import_traces(tmp_path / "p.duckdb", tmp_path / "p", [_pg_trace(r) for r in range(4)])
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute(
+        "SELECT rank, tp_rank, pp_rank, role_source FROM _rank_roles ORDER BY rank"
+    ).fetchall()
+    assert rows == [(r, r % 2, r // 2, "pg_config") for r in range(4)]
+    con.close()
+
+
+def test_roles_from_user_rank_layout(tmp_path: Path) -> None:
+    db = import_traces(tmp_path / "u.duckdb", tmp_path / "u", [_pg_trace(r) for r in range(4)])
+    con = duckdb.connect(str(db))
+    # a user mapping wins over pg_config: here a 4-stage pipeline, TP 1
+    con.execute("INSERT INTO rank_layout SELECT 't', r, 0, r, NULL, NULL FROM range(4) x(r)")
+    rows = con.execute("SELECT rank, stage FROM overlap_by_stage ORDER BY rank").fetchall()
+    assert rows == [(r, r) for r in range(4)]
+    con.close()
