@@ -19,7 +19,10 @@ CREATE OR REPLACE VIEW _lane_intervals AS
 WITH gpu_traces AS (
     SELECT DISTINCT trace_id FROM events WHERE kind = 'kernel'
 ), comm AS (
-    SELECT trace_id, event_id, device, ts_ns, end_ns FROM comm_ops
+    -- the rows of comm_ops (events whose (kind, name) _comm_names classifies), read
+    -- straight from events: none of comm_ops' enrichment is needed here
+    SELECT e.trace_id, e.event_id, e.device, e.ts_ns, e.ts_ns + e.dur_ns AS end_ns
+    FROM events e SEMI JOIN _comm_names n ON n.kind = e.kind AND n.name = e.name
 ), gloo_threads AS (
     SELECT DISTINCT trace_id, tid FROM threads WHERE tid IS NOT NULL AND name ILIKE '%gloo%'
 ), cpu_ops AS (
