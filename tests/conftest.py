@@ -1,4 +1,4 @@
-"""Shared fixtures: the real trace corpus and small traces the tests write."""
+"""Shared fixtures: the real trace corpus, small traces the tests write, a gloo job."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tracekit.ingest.loader import import_paths
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TRACES = REPO.parent / "shared" / "traces"
@@ -90,3 +92,16 @@ def cpu(
         "dur": dur_us,
         "args": args,
     }
+
+
+@pytest.fixture(scope="session")
+def gloo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database holding run 'tp2pp2' made by tests/fixtures/gloo_job.py (about 30 s)."""
+    pytest.importorskip("torch")
+    from tests.fixtures.gloo_job import make_job
+
+    root = tmp_path_factory.mktemp("gloo")
+    make_job(root / "tp2pp2", tp=2, pp=2)
+    db = root / "gloo.duckdb"
+    import_paths(db, [root / "tp2pp2"], run="tp2pp2")
+    return db

@@ -14,6 +14,7 @@ from tracekit.cli import (  # noqa: F401  (registers commands)
     collect_cmd,
     import_cmd,
     model_cmd,
+    report_cmd,
     rules_cmd,
     sql_cmd,
     tui_cmd,
