@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from model_standin import manifest, synthetic_calls
+
+from tests.model.model_standin import manifest, synthetic_calls
 
 pytest.importorskip("tracekit.cli.import_cmd", reason="tracekit.cli needs `import` from main")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from model_standin import KNOWN, manifest, synthetic_calls
 
+from tests.model.model_standin import KNOWN, manifest, synthetic_calls
 from tracekit.errors import TracekitError
 from tracekit.model.timing import TimeModel
 from tracekit.model.validate import fit_run, run_spec, validate

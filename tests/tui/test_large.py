@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tui_helpers import make_app, settle, table_cells
 
+from tests.tui.tui_helpers import make_app, settle, table_cells
 from tracekit import store
 from tracekit.analysis import browse
 

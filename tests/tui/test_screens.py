@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-from tui_helpers import make_app, settle, table_cells
 
+from tests.tui.tui_helpers import make_app, settle, table_cells
 from tracekit.analysis import browse
 from tracekit.tui import format as fmt
 from tracekit.tui.capture import screen_text

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
-from tui_helpers import settle
 
+from tests.tui.tui_helpers import settle
 from tracekit.tui.app import TracekitApp
 
 

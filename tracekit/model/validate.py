@@ -154,9 +154,11 @@ def measured_calls(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """The run's communication calls: rank, op (model names), phase, msg_bytes, dur_ns."""
     result = con.execute(
         """
-        SELECT rank, op, coalesce(phase, 'outside') AS phase, msg_bytes, dur_ns, group_size
-        FROM comm_ops
-        WHERE run_id = ?
+        SELECT c.rank, c.op, coalesce(l.phase, 'outside') AS phase, c.msg_bytes, c.dur_ns,
+               c.group_size
+        FROM comm_ops c
+        LEFT JOIN event_labels l USING (trace_id, event_id)
+        WHERE c.run_id = ?
         """,
         [run_id],
     )
