@@ -107,24 +107,17 @@ async def test_collectives_pages_in_sql(sample_db: Path, sample_con, monkeypatch
         assert "rows 5 of >5" in screen_text(app)
 
 
-async def test_overlap_screen_without_the_views(sample_db: Path, sample_con) -> None:
-    has_view = sample_con.execute(
-        "SELECT count(*) FROM duckdb_views() WHERE view_name = 'overlap_by_layer'"
-    ).fetchone()[0]
-    app = make_app(sample_db)
+async def test_overlap_screen_without_the_views(db_without_views: Path) -> None:
+    app = make_app(db_without_views)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         await pilot.press("4")
         await settle(pilot)
-        text = screen_text(app)
-        if has_view:
-            assert table_cells(app, "#overlap")
-        else:
-            assert "view overlap_by_layer not available in this database" in text
+        assert "view overlap_by_layer not available in this database" in screen_text(app)
 
 
-async def test_overlap_screen_bars(stub_db: Path) -> None:
-    con = duckdb.connect(str(stub_db), read_only=True)
+async def test_overlap_screen_bars(sample_db: Path) -> None:
+    con = duckdb.connect(str(sample_db), read_only=True)
     run = first_run(con)
     layers = con.execute(
         "SELECT layer, sum(comm_ns) FROM overlap_by_layer WHERE run_id = ? GROUP BY 1 "
@@ -137,7 +130,7 @@ async def test_overlap_screen_bars(stub_db: Path) -> None:
     ).fetchall()
     has_phase = browse.has_view(con, "overlap_by_phase")
     con.close()
-    app = make_app(stub_db)
+    app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         await pilot.press("4")
@@ -160,8 +153,8 @@ async def test_overlap_screen_bars(stub_db: Path) -> None:
             assert "overlap_by_phase not available" in screen_text(app)
 
 
-async def test_instances_screen_shows_participants(stub_db: Path) -> None:
-    con = duckdb.connect(str(stub_db), read_only=True)
+async def test_instances_screen_shows_participants(sample_db: Path) -> None:
+    con = duckdb.connect(str(sample_db), read_only=True)
     run = first_run(con)
     worst = con.execute(
         "SELECT op, instance, ranks_seen FROM collective_instances WHERE run_id = ? "
@@ -169,7 +162,7 @@ async def test_instances_screen_shows_participants(stub_db: Path) -> None:
         [run],
     ).fetchone()
     con.close()
-    app = make_app(stub_db)
+    app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         await pilot.press("5")
@@ -304,8 +297,8 @@ async def test_mouse_switches_screens(sample_db: Path) -> None:
         assert app.current_mode == "sql"
 
 
-async def test_jumps_from_collectives_to_timeline_and_instance(stub_db: Path) -> None:
-    app = make_app(stub_db)
+async def test_jumps_from_collectives_to_timeline_and_instance(sample_db: Path) -> None:
+    app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         await pilot.press("3")
@@ -322,7 +315,7 @@ async def test_jumps_from_collectives_to_timeline_and_instance(stub_db: Path) ->
         await pilot.press("i")
         await settle(pilot)
         assert app.current_mode == "instances"
-        con = duckdb.connect(str(stub_db), read_only=True)
+        con = duckdb.connect(str(sample_db), read_only=True)
         wanted = browse.instance_of(
             con, run_id=app.run_id, trace_id=op["trace_id"], event_id=op["event_id"]
         )
