@@ -67,8 +67,6 @@ def test_term_table_tp_matches_study() -> None:
 
 
 def test_docs_page_is_current() -> None:
-    if not DOCS.is_file():
-        pytest.skip("docs/study-reproduction.md not generated")
     assert DOCS.read_text() == reproduction_markdown() + "\n", (
         "regenerate: tracekit model --study --format markdown > docs/study-reproduction.md"
     )

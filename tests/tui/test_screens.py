@@ -128,7 +128,6 @@ async def test_overlap_screen_bars(sample_db: Path) -> None:
         "SELECT DISTINCT stage FROM overlap_by_stage WHERE run_id = ? ORDER BY 1 NULLS LAST",
         [run],
     ).fetchall()
-    has_phase = browse.has_view(con, "overlap_by_phase")
     con.close()
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -145,12 +144,9 @@ async def test_overlap_screen_bars(sample_db: Path) -> None:
         assert [r[0] for r in table_cells(app, "#overlap")] == [
             "NULL" if s is None else str(s) for (s,) in stages
         ]
-        await pilot.press("d")  # by phase: not in the stub database
+        await pilot.press("d")  # by phase
         await settle(pilot)
-        if has_phase:
-            assert {"prefill", "decode"} <= {r[0] for r in table_cells(app, "#overlap")}
-        else:
-            assert "overlap_by_phase not available" in screen_text(app)
+        assert {"prefill", "decode"} <= {r[0] for r in table_cells(app, "#overlap")}
 
 
 async def test_instances_screen_shows_participants(sample_db: Path) -> None:
