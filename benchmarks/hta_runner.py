@@ -24,9 +24,7 @@ def main() -> None:
     t1 = time.perf_counter()
     df = analysis.get_comm_comp_overlap(visualize=False)
     t2 = time.perf_counter()
-    overlap = {
-        str(int(r["rank"])): float(r["comp_comm_overlap_pctg"]) for _, r in df.iterrows()
-    }
+    overlap = {str(int(r["rank"])): float(r["comp_comm_overlap_pctg"]) for _, r in df.iterrows()}
     print(json.dumps({"load_s": t1 - t0, "overlap_s": t2 - t1, "overlap_pct": overlap}))
 
 
