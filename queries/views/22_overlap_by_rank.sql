@@ -13,20 +13,35 @@
 --                   definition as Holistic Trace Analysis' comm/comp overlap
 --   span_ns         first start to last end of the trace's events
 CREATE OR REPLACE VIEW overlap_by_rank AS
-WITH totals AS (
+WITH islands AS MATERIALIZED (
+    SELECT * FROM _lane_islands
+), totals AS (
     SELECT trace_id, device,
            sum(e_ns - s_ns) FILTER (WHERE cls = 'comm') AS comm_ns,
            sum(e_ns - s_ns) FILTER (WHERE cls = 'compute') AS compute_ns
-    FROM _lane_islands GROUP BY trace_id, device
+    FROM islands GROUP BY trace_id, device
+), ordered AS (
+    -- |C ∩ K| = |C| + |K| - |C ∪ K| (each class's islands are disjoint): the union of
+    -- both classes' islands is one more sweep, far cheaper than a range join
+    SELECT trace_id, device, s_ns, e_ns,
+           max(e_ns) OVER (PARTITION BY trace_id, device ORDER BY s_ns, e_ns
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+    FROM islands
+), numbered AS (
+    SELECT *, sum(CASE WHEN prev_end IS NULL OR s_ns > prev_end THEN 1 ELSE 0 END)
+                  OVER (PARTITION BY trace_id, device ORDER BY s_ns, e_ns
+                        ROWS UNBOUNDED PRECEDING) AS island
+    FROM ordered
+), unioned AS (
+    SELECT trace_id, device, sum(e_ns - s_ns) AS union_ns
+    FROM (SELECT trace_id, device, min(s_ns) AS s_ns, max(e_ns) AS e_ns
+          FROM numbered GROUP BY trace_id, device, island)
+    GROUP BY trace_id, device
 ), overlap AS (
-    SELECT c.trace_id, c.device,
-           sum(least(c.e_ns, k.e_ns) - greatest(c.s_ns, k.s_ns)) AS overlap_ns
-    FROM _lane_islands c
-    JOIN _lane_islands k
-      ON k.trace_id = c.trace_id AND k.device IS NOT DISTINCT FROM c.device
-     AND c.cls = 'comm' AND k.cls = 'compute'
-     AND k.s_ns < c.e_ns AND c.s_ns < k.e_ns
-    GROUP BY c.trace_id, c.device
+    SELECT x.trace_id, x.device,
+           coalesce(x.comm_ns, 0) + coalesce(x.compute_ns, 0) - u.union_ns AS overlap_ns
+    FROM totals x
+    JOIN unioned u ON u.trace_id = x.trace_id AND u.device IS NOT DISTINCT FROM x.device
 ), spans AS (
     SELECT trace_id, min(ts_ns) AS first_ns, max(ts_ns + dur_ns) AS last_ns
     FROM events GROUP BY trace_id
