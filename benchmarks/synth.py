@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
+import json
 import random
 import sqlite3
 from dataclasses import dataclass
@@ -463,7 +464,9 @@ def _kineto_head(rank: int, world: int) -> bytes:
             "nccl_version": "2.21.5",
         },
     }
-    text = orjson.dumps(meta)[:-1] + b',\n  "traceEvents": [\n'
+    # torch writes `"rank": 0` with a space; HTA finds the rank with a regex that
+    # needs it (compact `"rank":0` makes every file rank 0 for HTA)
+    text = json.dumps(meta).encode()[:-1] + b',\n  "traceEvents": [\n'
     threads = [
         {
             "name": "process_name",
