@@ -59,3 +59,10 @@ def write_rows(out: IO[str], fmt: str, columns: Sequence[str], rows: Sequence[Se
         out.write(
             orjson.dumps(records, default=_json_default, option=orjson.OPT_INDENT_2).decode() + "\n"
         )
+
+
+def write_json(out: IO[str], value: Any) -> None:
+    """One JSON document (indented), decimals as numbers, dates as ISO text."""
+    out.write(
+        orjson.dumps(value, default=_json_default, option=orjson.OPT_INDENT_2).decode() + "\n"
+    )

@@ -170,25 +170,33 @@ def _load_rule_tables(con: duckdb.DuckDBPyConnection) -> None:
     initialise; rows a user added (``source`` = their file) are kept.
     """
     for csv_path in sorted((queries_dir() / "rules").glob("*.csv")):
-        table = csv_path.stem
-        with csv_path.open(newline="") as fh:
-            rows = [row for row in csv.DictReader(fh) if not row[next(iter(row))].startswith("#")]
-        con.execute(f"DELETE FROM {table} WHERE source = 'builtin'")
-        insert_rule_rows(con, table, rows, source="builtin")
+        con.execute(f"DELETE FROM {csv_path.stem} WHERE source = 'builtin'")
+        load_rule_file(con, csv_path.stem, csv_path, source="builtin")
 
 
-def insert_rule_rows(
-    con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, str]], *, source: str
-) -> int:
-    if not rows:
-        return 0
-    columns = [c for c in rows[0] if c != "source"]
-    placeholders = ", ".join(["?"] * (len(columns) + 1))
-    con.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}, source) VALUES ({placeholders})",
-        [[(row[c] if row[c] != "" else None) for c in columns] + [source] for row in rows],
-    )
-    return len(rows)
+def load_rule_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, *, source: str) -> int:
+    """Append the rows of a CSV file (header = the table's columns) to a rule table."""
+    try:
+        columns = next(csv.reader(path.open(newline="")))
+    except (OSError, StopIteration) as exc:
+        raise InputError(f"{path}: cannot read the rule file ({exc})") from exc
+    known = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()} - {"source"}
+    unknown = set(columns) - known
+    if unknown:
+        raise InputError(
+            f"{path}: unknown column(s) {', '.join(sorted(unknown))} for {table}",
+            f"Columns of {table}: {', '.join(sorted(known))}.",
+        )
+    before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    try:
+        con.execute(
+            f"INSERT INTO {table} BY NAME SELECT *, ? AS source FROM read_csv(?, header = true, "
+            "all_varchar = true, quote = '\"')",
+            [source, str(path)],
+        )
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: not a valid {table} file ({exc})") from exc
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
 
 
 @contextmanager

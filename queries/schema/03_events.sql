@@ -2,7 +2,7 @@
 -- Times are integer nanoseconds on the run's common timeline:
 --   ts_ns = source absolute time in ns - traces.time_offset_ns
 -- Kineto: absolute = baseTimeNanoseconds (0 if absent) + ts_us * 1000, read as an exact
--- decimal and rounded to the ns; nsys: see docs/schema.md.
+-- decimal and rounded to the ns; nsys: see docs/nsys.md (UTC-aligned session time).
 --   trace_id     INTEGER  traces.trace_id
 --   event_id     BIGINT   position of the event in its source (unique within a trace)
 --   kind         VARCHAR  cpu_op | user_annotation | python_function | cuda_runtime |

@@ -1,6 +1,8 @@
 -- comm_ops: one row per communication op on its device/stream (GPU) or thread (CPU),
 -- i.e. every event that `comm_rules` classifies as communication.
 -- Depends on: events, traces, comm_rules (via _comm_names), comm_op_aliases, dtype_sizes.
+-- (The NVTX payload link repeats event_launches/event_annotations inline, since views are
+-- created in file order and those come later.)
 --   run_id, rank, trace_id, event_id   where the op comes from
 --   kind         events.kind of the op ('kernel' on GPUs, 'user_annotation' for gloo)
 --   name         event name
@@ -21,9 +23,16 @@
 --   in_nelems, out_nelems   elements in/out (arg, linked record_param_comms, or gloo Input Dims)
 --   elem_bytes   bytes per element of dtype
 --   in_bytes, out_bytes     in_nelems / out_nelems x elem_bytes
---   msg_bytes    message size by the nccl-tests convention: all_gather -> output bytes,
---                everything else -> input bytes; NULL where the trace does not say
---   group_size, pg_name, pg_desc, pg_ranks   process group (args or linked op)
+--   msg_bytes    message size by the nccl-tests convention: all_gather -> output bytes
+--                (in_bytes x group_size where only the input is known), everything else ->
+--                input bytes; for nsys kernels without args, the message size decoded from
+--                the NVTX payload (events.bytes) of the innermost range carrying one that
+--                encloses the kernel's launching CUDA call on the same thread (NCCL's
+--                ncclAllReduce, ...); NULL where the trace does not say
+--   group_size, pg_name, pg_desc, pg_ranks   process group (args or linked op). gloo traces
+--                do not record the group: for runs with a collect manifest, gloo collectives
+--                (not send/recv/barrier) are in the rank's tensor-parallel group, so group_size is
+--                runs.tp (the collector issues no other collectives); NULL otherwise
 --   seq          sequence number where the trace has one
 --   call_index   0-based order of the op among this trace's ops of the same process group
 --                (pg_name; NULL groups together), by start time
@@ -41,6 +50,19 @@ WITH classified AS (
     LEFT JOIN events p
       ON p.trace_id = cl.trace_id AND p.external_id = cl.external_id
      AND p.kind = 'cpu_op' AND p.name = 'record_param_comms' AND cl.kind = 'kernel'
+), payload AS (
+    -- nsys: message size from the NVTX payload of a range enclosing the launching call
+    SELECT k.trace_id, k.event_id, arg_max(a.bytes, a.ts_ns) AS nvtx_bytes
+    FROM classified k
+    JOIN events r
+      ON r.trace_id = k.trace_id AND r.correlation = k.correlation
+     AND r.kind IN ('cuda_runtime', 'cuda_driver')
+    JOIN events a
+      ON a.trace_id = r.trace_id AND a.pid IS NOT DISTINCT FROM r.pid AND a.tid = r.tid
+     AND a.kind = 'user_annotation' AND a.bytes IS NOT NULL
+     AND a.ts_ns <= r.ts_ns AND r.ts_ns < a.ts_ns + a.dur_ns
+    WHERE k.kind = 'kernel' AND k.correlation IS NOT NULL
+    GROUP BY k.trace_id, k.event_id
 ), resolved AS (
     SELECT l.*,
            coalesce(l.coll_name, l.p_coll, l.raw_op) AS op_spelling,
@@ -49,8 +71,10 @@ WITH classified AS (
                     CASE WHEN l.library = 'gloo' THEN
                         list_aggregate(TRY_CAST(l.input_dims->0 AS BIGINT[]), 'product')
                     END) AS in_n,
-           coalesce(l.out_nelems, l.p_out) AS out_n
+           coalesce(l.out_nelems, l.p_out) AS out_n,
+           p.nvtx_bytes
     FROM linked l
+    LEFT JOIN payload p USING (trace_id, event_id)
 ), typed AS (
     SELECT r.*,
            coalesce(a.op, lower(regexp_replace(r.op_spelling, '([a-z])([A-Z])', '\1_\2', 'g')))
@@ -70,13 +94,20 @@ SELECT t.run_id, t.rank, x.trace_id, x.event_id, x.kind, x.name, x.library, x.ru
        x.ts_ns, x.dur_ns, x.ts_ns + x.dur_ns AS end_ns,
        x.in_n AS in_nelems, x.out_n AS out_nelems, x.elem_bytes,
        x.in_n * x.elem_bytes AS in_bytes, x.out_n * x.elem_bytes AS out_bytes,
-       CASE WHEN x.op_r = 'all_gather' THEN x.out_n * x.elem_bytes
-            ELSE x.in_n * x.elem_bytes END AS msg_bytes,
-       coalesce(x.group_size, x.p_group_size) AS group_size,
+       coalesce(CASE WHEN x.op_r = 'all_gather'
+                     THEN coalesce(x.out_n, x.in_n * x.group_n) * x.elem_bytes
+                     ELSE x.in_n * x.elem_bytes END, x.nvtx_bytes) AS msg_bytes,
+       x.group_n AS group_size,
        coalesce(x.pg_name, x.p_pg_name) AS pg_name,
        coalesce(x.pg_desc, x.p_pg_desc) AS pg_desc,
        coalesce(x.pg_ranks, x.p_pg_ranks) AS pg_ranks,
        coalesce(x.seq, x.p_seq) AS seq,
        row_number() OVER (PARTITION BY x.trace_id, coalesce(x.pg_name, x.p_pg_name)
                           ORDER BY x.ts_ns, x.event_id) - 1 AS call_index
-FROM typed x JOIN traces t USING (trace_id);
+FROM (
+    SELECT y.*, coalesce(y.group_size, y.p_group_size,
+                         CASE WHEN y.library = 'gloo' AND y.op_r NOT IN ('send', 'recv', 'barrier')
+                              THEN (SELECT r.tp FROM traces tr JOIN runs r USING (run_id)
+                                    WHERE tr.trace_id = y.trace_id) END) AS group_n
+    FROM typed y
+) x JOIN traces t USING (trace_id);

@@ -10,7 +10,7 @@
 --     compute = top-level `cpu_op` events (not nested in another cpu_op of the same thread)
 --               on threads whose name does not mention gloo, except the c10d::* launch ops
 --               and record_param_comms (so a blocking c10d::recv_ is not compute)
--- Depends on: events, comm_ops, threads.
+-- Depends on: events, comm_ops, _comm_names, threads.
 --   trace_id, device   the lane group (device NULL for the CPU group)
 --   cls                'comm' or 'compute'
 --   event_id           the event
@@ -19,7 +19,10 @@ CREATE OR REPLACE VIEW _lane_intervals AS
 WITH gpu_traces AS (
     SELECT DISTINCT trace_id FROM events WHERE kind = 'kernel'
 ), comm AS (
-    SELECT trace_id, event_id, device, ts_ns, end_ns FROM comm_ops
+    -- the rows of comm_ops (events whose (kind, name) _comm_names classifies), read
+    -- straight from events: none of comm_ops' enrichment is needed here
+    SELECT e.trace_id, e.event_id, e.device, e.ts_ns, e.ts_ns + e.dur_ns AS end_ns
+    FROM events e SEMI JOIN _comm_names n ON n.kind = e.kind AND n.name = e.name
 ), gloo_threads AS (
     SELECT DISTINCT trace_id, tid FROM threads WHERE tid IS NOT NULL AND name ILIKE '%gloo%'
 ), cpu_ops AS (
@@ -39,7 +42,9 @@ UNION ALL
 SELECT e.trace_id, e.device, 'compute', e.event_id, e.ts_ns, e.ts_ns + e.dur_ns
 FROM events e
 WHERE e.kind = 'kernel'
-  AND NOT EXISTS (SELECT 1 FROM comm c WHERE c.trace_id = e.trace_id AND c.event_id = e.event_id)
+  -- not communication: comm_ops are exactly the events whose (kind, name) _comm_names
+  -- classifies, so an anti join on the few distinct names replaces one on every event
+  AND NOT EXISTS (SELECT 1 FROM _comm_names n WHERE n.kind = e.kind AND n.name = e.name)
 UNION ALL
 SELECT trace_id, NULL, 'compute', event_id, ts_ns, end_ns
 FROM cpu_ops

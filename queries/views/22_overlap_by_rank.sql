@@ -1,6 +1,13 @@
 -- overlap_by_rank: communication/compute overlap per rank and device (GPU traces) or per
 -- rank on the CPU lane (CPU-only gloo traces; device NULL). Definitions of the two interval
 -- sets are in _lane_intervals. Exact interval arithmetic in integer ns.
+-- Overlap is computed without a range join: with F(t) = compute-island time before t (an
+-- ASOF lookup of the last island starting at or before t, plus the running sum of the
+-- islands before it), |[s, e) ∩ K| = F(e) - F(s) for each communication island.
+-- Private helper defined here:
+--   _compute_before(trace_id, dev_key, s_ns, e_ns, before_ns): compute islands with
+--       dev_key = coalesce(device, -1) (an equality key ASOF joins accept) and before_ns =
+--       total island time before this island.
 -- Depends on: _lane_islands, traces.
 --   run_id, rank, trace_id
 --   device          GPU index; NULL for the CPU lane
@@ -12,36 +19,33 @@
 --   overlap_pct     100 * overlap_ns / comm_ns (NULL without communication); the same
 --                   definition as Holistic Trace Analysis' comm/comp overlap
 --   span_ns         first start to last end of the trace's events
+CREATE OR REPLACE VIEW _compute_before AS
+SELECT trace_id, coalesce(device, -1) AS dev_key, s_ns, e_ns,
+       coalesce(sum(e_ns - s_ns) OVER (PARTITION BY trace_id, device ORDER BY s_ns
+                                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+           AS before_ns
+FROM _lane_islands
+WHERE cls = 'compute';
+
 CREATE OR REPLACE VIEW overlap_by_rank AS
-WITH islands AS MATERIALIZED (
-    SELECT * FROM _lane_islands
-), totals AS (
+WITH totals AS (
     SELECT trace_id, device,
            sum(e_ns - s_ns) FILTER (WHERE cls = 'comm') AS comm_ns,
            sum(e_ns - s_ns) FILTER (WHERE cls = 'compute') AS compute_ns
-    FROM islands GROUP BY trace_id, device
-), ordered AS (
-    -- |C ∩ K| = |C| + |K| - |C ∪ K| (each class's islands are disjoint): the union of
-    -- both classes' islands is one more sweep, far cheaper than a range join
-    SELECT trace_id, device, s_ns, e_ns,
-           max(e_ns) OVER (PARTITION BY trace_id, device ORDER BY s_ns, e_ns
-                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
-    FROM islands
-), numbered AS (
-    SELECT *, sum(CASE WHEN prev_end IS NULL OR s_ns > prev_end THEN 1 ELSE 0 END)
-                  OVER (PARTITION BY trace_id, device ORDER BY s_ns, e_ns
-                        ROWS UNBOUNDED PRECEDING) AS island
-    FROM ordered
-), unioned AS (
-    SELECT trace_id, device, sum(e_ns - s_ns) AS union_ns
-    FROM (SELECT trace_id, device, min(s_ns) AS s_ns, max(e_ns) AS e_ns
-          FROM numbered GROUP BY trace_id, device, island)
-    GROUP BY trace_id, device
+    FROM _lane_islands GROUP BY trace_id, device
+), points AS (
+    SELECT trace_id, device, coalesce(device, -1) AS dev_key,
+           unnest([s_ns, e_ns]) AS t, unnest([-1, 1]) AS sign
+    FROM _lane_islands WHERE cls = 'comm'
+), at_points AS (
+    SELECT p.trace_id, p.device,
+           p.sign * coalesce(k.before_ns + least(p.t, k.e_ns) - k.s_ns, 0) AS overlap_ns
+    FROM points p
+    ASOF LEFT JOIN _compute_before k
+      ON k.trace_id = p.trace_id AND k.dev_key = p.dev_key AND k.s_ns <= p.t
 ), overlap AS (
-    SELECT x.trace_id, x.device,
-           coalesce(x.comm_ns, 0) + coalesce(x.compute_ns, 0) - u.union_ns AS overlap_ns
-    FROM totals x
-    JOIN unioned u ON u.trace_id = x.trace_id AND u.device IS NOT DISTINCT FROM x.device
+    SELECT trace_id, device, sum(overlap_ns) AS overlap_ns
+    FROM at_points GROUP BY trace_id, device
 ), spans AS (
     SELECT trace_id, min(ts_ns) AS first_ns, max(ts_ns + dur_ns) AS last_ns
     FROM events GROUP BY trace_id

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import sys
 
-from rich.panel import Panel
+from rich.markup import escape
 
-from tracekit.cli import import_cmd, sql_cmd  # noqa: F401  (registers commands)
+from tracekit.cli import (  # noqa: F401  (registers commands)
+    collect_cmd,
+    import_cmd,
+    model_cmd,
+    report_cmd,
+    rules_cmd,
+    sql_cmd,
+    tui_cmd,
+)
 from tracekit.cli._app import State, app, err_console
 from tracekit.errors import TracekitError
 
@@ -21,8 +29,9 @@ def main() -> None:
     except TracekitError as exc:
         if State.debug:
             raise
-        body = exc.message if not exc.hint else f"{exc.message}\n\n[dim]{exc.hint}[/dim]"
-        err_console.print(Panel(body, title="tracekit: error", border_style="red", expand=False))
+        err_console.print(f"[bold red]error:[/bold red] {escape(exc.message)}", soft_wrap=True)
+        if exc.hint:
+            err_console.print(f"[dim]{escape(exc.hint)}[/dim]", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")

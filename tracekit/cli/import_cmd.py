@@ -39,6 +39,12 @@ def import_command(
         "--replace",
         help="Re-import traces already in the database (by content hash).",
     ),
+    rank_map: list[str] | None = typer.Option(
+        None,
+        "--rank-map",
+        help="Nsight Systems reports holding several processes: [REPORT:]PID=RANK[,PID=RANK...]"
+        " (repeatable; see docs/nsys.md).",
+    ),
     workers: int | None = typer.Option(
         None, "--workers", help="Parallel parsers (default: CPU cores)."
     ),
@@ -46,10 +52,13 @@ def import_command(
 ) -> None:
     """Import PyTorch-profiler (Kineto) JSON and Nsight Systems exports into DB.
 
-    Every file becomes one rank of a run; the whole import is one transaction.
+    Every file becomes one rank of a run (an Nsight Systems report: one rank per
+    process with GPU work); the whole import is one transaction.
 
     Example: tracekit import sample_traces/tp2 --db traces.duckdb
     Example: tracekit import /data/job42 --parquet /shared/traces.parquet
+
+    Example: tracekit import job.sqlite --rank-map 'job.sqlite:4711=0,4712=1' --db t.duckdb
     """
     if db is None and parquet is None:
         raise InputError("say where to import to", "Pass --db FILE, --parquet DIR, or both.")
@@ -58,10 +67,18 @@ def import_command(
         parquet.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".tracekit-", dir=parquet) as scratch:
             _import(
-                Path(scratch) / "import.duckdb", paths, run, rank, replace, workers, quiet, parquet
+                Path(scratch) / "import.duckdb",
+                paths,
+                run,
+                rank,
+                replace,
+                workers,
+                quiet,
+                parquet,
+                rank_map,
             )
     else:
-        _import(db, paths, run, rank, replace, workers, quiet, parquet)
+        _import(db, paths, run, rank, replace, workers, quiet, parquet, rank_map)
 
 
 def _import(
@@ -73,9 +90,12 @@ def _import(
     workers: int | None,
     quiet: bool,
     parquet: Path | None,
+    rank_map: list[str] | None,
 ) -> None:
     if quiet:
-        summary = import_paths(db, paths, run=run, rank=rank, replace=replace, workers=workers)
+        summary = import_paths(
+            db, paths, run=run, rank=rank, replace=replace, workers=workers, rank_map=rank_map
+        )
     else:
         with Progress(
             TextColumn("[bold]importing"),
@@ -94,7 +114,14 @@ def _import(
                 bar.update(task, completed=sum(done.values()), total=sum(sizes.values()))
 
             summary = import_paths(
-                db, paths, run=run, rank=rank, replace=replace, workers=workers, progress=progress
+                db,
+                paths,
+                run=run,
+                rank=rank,
+                replace=replace,
+                workers=workers,
+                progress=progress,
+                rank_map=rank_map,
             )
         _print_summary(db if parquet is None else parquet, summary)
     if parquet is not None and summary.runs:

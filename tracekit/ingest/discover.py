@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import orjson
@@ -49,7 +49,9 @@ def discover(paths: list[Path], run: str | None = None) -> list[Source]:
     The run defaults to the name of the folder that holds the trace; a
     ``manifest.json`` in that folder (written by ``tracekit collect``) is
     attached. When an nsys report and its SQLite export sit side by side, the
-    export is used.
+    export is used. When a run holds both Kineto traces and nsys exports (a
+    ``collect --profiler both`` folder), the nsys ones form the run
+    ``<run>-nsys``: each rank then appears once per run, once per profiler.
     """
     found: list[Path] = []
     for given in paths:
@@ -80,7 +82,7 @@ def discover(paths: list[Path], run: str | None = None) -> list[Source]:
 
     unique = sorted({p.resolve() for p in found})
     sqlite_stems = {p.with_suffix("") for p in unique if p.suffix == ".sqlite"}
-    sources = []
+    sources: list[Source] = []
     for path in unique:
         if path.suffix == ".nsys-rep" and path.with_suffix("") in sqlite_stems:
             continue
@@ -93,7 +95,13 @@ def discover(paths: list[Path], run: str | None = None) -> list[Source]:
                 manifest=manifest if manifest.is_file() else None,
             )
         )
-    return sources
+    both = {s.run for s in sources if s.format == "nsys"} & {
+        s.run for s in sources if s.format == "kineto"
+    }
+    return [
+        replace(s, run=f"{s.run}-nsys") if s.format == "nsys" and s.run in both else s
+        for s in sources
+    ]
 
 
 def load_manifest(path: Path) -> dict:

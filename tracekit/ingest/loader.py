@@ -9,6 +9,7 @@ A failure anywhere rolls the whole import back.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import queue
@@ -130,13 +131,14 @@ def _kineto(source: Source, sha: str, on_progress: Callable[[int], None]) -> Par
 Reader = Callable[[Source, str, Callable[[int], None]], list[ParsedTrace]]
 
 
-def _readers() -> dict[str, Reader]:
+def _readers(rank_map: list[str] | None = None) -> dict[str, Reader]:
     readers: dict[str, Reader] = {"kineto": lambda s, h, p: [_kineto(s, h, p)]}
     try:
         from tracekit.ingest.nsys import read_nsys
+        from tracekit.ingest.nsys_env import parse_rank_map
     except ImportError:
         return readers
-    readers["nsys"] = read_nsys
+    readers["nsys"] = functools.partial(read_nsys, rank_map=parse_rank_map(rank_map))
     return readers
 
 
@@ -149,12 +151,17 @@ def import_paths(
     replace: bool = False,
     workers: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    rank_map: list[str] | None = None,
 ) -> ImportSummary:
-    """Import every trace under ``paths`` into ``db`` in one transaction."""
+    """Import every trace under ``paths`` into ``db`` in one transaction.
+
+    ``rank_map`` holds ``[REPORT:]PID=RANK[,...]`` specs naming the rank of each
+    process of an Nsight Systems report (see docs/nsys.md).
+    """
     sources = discover(paths, run)
     if rank is not None and len(sources) != 1:
         raise InputError("--rank applies to a single trace file", "Import the others separately.")
-    readers = _readers()
+    readers = _readers(rank_map)
     con = store.connect(db)
     try:
         store.initialise(con)
@@ -197,6 +204,7 @@ def _import(
     con.execute(STAGE_SQL)
     try:
         traces = _stage_all(con, todo, readers, workers, progress)
+        _check_nonempty(con, traces)
         with store.transaction(con):
             _resolve_ranks(con, traces, rank_option, replace)
             if replace:
@@ -277,6 +285,16 @@ def _stage_chunk(
         con.unregister("_chunk")
 
 
+def _check_nonempty(con: duckdb.DuckDBPyConnection, traces: list[ParsedTrace]) -> None:
+    staged = {n for (n,) in con.execute("SELECT DISTINCT source_no FROM _stage_events").fetchall()}
+    for number, trace in enumerate(traces):
+        if number not in staged:
+            raise InputError(
+                f"{trace.source.path}: the trace holds no timed events",
+                "A profiler trace needs complete ('X') events; was the profiled region empty?",
+            )
+
+
 def _resolve_ranks(
     con: duckdb.DuckDBPyConnection,
     traces: list[ParsedTrace],
@@ -339,12 +357,6 @@ def _publish(con: duckdb.DuckDBPyConnection, traces: list[ParsedTrace]) -> Impor
     firsts = dict(
         con.execute("SELECT source_no, min(abs_ns) FROM _stage_events GROUP BY ALL").fetchall()
     )
-    for number in range(len(traces)):
-        if number not in firsts:
-            raise InputError(
-                f"{traces[number].source.path}: the trace holds no timed events",
-                "A profiler trace needs complete ('X') events; was the profiled region empty?",
-            )
     origins: dict[str, int] = dict(con.execute("SELECT run_id, origin_ns FROM runs").fetchall())
     by_run: dict[str, list[ParsedTrace]] = {}
     for trace in traces:

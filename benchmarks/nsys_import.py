@@ -1,0 +1,50 @@
+"""Kernel rows per second of the nsys importer on a synthetic export.
+
+Usage: PYTHONPATH=. python benchmarks/nsys_import.py [KERNELS]
+
+Writes an export with KERNELS kernels (default 1,000,000), each with its
+launching runtime call, in two processes, plus one NVTX range per 10 kernels;
+then times the reader alone (SQLite -> Arrow -> DuckDB shaping -> chunks) and
+a whole `import_paths` into a fresh database, in wall time and in CPU time
+of this process (all its threads), which a busy machine distorts less.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.ingest.nsys_export import synthetic_export
+from tracekit.ingest.discover import Source
+from tracekit.ingest.loader import import_paths
+from tracekit.ingest.nsys import read_nsys
+from tracekit.ingest.nsys_env import parse_rank_map
+
+
+def main(kernels: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = synthetic_export(Path(tmp) / "big.sqlite", kernels)
+        rank_map = parse_rank_map(["100=0,200=1"])
+        start, cpu = time.perf_counter(), time.process_time()
+        rows = 0
+        for trace in read_nsys(
+            Source(path, "nsys", "big", None), "x", lambda _: None, rank_map=rank_map
+        ):
+            rows += sum(events.num_rows for events, _threads in trace.chunks)
+        reader = time.perf_counter() - start, time.process_time() - cpu
+        start, cpu = time.perf_counter(), time.process_time()
+        import_paths(Path(tmp) / "t.duckdb", [path], rank_map=["100=0,200=1"])
+        whole = time.perf_counter() - start, time.process_time() - cpu
+    print(f"{kernels:,} kernels, {rows:,} events; load average {os.getloadavg()[0]:.1f}")
+    for label, (wall, cpu_s) in (("reader", reader), ("import", whole)):
+        print(
+            f"{label}: {wall:.2f} s wall = {kernels / wall / 1e6:.2f} M kernel rows/s; "
+            f"{cpu_s:.2f} CPU s = {kernels / cpu_s / 1e6:.2f} M kernel rows per CPU second"
+        )
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)

@@ -1,0 +1,257 @@
+"""One rank of a ``tracekit collect`` run: build the stage, generate, profile.
+
+Started by ``tracekit collect`` (``python worker.py ...`` with RANK,
+WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT set), directly or under
+``nsys profile``. Runs ``--warmup`` generations, then one measured generation
+(prefill of the batch, then greedy decode) inside the profiled region. Writes
+``rank{r}.pt.trace.json.gz``; rank 0 also writes ``worker_result.json`` (the
+layout gathered from every rank, versions, latency) for the launcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import socket
+import sys
+import time
+import traceback
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from annotate import Annotator
+from llama import Stage, random_weights
+from parallel import Comm, Layout
+
+from tracekit.presets import ModelShape
+from tracekit.supervise import FAILURE_MARK
+
+FAULT_ENV = "TRACEKIT_COLLECT_FAULT"
+"""``<rank>:crash`` or ``<rank>:hang``: make one rank fail (used by the tests)."""
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+MODEL_FIELDS = ("layers", "hidden", "heads", "kv_heads", "intermediate", "vocab")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--tp", type=int, required=True)
+    ap.add_argument("--pp", type=int, required=True)
+    ap.add_argument("--model", default="tiny", help="name recorded for the shape")
+    for name in MODEL_FIELDS:
+        ap.add_argument("--" + name.replace("_", "-"), dest=name, type=int, required=True)
+    ap.add_argument("--rope-theta", type=float, default=500000.0)
+    ap.add_argument("--rms-eps", type=float, default=1e-5)
+    ap.add_argument("--max-positions", type=int, default=8192)
+    ap.add_argument("--checkpoint", type=Path)
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--prompt-len", type=int, default=16)
+    ap.add_argument("--gen-len", type=int, default=8)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--dtype", choices=["auto", *sorted(DTYPES)], default="auto")
+    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    ap.add_argument("--backend", choices=["auto", "gloo", "nccl"], default="auto")
+    ap.add_argument("--profiler", choices=["torch", "nsys", "both", "none"], default="torch")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, required=True)
+    return ap.parse_args(argv)
+
+
+def inject_fault(rank: int) -> None:
+    spec = os.environ.get(FAULT_ENV, "")
+    if not spec:
+        return
+    target, kind = spec.split(":")
+    if int(target) != rank:
+        return
+    if kind == "hang":
+        time.sleep(3600)
+    raise RuntimeError(f"injected fault on rank {rank} ({FAULT_ENV}={spec})")
+
+
+class Generator:
+    """Runs prefill + greedy decode of one batch through this rank's stage."""
+
+    def __init__(self, stage: Stage, args: argparse.Namespace, device: torch.device) -> None:
+        self.stage = stage
+        self.args = args
+        self.device = device
+        self.dtype = DTYPES[args.dtype]
+        gen = torch.Generator().manual_seed(args.seed)
+        vocab = stage.shape.vocab
+        self.prompts = torch.randint(0, vocab, (args.batch, args.prompt_len), generator=gen)
+        self.prompts = self.prompts.to(device)
+        self.like = torch.empty(0, dtype=self.dtype, device=device)
+
+    def run(self) -> tuple[list[list[int]], float, float]:
+        """Returns (output tokens per request, TTFT s, end-to-end s) as seen here."""
+        args = self.args
+        stage = self.stage
+        layout = stage.comm.layout
+        stage.reset_cache(args.batch, args.prompt_len + args.gen_len)
+        tokens = self.prompts
+        outputs: list[list[int]] = []
+        start = time.perf_counter()
+        ttft = 0.0
+        position = 0
+        for step in range(args.gen_len):
+            n = tokens.shape[1]
+            positions = torch.arange(position, position + n, device=self.device)
+            with stage.annotate.step(step), stage.annotate.stage(layout.pp_rank):
+                logits = stage.forward(tokens, positions, self.like)
+                # Non-first stages only need the next step's token count, not the ids.
+                next_tokens = torch.zeros((args.batch, 1), dtype=torch.int64, device=self.device)
+                if layout.is_first_stage or logits is not None:
+                    with stage.annotate.block("sample"):
+                        sampled = None if logits is None else logits.argmax(-1, keepdim=True)
+                        returned = stage.comm.return_tokens(sampled, next_tokens)
+                    if layout.is_first_stage:
+                        next_tokens = returned
+                tokens = next_tokens
+            position += n
+            if layout.is_first_stage:
+                outputs.append(tokens[:, 0].tolist())
+            if step == 0:
+                ttft = time.perf_counter() - start
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        e2e = time.perf_counter() - start
+        per_request = [list(row) for row in zip(*outputs, strict=True)] if outputs else []
+        return per_request, ttft, e2e
+
+
+def versions(device: torch.device) -> dict[str, str | None]:
+    nccl = None
+    if device.type == "cuda":
+        nccl = ".".join(str(v) for v in torch.cuda.nccl.version())
+    return {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "nccl": nccl,
+        "python": platform.python_version(),
+    }
+
+
+def pick_device(choice: str, local_rank: int, world: int) -> torch.device:
+    """cuda:(LOCAL_RANK mod visible GPUs) when asked or available, else the CPU
+    with the cores shared among the local ranks."""
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        index = local_rank % torch.cuda.device_count()
+        torch.cuda.set_device(index)
+        return torch.device("cuda", index)
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
+    return torch.device("cpu")
+
+
+def main(argv: list[str]) -> None:
+    args = parse_args(argv)
+    rank = int(os.environ["RANK"])
+    world = int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    layout = Layout(rank=rank, world_size=world, tp=args.tp, pp=args.pp)
+    device = pick_device(args.device, local_rank, world)
+    backend = args.backend
+    if backend == "auto":
+        backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(
+        backend, rank=rank, world_size=world, timeout=datetime.timedelta(minutes=10)
+    )
+    shape = ModelShape(
+        name=args.model,
+        **{k: getattr(args, k) for k in MODEL_FIELDS},
+        rope_theta=args.rope_theta,
+        rms_eps=args.rms_eps,
+        max_positions=args.max_positions,
+    )
+    if args.dtype == "auto":
+        args.dtype = "bfloat16" if device.type == "cuda" else "float32"
+    dtype = DTYPES[args.dtype]
+    if args.checkpoint is not None:
+        from checkpoint import checkpoint_weights
+
+        load = checkpoint_weights(args.checkpoint, device, dtype, layout.tp_rank)
+    else:
+        load = random_weights(args.seed, device, dtype, layout.tp_rank)
+    nvtx = args.profiler in ("nsys", "both") and device.type == "cuda"
+    comm = Comm(layout)
+    stage = Stage(shape, load, comm, Annotator(nvtx), device)
+    generator = Generator(stage, args, device)
+    inject_fault(rank)
+
+    measured = run_profiled(generator, args, device, rank)
+    host = socket.gethostname()
+    info = {"rank": rank, "host": host, "device": str(device), "local_rank": local_rank}
+    infos: list[dict] = [{} for _ in range(world)]
+    dist.all_gather_object(infos, info)
+    if rank == 0:
+        outputs, ttft, e2e = measured
+        steps = max(args.gen_len - 1, 1)
+        tpot = (e2e - ttft) / steps if args.gen_len > 1 else 0.0
+        result = {
+            "model": {**asdict(shape), "dtype": args.dtype},
+            "backend": backend,
+            "ranks": infos,
+            "versions": versions(device),
+            "latency": [
+                {"request": i, "ttft_ms": ttft * 1e3, "tpot_ms": tpot * 1e3, "e2e_ms": e2e * 1e3}
+                for i in range(args.batch)
+            ],
+            "output_tokens": outputs,
+        }
+        (args.out / "worker_result.json").write_text(json.dumps(result, indent=2))
+    dist.destroy_process_group()
+
+
+def run_profiled(
+    generator: Generator, args: argparse.Namespace, device: torch.device, rank: int
+) -> tuple[list[list[int]], float, float]:
+    """``--warmup`` generations, then the measured one: the only one the
+    profiler schedule keeps, and the one inside the cudaProfilerApi range."""
+    nsys = args.profiler in ("nsys", "both") and device.type == "cuda"
+    prof = None
+    if args.profiler in ("torch", "both"):
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        if device.type == "cuda" and not nsys:
+            # nsys owns CUPTI in "both" mode; Kineto then records the CPU side only.
+            activities.append(torch.profiler.ProfilerActivity.CUDA)
+        trace = str(args.out / f"rank{rank}.pt.trace.json.gz")
+        prof = torch.profiler.profile(
+            activities=activities,
+            schedule=torch.profiler.schedule(
+                wait=max(args.warmup - 1, 0), warmup=min(args.warmup, 1), active=1
+            ),
+            record_shapes=True,
+            on_trace_ready=lambda p: p.export_chrome_trace(trace),
+        )
+        # The schedule's warm-up -> active transition warns that events are cleared: intended.
+        warnings.filterwarnings("ignore", message="Warning: Profiler clears events")
+        prof.start()
+    for i in range(args.warmup + 1):
+        measured_pass = i == args.warmup
+        dist.barrier()
+        if measured_pass and nsys:
+            torch.cuda.profiler.start()
+        measured = generator.run()
+        if measured_pass and nsys:
+            torch.cuda.profiler.stop()
+        if prof is not None:
+            prof.step()
+    if prof is not None:
+        prof.stop()
+    return measured
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1:])
+    except BaseException:
+        traceback.print_exc()
+        print(FAILURE_MARK.format(rank=os.environ.get("RANK", "?"), time=time.time()), flush=True)
+        sys.exit(1)

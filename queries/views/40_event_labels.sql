@@ -1,0 +1,172 @@
+-- event_labels: the labels (step, phase, pipeline stage, layer, block) of every device-side
+-- event, communication op and (in CPU-only traces) CPU operator, read from the annotation ranges enclosing the
+-- CPU call that launched it (kernels/memcpy/memset: the CUDA call with the same correlation
+-- id; gloo ops: their c10d launch op; CPU operators: themselves). The same projection as
+-- `event_annotations`, extended to the CPU operators that CPU-lane overlap measures as
+-- compute (every cpu_op of a trace without kernels is labelled).
+-- Range names become labels through `label_rules`; per key the innermost range wins, then
+-- the lowest rule priority. The stage falls back to the rank's place in the layout
+-- (`_rank_roles`) when no range names it.
+-- Private helpers defined here:
+--   _rank_roles(run_id, rank, tp_rank, pp_rank, role_source): rank_layout (collect manifest
+--       or user rows), else rank % runs.tp and rank // runs.tp where the run knows tp, else
+--       from distributedInfo.pg_config: a group of consecutive ranks smaller than the job
+--       is the rank's TP group (tp_rank = position in it, pp_rank = rank // its size).
+--   _label_names(name, key, value, priority): each distinct annotation name x matching rule.
+--   _label_probes(trace_id, event_id, pid, tid, probe_ts_ns): what is labelled and the
+--       CPU time point whose enclosing ranges label it (one row per launch).
+--   _labelled_ranges: annotation ranges some rule matches, with their own labels (lowest
+--       priority per key); pk = coalesce(pid, -1); order_key orders by start, then depth
+--       (ts_ns * 64 + depth: exact for run timelines under 4.5 years and 64 levels).
+--   _range_chain(trace_id, range_id, anc_id, anc_depth, anc_end_ns): each labelled range's
+--       labelled ancestors and itself.
+--   _resolved_ranges: the labels in force inside each labelled range (innermost per key).
+-- Method (no range join): one ASOF lookup per probe finds the labelled range of its thread
+-- that started last at or before it. With properly nested ranges that range is either the
+-- innermost labelled range around the probe or a descendant of it that already ended; in
+-- the second case the deepest of its ancestors still open at the probe is the innermost.
+-- Depends on: events, traces, runs, rank_layout, label_rules, event_launches,
+--             annotation_ranges.
+--   run_id, rank, trace_id, event_id   the labelled event
+--   step          BIGINT   generation step (tk:step=N), NULL when no range names it
+--   phase         VARCHAR  'prefill' | 'decode' | ... (tk:phase=...)
+--   stage         INTEGER  pipeline stage: a range's tk:stage=N, else the rank's pp_rank
+--   layer         INTEGER  transformer layer (tk:layer=N, model.layers.N, nn.Module ..._N)
+--   block         VARCHAR  attention | mlp | embedding | lm_head | pp_send | pp_recv | sample ...
+--   stage_source  VARCHAR  'annotation' | 'layout' | NULL
+--   tp_rank, pp_rank  INTEGER  the rank's place in the layout (NULL when unknown)
+CREATE OR REPLACE VIEW _rank_roles AS
+WITH ranks AS (
+    SELECT run_id, rank, any_value(process_groups) AS process_groups,
+           count(*) OVER (PARTITION BY run_id) AS ranks_in_run
+    FROM traces GROUP BY run_id, rank
+), groups AS (
+    SELECT r.run_id, r.rank, TRY_CAST(g.value->'ranks' AS INTEGER[]) AS members
+    FROM ranks r, json_each(r.process_groups) g
+    WHERE r.process_groups IS NOT NULL
+), from_pg AS (
+    -- a group of consecutive ranks smaller than the job is this rank's TP group
+    SELECT run_id, rank, max(len(members)) AS tp,
+           max(list_position(members, rank) - 1) AS tp_rank
+    FROM groups g
+    WHERE len(members) > 1 AND list_position(members, rank) IS NOT NULL
+      AND members = range(members[1], members[1] + len(members))::INTEGER[]
+      AND len(members) < (SELECT max(ranks_in_run) FROM ranks x WHERE x.run_id = g.run_id)
+    GROUP BY run_id, rank
+)
+SELECT t.run_id, t.rank,
+       coalesce(l.tp_rank, CASE WHEN r.tp > 0 THEN t.rank % r.tp END, p.tp_rank) AS tp_rank,
+       coalesce(l.pp_rank, CASE WHEN r.tp > 0 THEN t.rank // r.tp END, t.rank // p.tp)
+           AS pp_rank,
+       CASE WHEN l.rank IS NOT NULL THEN 'rank_layout'
+            WHEN r.tp > 0 THEN 'runs.tp'
+            WHEN p.tp IS NOT NULL THEN 'pg_config' END AS role_source
+FROM ranks t
+LEFT JOIN rank_layout l USING (run_id, rank)
+LEFT JOIN runs r USING (run_id)
+LEFT JOIN from_pg p USING (run_id, rank);
+
+CREATE OR REPLACE VIEW _label_names AS
+WITH names AS (
+    SELECT DISTINCT name FROM events
+    WHERE dur_ns > 0 AND (kind = 'user_annotation'
+          OR (kind = 'python_function' AND starts_with(name, 'nn.Module: ')))
+)
+SELECT n.name, r.key, regexp_extract(n.name, r.pattern, 1) AS value, r.priority
+FROM names n JOIN label_rules r ON regexp_matches(n.name, r.pattern);
+
+CREATE OR REPLACE VIEW _label_probes AS
+SELECT trace_id, event_id, pid, tid, launch_ts_ns AS probe_ts_ns
+FROM event_launches
+UNION ALL
+SELECT e.trace_id, e.event_id, e.pid, e.tid, e.ts_ns
+FROM events e
+WHERE e.kind = 'cpu_op'
+  AND e.trace_id NOT IN (SELECT DISTINCT trace_id FROM events WHERE kind = 'kernel');
+
+CREATE OR REPLACE VIEW _labelled_ranges AS
+WITH own AS (
+    SELECT a.trace_id, a.event_id AS range_id, coalesce(a.pid, -1) AS pk, a.tid, a.depth,
+           a.ts_ns, a.end_ns, n.key, n.value, n.priority
+    FROM annotation_ranges a JOIN _label_names n USING (name)
+)
+SELECT trace_id, range_id, pk, tid, depth, ts_ns, end_ns,
+       ts_ns * 64 + least(depth, 63) AS order_key,
+       arg_min(value, priority) FILTER (WHERE key = 'step') AS step,
+       arg_min(value, priority) FILTER (WHERE key = 'phase') AS phase,
+       arg_min(value, priority) FILTER (WHERE key = 'stage') AS stage,
+       arg_min(value, priority) FILTER (WHERE key = 'layer') AS layer,
+       arg_min(value, priority) FILTER (WHERE key = 'block') AS block
+FROM own
+GROUP BY trace_id, range_id, pk, tid, depth, ts_ns, end_ns;
+
+CREATE OR REPLACE VIEW _range_chain AS
+WITH depths AS (
+    SELECT DISTINCT trace_id, pk, tid, depth FROM _labelled_ranges
+), probes AS (
+    SELECT r.trace_id, r.range_id, r.pk, r.tid, r.ts_ns, d.depth
+    FROM _labelled_ranges r
+    JOIN depths d ON d.trace_id = r.trace_id AND d.pk = r.pk AND d.tid = r.tid
+                 AND d.depth < r.depth
+), ancestors AS (
+    SELECT p.trace_id, p.range_id, a.range_id AS anc_id, a.depth AS anc_depth,
+           a.end_ns AS anc_end_ns
+    FROM probes p
+    ASOF JOIN _labelled_ranges a
+      ON a.trace_id = p.trace_id AND a.pk = p.pk AND a.tid = p.tid AND a.depth = p.depth
+     AND a.ts_ns <= p.ts_ns
+    WHERE p.ts_ns < a.end_ns
+)
+SELECT * FROM ancestors
+UNION ALL
+SELECT trace_id, range_id, range_id, depth, end_ns FROM _labelled_ranges;
+
+CREATE OR REPLACE VIEW _resolved_ranges AS
+SELECT c.trace_id, c.range_id,
+       arg_max(a.step, c.anc_depth) FILTER (WHERE a.step IS NOT NULL) AS step,
+       arg_max(a.phase, c.anc_depth) FILTER (WHERE a.phase IS NOT NULL) AS phase,
+       arg_max(a.stage, c.anc_depth) FILTER (WHERE a.stage IS NOT NULL) AS stage,
+       arg_max(a.layer, c.anc_depth) FILTER (WHERE a.layer IS NOT NULL) AS layer,
+       arg_max(a.block, c.anc_depth) FILTER (WHERE a.block IS NOT NULL) AS block
+FROM _range_chain c
+JOIN _labelled_ranges a ON a.trace_id = c.trace_id AND a.range_id = c.anc_id
+GROUP BY c.trace_id, c.range_id;
+
+CREATE OR REPLACE VIEW event_labels AS
+WITH probes AS (
+    SELECT trace_id, event_id, coalesce(pid, -1) AS pk, tid, probe_ts_ns,
+           probe_ts_ns * 64 + 63 AS order_key
+    FROM _label_probes
+), hit AS (
+    -- the labelled range that started last at or before the probe on its thread (ranges
+    -- starting together: the deepest): the innermost labelled range around it, or a
+    -- descendant of it that has already ended
+    SELECT p.trace_id, p.event_id, p.probe_ts_ns, r.range_id, r.end_ns
+    FROM probes p
+    ASOF LEFT JOIN _labelled_ranges r
+      ON r.trace_id = p.trace_id AND r.pk = p.pk AND r.tid = p.tid
+     AND r.order_key <= p.order_key
+), ended AS (
+    SELECT h.trace_id, h.event_id, arg_max(c.anc_id, c.anc_depth) AS range_id
+    FROM hit h
+    JOIN _range_chain c ON c.trace_id = h.trace_id AND c.range_id = h.range_id
+    WHERE h.probe_ts_ns >= h.end_ns AND c.anc_end_ns > h.probe_ts_ns
+    GROUP BY h.trace_id, h.event_id
+), innermost AS (
+    SELECT h.trace_id, h.event_id,
+           coalesce(CASE WHEN h.probe_ts_ns < h.end_ns THEN h.range_id END, x.range_id)
+               AS range_id
+    FROM hit h
+    LEFT JOIN ended x ON x.trace_id = h.trace_id AND x.event_id = h.event_id
+)
+SELECT t.run_id, t.rank, i.trace_id, i.event_id,
+       TRY_CAST(r.step AS BIGINT) AS step, r.phase,
+       coalesce(TRY_CAST(r.stage AS INTEGER), rr.pp_rank) AS stage,
+       TRY_CAST(r.layer AS INTEGER) AS layer, r.block,
+       CASE WHEN r.stage IS NOT NULL THEN 'annotation'
+            WHEN rr.pp_rank IS NOT NULL THEN 'layout' END AS stage_source,
+       rr.tp_rank, rr.pp_rank
+FROM innermost i
+JOIN traces t ON t.trace_id = i.trace_id
+LEFT JOIN _resolved_ranges r ON r.trace_id = i.trace_id AND r.range_id = i.range_id
+LEFT JOIN _rank_roles rr ON rr.run_id = t.run_id AND rr.rank = t.rank;

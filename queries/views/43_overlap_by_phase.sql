@@ -1,0 +1,33 @@
+-- overlap_by_phase: communication/compute overlap per rank, lane group and generation phase.
+-- The same exact partition as overlap_by_layer (see its header for the rule: each instant of
+-- a class's union belongs to the most recently started interval covering it, and carries
+-- that event's labels), so the rows of a (run_id, rank, device) sum to overlap_by_rank.
+-- Depends on: _lane_segments, event_labels, traces.
+--   run_id, rank, trace_id
+--   device          GPU index; NULL for the CPU lane (gloo)
+--   lane            'gpu<device>' or 'cpu'
+--   phase           VARCHAR  'prefill' | 'decode' (tk:phase=...) of the owning events;
+--                 NULL = outside any step range
+--   comm_ns         communication time owned by ops with this phase, ns
+--   compute_ns      compute time owned by kernels/ops with this phase, ns
+--   overlap_ns      part of comm_ns during which compute runs, ns
+--   exposed_comm_ns comm_ns - overlap_ns, ns
+--   overlap_pct     100 * overlap_ns / comm_ns (NULL without communication)
+CREATE OR REPLACE VIEW overlap_by_phase AS
+WITH sums AS (
+    SELECT s.trace_id, s.device, l.phase,
+           coalesce(sum(s.dur_ns) FILTER (WHERE s.cls = 'comm'), 0) AS comm_ns,
+           coalesce(sum(s.dur_ns) FILTER (WHERE s.cls = 'compute'), 0) AS compute_ns,
+           coalesce(sum(s.overlap_ns) FILTER (WHERE s.cls = 'comm'), 0) AS overlap_ns
+    FROM _lane_segments s
+    LEFT JOIN event_labels l USING (trace_id, event_id)
+    GROUP BY s.trace_id, s.device, l.phase
+)
+SELECT t.run_id, t.rank, x.trace_id, x.device,
+       CASE WHEN x.device IS NULL THEN 'cpu' ELSE 'gpu' || x.device END AS lane,
+       x.phase,
+       x.comm_ns::BIGINT AS comm_ns, x.compute_ns::BIGINT AS compute_ns,
+       x.overlap_ns::BIGINT AS overlap_ns, (x.comm_ns - x.overlap_ns)::BIGINT AS exposed_comm_ns,
+       round(100.0 * x.overlap_ns / nullif(x.comm_ns, 0), 4) AS overlap_pct
+FROM sums x JOIN traces t USING (trace_id)
+ORDER BY t.run_id, t.rank, x.device, phase NULLS LAST;

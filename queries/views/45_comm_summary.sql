@@ -1,0 +1,107 @@
+-- comm_summary: communication per rank, op and message-size bucket, with algorithm and bus
+-- bandwidth by the nccl-tests convention:
+--   algbw = bytes / time;  busbw = algbw x factor(op, n), n = group size:
+--   all_reduce 2(n-1)/n; all_gather, reduce_scatter, all_to_all (n-1)/n; everything else 1.
+-- Buckets are powers of two: [2^k, 2^(k+1)) bytes of msg_bytes; 'unknown' where the trace
+-- gives no size.
+-- Private helper defined here:
+--   _comm_groups: every comm_ops row with the process group used to match it across ranks
+--     pg          the trace's pg_name where it has one; otherwise (gloo, old NCCL traces)
+--                 derived from the layout (_rank_roles): send/recv -> the pipeline pair
+--                 'p2p:<src>-><dst>' (src stage s, tp rank t sends to stage s+1, same t,
+--                 wrapping around), barrier -> 'world', other collectives -> the TP group
+--                 'tp<pp_rank>' when the run's tp is known (runs.tp, else the
+--                 rank_layout rows a user added); else 'world'
+--     group_size  pg size: the trace's Group size / Process Group Ranks, 2 for p2p pairs,
+--                 the TP degree for TP groups, else the run's (or traces') world size
+--     peer_rank   the other end of a derived p2p pair (NULL otherwise)
+--     match_op    op used for matching: 'send_recv' for the two ends of a derived pair
+--     msg_bytes   comm_ops.msg_bytes, or for an all_gather that only states its input,
+--                 in_bytes x group_size
+--     call_k      the op's instance number: seq where the trace has one, else its 0-based
+--                 order among the trace's ops of the same (pg, op), by start time
+-- Depends on: comm_ops, _rank_roles, rank_layout, runs, traces.
+--   run_id, rank      the rank
+--   op                comm_ops.op
+--   size_bucket       '[8.0 KiB, 16.0 KiB)' style label, or 'unknown'
+--   bucket_lo_bytes   lower bound of the bucket, bytes (NULL for 'unknown')
+--   group_size        process group size (the largest seen in the bucket)
+--   calls             number of ops
+--   total_ns, mean_ns, min_ns, max_ns   op durations, ns
+--   total_bytes       sum of msg_bytes, bytes
+--   algbw_gbps        total_bytes / total_ns (bytes per ns = GB/s)
+--   busbw_gbps        algbw_gbps x factor(op, group_size)
+CREATE OR REPLACE VIEW _comm_groups AS
+WITH world AS (
+    SELECT t.run_id, coalesce(max(r.world_size), max(t.world_size), count(DISTINCT t.rank))
+               AS world_size
+    FROM traces t LEFT JOIN runs r USING (run_id) GROUP BY t.run_id
+), base AS (
+    SELECT c.*, rr.tp_rank, rr.pp_rank, coalesce(r.tp, l.tp) AS tp, w.world_size,
+           coalesce(r.pp, l.pp, CASE WHEN coalesce(r.tp, l.tp) > 0
+                                     THEN w.world_size // coalesce(r.tp, l.tp) END) AS pp
+    FROM comm_ops c
+    LEFT JOIN _rank_roles rr ON rr.run_id = c.run_id AND rr.rank = c.rank
+    LEFT JOIN runs r ON r.run_id = c.run_id
+    LEFT JOIN world w ON w.run_id = c.run_id
+    LEFT JOIN (SELECT run_id, max(tp_rank) + 1 AS tp, max(pp_rank) + 1 AS pp
+               FROM rank_layout GROUP BY run_id) l ON l.run_id = c.run_id
+), peers AS (
+    SELECT *,
+           CASE WHEN pg_name IS NULL AND tp > 0 AND op = 'send'
+                THEN ((pp_rank + 1) % pp) * tp + tp_rank
+                WHEN pg_name IS NULL AND tp > 0 AND op = 'recv'
+                THEN ((pp_rank + pp - 1) % pp) * tp + tp_rank END AS peer_rank
+    FROM base
+), grouped AS (
+    SELECT *,
+           CASE WHEN pg_name IS NOT NULL THEN pg_name
+                WHEN peer_rank IS NOT NULL AND op = 'send' THEN 'p2p:' || rank || '->' || peer_rank
+                WHEN peer_rank IS NOT NULL THEN 'p2p:' || peer_rank || '->' || rank
+                WHEN op = 'barrier' OR tp IS NULL THEN 'world'
+                ELSE 'tp' || pp_rank END AS pg,
+           CASE WHEN pg_name IS NOT NULL
+                THEN coalesce(group_size, len(TRY_CAST(pg_ranks AS INTEGER[])), world_size)
+                WHEN peer_rank IS NOT NULL THEN 2
+                WHEN op = 'barrier' OR tp IS NULL THEN world_size
+                ELSE tp END AS pg_size,
+           CASE WHEN peer_rank IS NOT NULL THEN 'send_recv' ELSE op END AS match_op
+    FROM peers
+)
+SELECT * EXCLUDE (group_size, msg_bytes, pg_size),
+       pg_size AS group_size,
+       coalesce(msg_bytes, CASE WHEN op = 'all_gather' THEN in_bytes * pg_size END)::BIGINT
+           AS msg_bytes,
+       coalesce(seq, row_number() OVER (PARTITION BY trace_id, pg, op
+                                         ORDER BY ts_ns, event_id) - 1) AS call_k
+FROM grouped;
+
+CREATE OR REPLACE VIEW comm_summary AS
+WITH sized AS (
+    SELECT *,
+           CASE WHEN msg_bytes > 0 THEN (2::BIGINT ** floor(log2(msg_bytes)))::BIGINT END AS lo
+    FROM _comm_groups
+), agg AS (
+    SELECT run_id, rank, op, lo AS bucket_lo_bytes,
+           max(group_size) AS group_size,
+           count(*) AS calls,
+           sum(dur_ns)::BIGINT AS total_ns,
+           round(avg(dur_ns), 1) AS mean_ns,
+           min(dur_ns) AS min_ns,
+           max(dur_ns) AS max_ns,
+           sum(msg_bytes)::BIGINT AS total_bytes
+    FROM sized GROUP BY run_id, rank, op, lo
+)
+SELECT run_id, rank, op,
+       CASE WHEN bucket_lo_bytes IS NULL THEN 'unknown'
+            ELSE '[' || format_bytes(bucket_lo_bytes) || ', '
+                 || format_bytes(2 * bucket_lo_bytes) || ')' END AS size_bucket,
+       bucket_lo_bytes, group_size, calls, total_ns, mean_ns, min_ns, max_ns, total_bytes,
+       round(total_bytes / nullif(total_ns, 0), 4) AS algbw_gbps,
+       round(total_bytes / nullif(total_ns, 0)
+             * CASE WHEN op = 'all_reduce' THEN 2.0 * (group_size - 1) / group_size
+                    WHEN op IN ('all_gather', 'reduce_scatter', 'all_to_all')
+                    THEN 1.0 * (group_size - 1) / group_size
+                    ELSE 1.0 END, 4) AS busbw_gbps
+FROM agg
+ORDER BY run_id, rank, op, bucket_lo_bytes NULLS LAST;

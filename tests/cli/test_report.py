@@ -1,0 +1,76 @@
+"""`tracekit report` on a hand-built trace and on the gloo TP 2 x PP 2 run."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import tracekit.cli  # noqa: F401  (registers the commands)
+from tests.fixtures.kineto import AR, Trace, import_traces
+from tracekit.analysis.report import SECTIONS
+from tracekit.cli._app import app
+from tracekit.errors import InputError
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def small_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("report")
+    t = Trace(rank=0, world_size=1)
+    t.annotation("tk:step=0 phase=prefill", 0, 100).annotation("tk:layer=0", 0, 50)
+    t.kernel("gemm", 100, 40, launch_ts=1)
+    t.kernel(AR, 120, 60, stream=13, launch_ts=10)
+    return import_traces(root / "r.duckdb", root / "r", [t], run="small")
+
+
+def test_json_has_every_section(small_db: Path) -> None:
+    result = runner.invoke(app, ["report", "--db", str(small_db), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["run_id"] == "small"
+    assert list(doc["sections"]) == list(SECTIONS)
+    layer0 = [r for r in doc["sections"]["layers"] if r["layer"] == 0][0]
+    assert (layer0["comm_ns"], layer0["overlap_ns"]) == (60_000, 20_000)
+
+
+def test_csv_one_section(small_db: Path) -> None:
+    result = runner.invoke(
+        app, ["report", "--db", str(small_db), "--format", "csv", "--section", "ranks"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 1 and rows[0]["exposed_comm_ns"] == "40000"
+
+
+def test_table_shows_titles(small_db: Path) -> None:
+    result = runner.invoke(app, ["report", "--db", str(small_db)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Per layer" in result.stdout and "Top collective instances" in result.stdout
+
+
+def test_unknown_run_is_an_input_error(small_db: Path) -> None:
+    result = runner.invoke(app, ["report", "--db", str(small_db), "--run", "nope"])
+    assert isinstance(result.exception, InputError)
+    assert "nope" in result.exception.message
+
+
+@pytest.mark.slow
+def test_plots_on_gloo_run(gloo_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "charts"
+    result = runner.invoke(
+        app, ["report", "--db", str(gloo_db), "--format", "json", "--plot", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        f"{stem}.{ext}"
+        for stem in ("exposed_by_stage", "overlap_by_layer", "timeline")
+        for ext in ("png", "svg")
+    ]
+    assert all(p.stat().st_size > 1000 for p in out.iterdir())

@@ -1,0 +1,147 @@
+"""The streaming Kineto reader: exact times, typed args, chunking that survives braces."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from tests.conftest import cpu, kernel, write_kineto
+from tracekit.errors import InputError
+from tracekit.ingest.kineto import read_kineto
+
+
+def _read_all(path: Path, block: int = 1 << 24) -> tuple[dict, pa.Table, pa.Table]:
+    meta, chunks = read_kineto(path, block_bytes=block)
+    parts = list(chunks)
+    events = pa.concat_tables([c.events for c in parts]) if parts else None
+    threads = pa.concat_tables([c.threads for c in parts]) if parts else None
+    return meta, events, threads
+
+
+def _tricky_events(n: int) -> list[dict]:
+    events = [
+        {"ph": "M", "name": "thread_name", "pid": 100, "tid": 101, "args": {"name": "worker"}},
+        {"ph": "M", "name": "process_name", "pid": 100, "tid": 0, "args": {"name": "python"}},
+    ]
+    for i in range(n):
+        events.append(
+            kernel(
+                "void at::native::f<{lambda(int)#1}>(...)::{lambda()#2}, }, {",
+                1000.5 + i,
+                0.25,
+                correlation=i,
+            )
+        )
+        events.append(cpu("aten::mm", 999.0 + i, 2.0, **{"Input Dims": [[2, 3], [{"a": 1}]]}))
+    return events
+
+
+def test_times_are_exact_nanoseconds_with_base_time_after_the_array(tmp_path: Path) -> None:
+    events = [kernel("k", 4458676983543.183, 2636.669, correlation=7)]
+    path = write_kineto(tmp_path / "t.json", events, extra={"baseTimeNanoseconds": 10**18})
+    meta, table, _ = _read_all(path)
+    row = table.to_pylist()[0]
+    assert meta["_base_ns"] == 10**18
+    assert row["abs_ns"] == 10**18 + 4458676983543183
+    assert row["dur_ns"] == 2636669
+    assert (row["kind"], row["device"], row["stream"], row["correlation"]) == ("kernel", 0, 7, 7)
+    assert row["pid"] is None and row["tid"] is None
+
+
+def test_known_args_become_columns_and_the_rest_is_kept(tmp_path: Path) -> None:
+    args = {
+        "Collective name": "allreduce",
+        "In msg nelems": 6637568,
+        "Out msg nelems": 6637568,
+        "dtype": "Float",
+        "Group size": 2,
+        "Process Group Name": "0",
+        "Process Group Ranks": "[0, 1]",
+        "grid": [8, 1, 1],
+    }
+    path = write_kineto(tmp_path / "t.json", [kernel("ncclKernel_x", 1.0, 1.0, **args)])
+    row = _read_all(path)[1].to_pylist()[0]
+    assert (row["coll_name"], row["in_nelems"], row["dtype"], row["group_size"]) == (
+        "allreduce",
+        6637568,
+        "Float",
+        2,
+    )
+    assert row["pg_ranks"] == "[0, 1]"
+    assert json.loads(row["args"]) == {"grid": [8, 1, 1]}
+
+
+def test_string_pids_and_metadata_rows(tmp_path: Path) -> None:
+    events = [
+        {
+            "ph": "i",
+            "name": "Iteration Start",
+            "pid": "Traces",
+            "tid": "Trace",
+            "ts": 5.0,
+            "s": "g",
+        },
+        {"ph": "M", "name": "thread_name", "pid": 100, "tid": 101, "args": {"name": "gloo"}},
+        cpu("aten::add", 1.0, 1.0),
+    ]
+    _, table, threads = _read_all(write_kineto(tmp_path / "t.json", events))
+    rows = {r["name"]: r for r in table.to_pylist()}
+    assert rows["Iteration Start"]["kind"] == "instant"
+    assert rows["Iteration Start"]["pid"] is None
+    assert rows["aten::add"]["pid"] == 100
+    assert threads.to_pylist() == [{"pid": 100, "tid": 101, "name": "gloo"}]
+
+
+@pytest.mark.parametrize("compact", [True, False])
+def test_chunking_gives_the_same_rows_at_any_block_size(tmp_path: Path, compact: bool) -> None:
+    doc = {"schemaVersion": 1, "traceEvents": _tricky_events(300), "traceName": "x ] }"}
+    text = json.dumps(doc, indent=None if compact else 2).encode()
+    path = tmp_path / "t.json.gz"
+    path.write_bytes(gzip.compress(text))
+    _, whole, _ = _read_all(path)
+    meta, small, threads = _read_all(path, block=997)
+    assert meta["traceName"] == "x ] }"
+    assert whole.num_rows == small.num_rows == 600
+    assert sorted(small.column("event_id").to_pylist()) == sorted(
+        whole.column("event_id").to_pylist()
+    )
+    assert small.sort_by("event_id").equals(whole.sort_by("event_id"))
+    assert threads.num_rows == 2
+
+
+def test_gzip_is_detected_by_content_not_suffix(tmp_path: Path) -> None:
+    path = write_kineto(tmp_path / "t.json", [cpu("aten::add", 1.0, 1.0)], gz=True)
+    assert _read_all(path)[1].num_rows == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"{not json", "not valid JSON"),
+        (b'{"foo": [1, 2]}', "no `traceEvents` array"),
+        (b'{"traceEvents": [{"ph": "X", "ts": 1, "dur": 1', "never ends"),
+        (b'{"traceEvents": [{"ph": "X", "ts": 1, "dur": 1}, {oops}]}', "not valid JSON"),
+    ],
+)
+def test_bad_files_raise_clear_errors(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as err:
+        _meta, chunks = read_kineto(path)
+        list(chunks)
+    assert message in err.value.message
+    assert str(path) in err.value.message
+
+
+def test_truncated_gzip(tmp_path: Path) -> None:
+    good = write_kineto(tmp_path / "g.json.gz", _tricky_events(2000))
+    path = tmp_path / "cut.json.gz"
+    path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(InputError, match="truncated"):
+        _meta, chunks = read_kineto(path, block_bytes=4096)
+        list(chunks)

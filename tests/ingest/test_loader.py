@@ -1,0 +1,143 @@
+"""Importing into the store: ranks, runs, duplicates, transactions, bad input."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import cpu, kernel, write_kineto
+from tracekit.errors import InputError
+from tracekit.ingest.loader import import_paths
+
+
+def _counts(db: Path) -> tuple:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM traces), "
+            "(SELECT count(*) FROM events), (SELECT count(*) FROM threads)"
+        ).fetchall()[0]
+    finally:
+        con.close()
+
+
+def _two_ranks(folder: Path) -> Path:
+    for rank in (0, 1):
+        write_kineto(
+            folder / f"rank{rank}.json.gz",
+            [cpu("aten::mm", 10.0 + rank, 5.0), kernel("gemm", 20.0 + rank, 3.0, correlation=1)],
+            rank=rank,
+        )
+    return folder
+
+
+def test_import_two_ranks_into_one_run(tmp_path: Path) -> None:
+    db = tmp_path / "t.duckdb"
+    summary = import_paths(db, [_two_ranks(tmp_path / "job")])
+    assert (summary.runs, summary.traces, summary.ranks, summary.events, summary.kernels) == (
+        ["job"],
+        2,
+        2,
+        4,
+        2,
+    )
+    con = duckdb.connect(str(db))
+    rows = con.execute(
+        "SELECT t.rank, t.rank_source, min(e.ts_ns) FROM events e JOIN traces t USING (trace_id) "
+        "GROUP BY ALL ORDER BY 1"
+    ).fetchall()
+    # the run's origin is its earliest event: rank 0's cpu op at 10 us
+    assert rows == [(0, "distributedInfo", 0), (1, "distributedInfo", 1000)]
+
+
+def test_rank_from_file_name_then_option(tmp_path: Path) -> None:
+    db = tmp_path / "t.duckdb"
+    write_kineto(tmp_path / "a" / "worker3.json", [cpu("x", 1.0, 1.0)], rank=None)
+    import_paths(db, [tmp_path / "a"])
+    write_kineto(tmp_path / "b" / "trace.json", [cpu("y", 1.0, 1.0)], rank=None)
+    with pytest.raises(InputError, match="cannot tell which rank"):
+        import_paths(db, [tmp_path / "b"])
+    import_paths(db, [tmp_path / "b" / "trace.json"], rank=5)
+    con = duckdb.connect(str(db))
+    assert con.execute("SELECT run_id, rank, rank_source FROM traces ORDER BY 1").fetchall() == [
+        ("a", 3, "filename"),
+        ("b", 5, "option"),
+    ]
+
+
+def test_same_rank_twice_is_an_error_and_nothing_lands(tmp_path: Path) -> None:
+    db = tmp_path / "t.duckdb"
+    write_kineto(tmp_path / "job" / "x.json", [cpu("x", 1.0, 1.0)], rank=0)
+    write_kineto(tmp_path / "job" / "y.json", [cpu("y", 1.0, 1.0)], rank=0)
+    with pytest.raises(InputError, match="claimed twice"):
+        import_paths(db, [tmp_path / "job"])
+    assert _counts(db) == (0, 0, 0, 0)
+
+
+def test_reimport_is_skipped_by_hash_and_replaced_on_request(tmp_path: Path) -> None:
+    db = tmp_path / "t.duckdb"
+    job = _two_ranks(tmp_path / "job")
+    import_paths(db, [job])
+    before = _counts(db)
+    again = import_paths(db, [job])
+    assert again.traces == 0 and len(again.skipped) == 2
+    assert _counts(db) == before
+    replaced = import_paths(db, [job], replace=True)
+    assert replaced.traces == 2
+    assert _counts(db) == before
+
+
+def test_other_content_for_an_existing_rank_needs_replace(tmp_path: Path) -> None:
+    db = tmp_path / "t.duckdb"
+    import_paths(db, [_two_ranks(tmp_path / "job")])
+    write_kineto(tmp_path / "job2" / "rank0.json", [cpu("z", 1.0, 1.0)], rank=0)
+    with pytest.raises(InputError, match="already has rank 0"):
+        import_paths(db, [tmp_path / "job2" / "rank0.json"], run="job")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.json", b"", "empty"),
+        ("broken.json", b"{[", "not valid JSON"),
+        ("other.json", b'{"hello": "world"}', "no `traceEvents`"),
+        ("noevents.json", b'{"traceEvents": []}', "no timed events"),
+        ("cut.json.gz", b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xab\xae", "truncated"),
+    ],
+)
+def test_a_bad_file_leaves_the_database_as_it_was(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    db = tmp_path / "t.duckdb"
+    import_paths(db, [_two_ranks(tmp_path / "job")])
+    before = _counts(db)
+    batch = _two_ranks(tmp_path / "batch")
+    (batch / "rank1.json.gz").unlink()
+    (batch / name).write_bytes(content)
+    with pytest.raises(InputError) as err:
+        import_paths(db, [batch], run="second")
+    assert message in err.value.message and name in err.value.message
+    assert _counts(db) == before
+
+
+def test_folder_without_traces_and_unreadable_file(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no traces in this folder"):
+        import_paths(tmp_path / "t.duckdb", [tmp_path / "empty"])
+    (tmp_path / "dangling").mkdir()
+    os.symlink(tmp_path / "gone.json", tmp_path / "dangling" / "rank0.json")
+    with pytest.raises(InputError, match="cannot read the file"):
+        import_paths(tmp_path / "t.duckdb", [tmp_path / "dangling"])
+
+
+def test_kineto_and_nsys_of_one_folder_become_two_runs(tmp_path: Path) -> None:
+    from tracekit.ingest.discover import discover
+
+    write_kineto(tmp_path / "job" / "rank0.pt.trace.json.gz", [cpu("x", 1.0, 1.0)])
+    (tmp_path / "job" / "rank0.sqlite").write_bytes(b"")
+    (tmp_path / "job" / "rank0.nsys-rep").write_bytes(b"")
+    runs = {(s.path.name, s.run) for s in discover([tmp_path / "job"])}
+    assert runs == {("rank0.pt.trace.json.gz", "job"), ("rank0.sqlite", "job-nsys")}

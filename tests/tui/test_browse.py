@@ -1,0 +1,132 @@
+"""The headless queries behind the TUI (no Textual), on the sample database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tracekit.analysis import browse
+from tracekit.errors import InputError
+
+
+def test_filter_parsing() -> None:
+    flt = browse.CollectiveFilter.parse("op=all_reduce,all_gather rank=0,3 layer=2 bytes>=1M")
+    assert flt.ops == ("all_reduce", "all_gather")
+    assert flt.ranks == (0, 3) and flt.layers == (2,)
+    assert flt.bytes_min == 1 << 20 and flt.bytes_max is None
+    assert browse.CollectiveFilter.parse("bytes<64k").bytes_max == 64 * 1024 - 1
+    assert browse.CollectiveFilter.parse("name~Ring").name == "Ring"
+    assert browse.CollectiveFilter.parse("") == browse.CollectiveFilter()
+    for bad in ("rank=x", "size=3", "bytes>=lots", "op>3"):
+        with pytest.raises(InputError):
+            browse.CollectiveFilter.parse(bad)
+
+
+def test_runs_and_ranks(sample_con: duckdb.DuckDBPyConnection) -> None:
+    runs = browse.runs(sample_con)
+    assert runs.columns[:4] == ["run_id", "world_size", "tp", "pp"]
+    run = runs.rows[0][0]
+    ranks = browse.ranks(sample_con, run_id=run).dicts()
+    assert ranks
+    for r in ranks:
+        assert r["idle_ns"] == max(
+            r["span_ns"] - (r["comm_ns"] + r["compute_ns"] - r["overlap_ns"]), 0
+        )
+
+
+def test_collectives_filter_sort_page(sample_con: duckdb.DuckDBPyConnection) -> None:
+    run = browse.runs(sample_con).rows[0][0]
+    total = sample_con.execute("SELECT count(*) FROM comm_ops WHERE run_id = ?", [run]).fetchone()[
+        0
+    ]
+    everything = browse.collectives(sample_con, run_id=run, limit=100_000)
+    assert len(everything.rows) == total and not everything.more
+    page = browse.collectives(sample_con, run_id=run, limit=3, offset=3)
+    assert page.rows == everything.rows[3:6] and page.more == (total > 6)
+    longest = browse.collectives(sample_con, run_id=run, sort="dur_ns", descending=True, limit=1)
+    assert longest.dicts()[0]["dur_ns"] == max(r["dur_ns"] for r in everything.dicts())
+    only = browse.collectives(sample_con, run_id=run, where=browse.CollectiveFilter(ranks=(1,)))
+    assert only.rows and {r["rank"] for r in only.dicts()} == {1}
+    with pytest.raises(InputError):
+        browse.collectives(sample_con, run_id=run, sort="dur_ns; DROP TABLE runs")
+
+
+def test_collectives_carry_the_enclosing_layer(sample_con: duckdb.DuckDBPyConnection) -> None:
+    """Depends on the sample traces' `tk:layer=N` annotations (a tensor-parallel run has
+    all-reduces inside layers; pipeline send/recv sit between them)."""
+    runs = [r for (r,) in sample_con.execute("SELECT run_id FROM runs").fetchall()]
+    layers = {
+        r["layer"] for run in runs for r in browse.collectives(sample_con, run_id=run).dicts()
+    }
+    assert layers - {None}
+
+
+def test_missing_views_are_reported(sample_con: duckdb.DuckDBPyConnection) -> None:
+    run = browse.runs(sample_con).rows[0][0]
+    for dimension in browse.OVERLAP_DIMENSIONS:
+        result = browse.overlap_by(sample_con, run_id=run, dimension=dimension)
+        if not browse.has_view(sample_con, f"overlap_by_{dimension}"):
+            assert result.missing == f"overlap_by_{dimension}"
+    if not browse.has_view(sample_con, "collective_instances"):
+        assert browse.instances(sample_con, run_id=run).missing == "collective_instances"
+
+
+def test_timeline_buckets(sample_con: duckdb.DuckDBPyConnection) -> None:
+    run = browse.runs(sample_con).rows[0][0]
+    start, end = browse.rank_span(sample_con, run_id=run, rank=0)
+    tl = browse.timeline(sample_con, run_id=run, rank=0, start_ns=start, end_ns=end, buckets=50)
+    assert tl.lanes and all(len(v) == 50 for v in tl.busy.values())
+    assert all(0.0 <= f <= 1.0 for v in tl.busy.values() for f in v)
+    comm = [k for k in tl.lanes if k[1] == "comm"]
+    busy_ns = sum(sum(tl.busy[k]) for k in comm) * tl.bucket_ns
+    assert busy_ns > 0
+    lane, cls = comm[0]
+    event = browse.event_at(
+        sample_con, run_id=run, rank=0, lane=lane, cls=cls, start_ns=start, end_ns=end
+    )
+    assert event and event["lane"] == lane and event["dur_ns"] > 0
+
+
+def test_run_sql_limit_plus_one(sample_con: duckdb.DuckDBPyConnection) -> None:
+    assert browse.run_sql(sample_con, "SELECT * FROM range(10)", limit=10).more is False
+    result = browse.run_sql(sample_con, "SELECT * FROM range(11)", limit=10)
+    assert len(result.rows) == 10 and result.more
+    with pytest.raises(duckdb.Error):
+        browse.run_sql(sample_con, "SELEC 1")
+
+
+@pytest.mark.parametrize("content", [None, b"", b"not a database"])
+def test_unusable_database_files(tmp_path: Path, content: bytes | None) -> None:
+    db = tmp_path / "x.duckdb"
+    if content is not None:
+        db.write_bytes(content)
+    with pytest.raises(InputError, match="x.duckdb"):
+        browse.open_database(db)
+
+
+def test_database_without_runs(tmp_path: Path) -> None:
+    from tracekit import store
+
+    db = tmp_path / "empty.duckdb"
+    con = store.connect(db)
+    store.initialise(con)
+    con.close()
+    with pytest.raises(InputError, match="holds no runs"):
+        browse.open_database(db)
+    plain = tmp_path / "plain.duckdb"
+    duckdb.connect(str(plain)).execute("CREATE TABLE t (a INTEGER)").close()
+    with pytest.raises(InputError, match="not a tracekit database"):
+        browse.open_database(plain)
+
+
+def test_headless_modules_do_not_import_textual() -> None:
+    code = (
+        "import sys\n"
+        "import tracekit.analysis.browse, tracekit.cli, tracekit.store, tracekit.ingest.loader\n"
+        "assert 'textual' not in sys.modules, 'textual imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])

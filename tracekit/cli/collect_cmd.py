@@ -1,0 +1,139 @@
+"""``tracekit collect``: run the sharded decoder on T×P ranks, or wrap a launch in nsys."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tracekit.cli._app import app, console
+from tracekit.collect import DTYPES, PROFILERS, CollectResult, Workload, collect, resolve_shape
+from tracekit.errors import TracekitError
+from tracekit.wrap import wrap
+
+HELP = """Run a Llama-style decoder with tensor (--tp) and pipeline (--pp) parallelism
+and record a trace per rank, or (--nsys -- CMD) run your own launch under Nsight
+Systems. On one host tracekit spawns the tp×pp ranks itself; started by
+torchrun, srun or mpirun it runs as that one rank. Writes DIR/rank<r>.pt.trace.json.gz,
+DIR/rank<r>.log and DIR/manifest.json (see docs/collect.md).
+
+Example (CPU, a few seconds):
+
+    tracekit collect --tp 2 --pp 1 --out runs/tp2
+"""
+
+
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    if value not in allowed:
+        raise TracekitError(f"{option} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+@app.command("collect", help=HELP)
+def collect_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for traces, logs, manifest.")],
+    tp: Annotated[int, typer.Option(help="Tensor-parallel degree.")] = 1,
+    pp: Annotated[int, typer.Option(help="Pipeline-parallel degree (stages).")] = 1,
+    model: Annotated[str, typer.Option(help="Shape preset: tiny, llama-3.1-8b, …")] = "tiny",
+    layers: Annotated[int | None, typer.Option(help="Override the layer count.")] = None,
+    hidden: Annotated[int | None, typer.Option(help="Override the hidden size.")] = None,
+    heads: Annotated[int | None, typer.Option(help="Override the attention heads.")] = None,
+    kv_heads: Annotated[int | None, typer.Option(help="Override the key/value heads.")] = None,
+    intermediate: Annotated[int | None, typer.Option(help="Override the MLP size.")] = None,
+    vocab: Annotated[int | None, typer.Option(help="Override the vocabulary size.")] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="Local Hugging Face folder (config.json, *.safetensors); no download."),
+    ] = None,
+    batch: Annotated[int, typer.Option(help="Prompts per batch (requests).")] = 2,
+    prompt_len: Annotated[int, typer.Option(help="Prompt tokens per request (Sp).")] = 16,
+    gen_len: Annotated[
+        int, typer.Option(help="Generated tokens per request (Sd): prefill + Sd-1 decode steps.")
+    ] = 8,
+    warmup: Annotated[int, typer.Option(help="Unprofiled warm-up generations.")] = 1,
+    dtype: Annotated[
+        str, typer.Option(help="auto (float32 on CPU, bfloat16 on GPU), or a dtype name.")
+    ] = "auto",
+    device: Annotated[str, typer.Option(help="auto (GPU if present), cpu or cuda.")] = "auto",
+    backend: Annotated[str, typer.Option(help="auto (nccl on GPU), gloo or nccl.")] = "auto",
+    profiler: Annotated[str, typer.Option(help="torch, nsys, both or none.")] = "torch",
+    seed: Annotated[int, typer.Option(help="Seed of the random weights and prompts.")] = 0,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds before a hung run is stopped and reported.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Print the rank commands; run nothing.")] = False,
+    nsys: Annotated[bool, typer.Option("--nsys", help="Run CMD (after --) under nsys.")] = False,
+    capture_api: Annotated[
+        bool, typer.Option(help="With --nsys: record only inside cudaProfilerStart/Stop.")
+    ] = False,
+    cmd: Annotated[
+        list[str] | None, typer.Argument(help="With --nsys: the launch command to wrap.")
+    ] = None,
+) -> None:
+    command_line = ["tracekit", *sys.argv[1:]]
+    if nsys:
+        result = wrap(
+            cmd or [],
+            out,
+            command_line=command_line,
+            tp=tp if tp > 1 or pp > 1 else None,
+            pp=pp if tp > 1 or pp > 1 else None,
+            capture_api=capture_api,
+            timeout_s=timeout,
+            dry_run=dry_run,
+        )
+        _report(result, dry_run)
+        return
+    if cmd:
+        raise TracekitError(
+            f"unexpected arguments: {' '.join(cmd)}",
+            hint="To run your own command under nsys: tracekit collect --nsys --out DIR -- CMD",
+        )
+    _choice(profiler, PROFILERS, "--profiler")
+    _choice(device, ("auto", "cpu", "cuda"), "--device")
+    _choice(backend, ("auto", "gloo", "nccl"), "--backend")
+    _choice(dtype, ("auto", *DTYPES), "--dtype")
+    overrides = {
+        "layers": layers,
+        "hidden": hidden,
+        "heads": heads,
+        "kv_heads": kv_heads,
+        "intermediate": intermediate,
+        "vocab": vocab,
+    }
+    workload = Workload(
+        tp=tp,
+        pp=pp,
+        shape=resolve_shape(model, checkpoint, overrides),
+        batch=batch,
+        prompt_len=prompt_len,
+        gen_len=gen_len,
+        warmup=warmup,
+        dtype=dtype,
+        device=device,
+        backend=backend,
+        profiler=profiler,
+        seed=seed,
+        checkpoint=checkpoint,
+    )
+    result = collect(workload, out, command_line=command_line, timeout_s=timeout, dry_run=dry_run)
+    _report(result, dry_run)
+
+
+def _report(result: CollectResult, dry_run: bool) -> None:
+    if dry_run:
+        for line in result.commands:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        return
+    manifest = result.manifest
+    if not manifest:
+        return
+    console.print(f"[green]complete[/green]: {result.out / 'manifest.json'}")
+    for row in manifest.get("latency", [])[:1]:
+        console.print(
+            f"TTFT {row['ttft_ms']:.1f} ms · TPOT {row['tpot_ms']:.1f} ms · "
+            f"end-to-end {row['e2e_ms']:.1f} ms (request 0, measured on rank 0)"
+        )
+    console.print(f"next: tracekit import {result.out}")

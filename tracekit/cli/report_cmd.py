@@ -1,0 +1,125 @@
+"""`tracekit report`: overlap, exposed communication and skew of one run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import polars as pl
+import typer
+
+from tracekit import store
+from tracekit.analysis import plots, report, timing
+from tracekit.cli._app import app, console
+from tracekit.errors import InputError
+from tracekit.render import print_table, write_json, write_rows
+
+TITLES = {
+    "latency": "Latency (from step ranges) and its exposed-communication share",
+    "ranks": "Per rank: communication, compute, overlap, memory, idle",
+    "stages": "Per pipeline stage",
+    "layers": "Per layer (unattributed time in the empty-layer row)",
+    "phases": "Per phase",
+    "comm_summary": "Communication by op and message size (nccl-tests bandwidths)",
+    "top_collectives": "Top collective instances by total wait",
+    "skew": "Cross-rank skew: arrival delay and waiting per rank",
+}
+
+
+def _for_people(df: pl.DataFrame) -> pl.DataFrame:
+    """ns columns as ms, for the terminal."""
+    return df.with_columns(
+        (pl.col(c) / 1e6).round(3).alias(c.removesuffix("_ns") + "_ms")
+        for c in df.columns
+        if c.endswith("_ns")
+    ).select(c.removesuffix("_ns") + "_ms" if c.endswith("_ns") else c for c in df.columns)
+
+
+def _parse_window(window: str | None) -> tuple[int | None, int | None]:
+    if window is None:
+        return None, None
+    try:
+        lo, hi = (float(x) for x in window.split(":"))
+    except ValueError as exc:
+        raise InputError(f"--window {window}: expected START_MS:END_MS, e.g. 120.5:180") from exc
+    if hi <= lo:
+        raise InputError(f"--window {window}: the end must come after the start")
+    return round(lo * 1e6), round(hi * 1e6)
+
+
+@app.command("report")
+def report_command(
+    db: Path = typer.Option(..., "--db", help="tracekit DuckDB database."),
+    run: str | None = typer.Option(None, "--run", help="Run to report (needed if several)."),
+    fmt: str = typer.Option("table", "--format", help="table | json | csv"),
+    section: str | None = typer.Option(
+        None, "--section", help=f"Only this section: {', '.join(report.SECTIONS)}."
+    ),
+    top: int = typer.Option(10, "--top", help="Collective instances listed in top_collectives."),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Also write charts (PNG and SVG) into this folder."
+    ),
+    window: str | None = typer.Option(
+        None,
+        "--window",
+        help="Timeline window START_MS:END_MS on the run timeline "
+        "(default: the first decode step, else the whole run).",
+    ),
+) -> None:
+    """Report per rank, stage, layer and phase overlap, top collectives and skew.
+
+    JSON prints one object of sections; CSV prints every section as a `# name` line then
+    its rows (or only --section).
+
+    Example: tracekit report --db traces.duckdb --run tp2pp2 --plot charts/
+    """
+    if fmt not in ("table", "json", "csv"):
+        raise InputError(f"--format {fmt}: expected table, json or csv")
+    if section is not None and section not in report.SECTIONS:
+        raise InputError(
+            f"--section {section}: no such section",
+            f"Sections: {', '.join(report.SECTIONS)}.",
+        )
+    start_ns, end_ns = _parse_window(window)
+    con = store.connect(db, read_only=True)
+    try:
+        name = report.pick_run(con, run)
+        full = report.build(con, run=name, top=top)
+        sections = full if section is None else {section: full[section]}
+        if fmt == "table":
+            console.print(f"[bold]tracekit report[/bold]  run [cyan]{name}[/cyan]  ({db})")
+            for key, df in sections.items():
+                shown = _for_people(df)
+                if shown.height == 1 and shown.width > 8:
+                    # one wide row (latency) reads better as name / value pairs
+                    pairs = list(zip(shown.columns, shown.row(0), strict=True))
+                    print_table(console, ["metric", "value"], pairs, title=TITLES[key])
+                else:
+                    print_table(console, shown.columns, shown.rows(), title=TITLES[key])
+        elif fmt == "json":
+            body = {key: df.to_dicts() for key, df in sections.items()}
+            write_json(sys.stdout, {"run_id": name, "sections": body})
+        else:
+            for key, df in sections.items():
+                if section is None:
+                    sys.stdout.write(f"# {key}\n")
+                write_rows(sys.stdout, "csv", df.columns, df.rows())
+        if plot is not None:
+            lo, hi = timing.default_window(con, name)
+            lo = lo if start_ns is None else start_ns
+            hi = hi if end_ns is None else end_ns
+            written = [
+                *plots.timeline(
+                    timing.timeline(con, run=name, start_ns=lo, end_ns=hi),
+                    plot,
+                    start_ns=lo,
+                    end_ns=hi,
+                    title=f"{name}: compute (upper) and communication (lower) per rank",
+                ),
+                *plots.overlap_by_layer(full["layers"], plot),
+                *plots.exposed_by_stage(full["stages"], plot),
+            ]
+            if fmt == "table":
+                console.print("charts: " + ", ".join(str(p) for p in written))
+    finally:
+        con.close()

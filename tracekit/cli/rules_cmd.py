@@ -1,0 +1,61 @@
+"""`tracekit rules`: show and extend the communication rule table of a database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tracekit import store
+from tracekit.cli._app import app, console
+from tracekit.errors import InputError
+from tracekit.render import print_table
+
+rules_app = typer.Typer(help="Show or extend the rule tables (what counts as communication).")
+app.add_typer(rules_app, name="rules")
+
+TABLES = ("comm_rules", "comm_op_aliases", "dtype_sizes")
+
+
+@rules_app.command("list")
+def list_rules(
+    db: Path = typer.Option(..., "--db", help="tracekit DuckDB database."),
+    table: str = typer.Option("comm_rules", "--table", help=" | ".join(TABLES)),
+) -> None:
+    """Print a rule table.
+
+    Example: tracekit rules list --db traces.duckdb
+    """
+    if table not in TABLES:
+        raise InputError(f"--table {table}: expected one of {', '.join(TABLES)}")
+    con = store.connect(db, read_only=True)
+    try:
+        cursor = con.execute(f"SELECT * FROM {table} ORDER BY ALL")
+        columns = [d[0] for d in cursor.description]
+        print_table(console, columns, cursor.fetchall(), title=table)
+    finally:
+        con.close()
+
+
+@rules_app.command("add")
+def add_rules(
+    file: Path = typer.Argument(..., help="CSV file whose header names the table's columns."),
+    db: Path = typer.Option(..., "--db", help="tracekit DuckDB database."),
+    table: str = typer.Option("comm_rules", "--table", help=" | ".join(TABLES)),
+) -> None:
+    """Add rows from a CSV file to a rule table; views pick them up at once.
+
+    comm_rules columns: rule_id, priority, kinds, pattern, library, op, captures, note.
+
+    Example: tracekit rules add my_rules.csv --db traces.duckdb
+    """
+    if table not in TABLES:
+        raise InputError(f"--table {table}: expected one of {', '.join(TABLES)}")
+    con = store.connect(db)
+    try:
+        store.initialise(con)
+        with store.transaction(con):
+            added = store.load_rule_file(con, table, file, source=str(file.resolve()))
+    finally:
+        con.close()
+    console.print(f"added {added} row(s) to {table} from {file}")

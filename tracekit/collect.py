@@ -1,0 +1,372 @@
+"""``tracekit collect``: run the sharded decoder on T×P ranks and gather traces.
+
+Spawns the ranks itself on one host, or runs as one rank when torchrun, srun
+or mpirun started it (see :mod:`tracekit.launch_env`). Each rank is
+``python collectors/worker.py ...``, optionally under ``nsys profile``. The
+launcher writes ``manifest.json`` (see docs/collect.md); it never imports
+torch, which only the rank processes need.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import tracekit
+from tracekit import nsys_cmd
+from tracekit.errors import TracekitError
+from tracekit.launch_env import RankEnv, detect_rank_env
+from tracekit.model.layout import stage_layers
+from tracekit.presets import PRESETS, ModelShape, get_preset
+from tracekit.resources import collectors_dir
+from tracekit.supervise import Failure, RankCommand, RankGroup, log_tail
+
+PROFILERS = ("torch", "nsys", "both", "none")
+DTYPES = ("float32", "bfloat16", "float16")
+OUTPUT_SUFFIXES = (".pt.trace.json.gz", ".log", ".nsys-rep", ".sqlite")
+WORKER_RESULT = "worker_result.json"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What every rank runs: model, parallel layout, batch and profiler."""
+
+    tp: int
+    pp: int
+    shape: ModelShape
+    batch: int = 2
+    prompt_len: int = 16
+    gen_len: int = 8
+    warmup: int = 1
+    dtype: str = "auto"
+    device: str = "auto"
+    backend: str = "auto"
+    profiler: str = "torch"
+    seed: int = 0
+    checkpoint: Path | None = None
+
+    @property
+    def world_size(self) -> int:
+        return self.tp * self.pp
+
+
+def resolve_shape(
+    model: str, checkpoint: Path | None, overrides: Mapping[str, int | None]
+) -> ModelShape:
+    """A preset with overrides, or the shape in a checkpoint's config.json."""
+    if checkpoint is not None:
+        config = checkpoint / "config.json"
+        if not config.is_file():
+            raise TracekitError(
+                f"{checkpoint}: no config.json — is this a Hugging Face checkpoint folder?",
+                hint="Point --checkpoint at the folder holding config.json and *.safetensors.",
+            )
+        cfg = json.loads(config.read_text())
+        shape = ModelShape(
+            name=checkpoint.name,
+            layers=cfg["num_hidden_layers"],
+            hidden=cfg["hidden_size"],
+            heads=cfg["num_attention_heads"],
+            kv_heads=cfg.get("num_key_value_heads", cfg["num_attention_heads"]),
+            intermediate=cfg["intermediate_size"],
+            vocab=cfg["vocab_size"],
+            rope_theta=float(cfg.get("rope_theta", 10000.0)),
+            rms_eps=float(cfg.get("rms_norm_eps", 1e-5)),
+            max_positions=int(cfg.get("max_position_embeddings", 4096)),
+        )
+    else:
+        try:
+            shape = get_preset(model)
+        except KeyError:
+            raise TracekitError(
+                f"unknown model {model!r}",
+                hint=f"Known models: {', '.join(PRESETS)}; or pass --checkpoint DIR.",
+            ) from None
+    return shape.with_overrides(**overrides)
+
+
+def validate(w: Workload) -> None:
+    s = w.shape
+    problems = []
+    if w.tp < 1 or w.pp < 1:
+        problems.append("--tp and --pp must be at least 1")
+    for name, value in (("heads", s.heads), ("kv_heads", s.kv_heads), ("vocab", s.vocab)):
+        if value % max(w.tp, 1):
+            problems.append(f"{name}={value} is not divisible by --tp {w.tp}")
+    if s.intermediate % max(w.tp, 1):
+        problems.append(f"intermediate={s.intermediate} is not divisible by --tp {w.tp}")
+    if s.hidden % s.heads or (s.hidden // s.heads) % 2:
+        problems.append(f"hidden={s.hidden} must be heads={s.heads} × an even head size")
+    if s.heads % s.kv_heads:
+        problems.append(f"heads={s.heads} is not a multiple of kv_heads={s.kv_heads}")
+    if s.layers < w.pp:
+        problems.append(f"layers={s.layers} is fewer than --pp {w.pp} stages")
+    if min(w.batch, w.prompt_len, w.gen_len) < 1 or w.warmup < 0:
+        problems.append("--batch, --prompt-len and --gen-len must be ≥ 1, --warmup ≥ 0")
+    if w.prompt_len + w.gen_len > s.max_positions:
+        problems.append(f"prompt + generated tokens exceed max_positions={s.max_positions}")
+    if w.profiler not in PROFILERS:
+        problems.append(f"--profiler must be one of {', '.join(PROFILERS)}")
+    if w.profiler in ("nsys", "both") and w.device == "cpu":
+        problems.append("--profiler nsys/both records a GPU run; it cannot use --device cpu")
+    if problems:
+        raise TracekitError(
+            "cannot run this layout: " + "; ".join(problems),
+            hint="Pick --tp/--pp that divide the model, or override its shape (--heads, …).",
+        )
+
+
+def worker_argv(w: Workload, out: Path, python: str = sys.executable) -> list[str]:
+    s = w.shape
+    argv = [python, str(collectors_dir() / "worker.py"), "--tp", str(w.tp), "--pp", str(w.pp)]
+    argv += ["--model", s.name, "--layers", str(s.layers), "--hidden", str(s.hidden)]
+    argv += ["--heads", str(s.heads), "--kv-heads", str(s.kv_heads)]
+    argv += ["--intermediate", str(s.intermediate), "--vocab", str(s.vocab)]
+    argv += ["--rope-theta", repr(s.rope_theta), "--rms-eps", repr(s.rms_eps)]
+    argv += ["--max-positions", str(s.max_positions)]
+    argv += ["--batch", str(w.batch), "--prompt-len", str(w.prompt_len)]
+    argv += ["--gen-len", str(w.gen_len), "--warmup", str(w.warmup), "--dtype", w.dtype]
+    argv += ["--device", w.device, "--backend", w.backend, "--profiler", w.profiler]
+    argv += ["--seed", str(w.seed), "--out", str(out)]
+    if w.checkpoint is not None:
+        argv += ["--checkpoint", str(w.checkpoint)]
+    return argv
+
+
+def python_path_env(base: Mapping[str, str]) -> dict[str, str]:
+    """PYTHONPATH with the folder holding the ``tracekit`` package first, so a
+    worker started by path imports this tracekit, from a checkout or a wheel."""
+    root = str(Path(tracekit.__file__).resolve().parent.parent)
+    parts = [root, *[p for p in base.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]]
+    return {"PYTHONPATH": os.pathsep.join(parts)}
+
+
+def rank_commands(
+    w: Workload,
+    out: Path,
+    ranks: Sequence[RankEnv],
+    nsys: str | None,
+    base_env: Mapping[str, str],
+) -> list[RankCommand]:
+    """One command per rank to start on this host (nsys wrapped when asked)."""
+    commands = []
+    for env in ranks:
+        argv = worker_argv(w, out)
+        if nsys is not None:
+            argv = nsys_cmd.profile_argv(str(out / "rank%q{RANK}"), capture_api=True, nsys=nsys)
+            argv += worker_argv(w, out)
+        extra = {**python_path_env(base_env), **env.worker_env()}
+        commands.append(RankCommand(env.rank, tuple(argv), extra, out / f"rank{env.rank}.log"))
+    return commands
+
+
+def local_ranks(world_size: int, port: int) -> list[RankEnv]:
+    return [
+        RankEnv("local", r, world_size, r, world_size, "127.0.0.1", port) for r in range(world_size)
+    ]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def format_command(cmd: RankCommand) -> str:
+    shown = {k: v for k, v in cmd.env.items() if k != "PYTHONPATH"}
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in shown.items())
+    return f"{env} {shlex.join(cmd.argv)} > {shlex.quote(str(cmd.log))} 2>&1"
+
+
+def require_torch() -> None:
+    if importlib.util.find_spec("torch") is None:
+        raise TracekitError(
+            "tracekit collect needs PyTorch, which is not installed.",
+            hint="Install the extra: pip install 'tracekit[collect]'.",
+        )
+
+
+def clear_outputs(out: Path, rank: int | None) -> None:
+    """Remove an earlier run's files: all of them when spawning every rank here,
+    only this rank's (and, for rank 0, the manifest) when running as one rank."""
+    out.mkdir(parents=True, exist_ok=True)
+    pattern = "rank*.*" if rank is None else f"rank{rank}.*"
+    stale = [p for p in out.glob(pattern) if p.name.endswith(OUTPUT_SUFFIXES)]
+    if rank in (None, 0):
+        stale += [out / "manifest.json", out / WORKER_RESULT]
+    for path in stale:
+        path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class CollectResult:
+    out: Path
+    manifest: dict
+    commands: tuple[str, ...]
+
+
+def collect(
+    w: Workload,
+    out: Path,
+    *,
+    command_line: Sequence[str],
+    timeout_s: float | None = None,
+    dry_run: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> CollectResult:
+    """Run the workload on ``w.world_size`` ranks and write ``out/manifest.json``.
+
+    Raises TracekitError naming the failing rank and its log when a rank
+    crashes or the timeout passes; the manifest then says ``complete: false``.
+    """
+    env = dict(os.environ if env is None else env)
+    validate(w)
+    rank_env = detect_rank_env(env)
+    out = out.resolve()
+    nsys = None
+    if w.profiler in ("nsys", "both"):
+        nsys = "nsys" if dry_run else nsys_cmd.find_nsys()
+    if rank_env is not None and rank_env.world_size != w.world_size:
+        raise TracekitError(
+            f"the launcher started {rank_env.world_size} ranks but --tp {w.tp} × --pp {w.pp}"
+            f" needs {w.world_size}.",
+            hint="Start exactly tp × pp processes (e.g. torchrun --nproc-per-node).",
+        )
+    ranks = [rank_env] if rank_env is not None else local_ranks(w.world_size, free_port())
+    commands = rank_commands(w, out, ranks, nsys, env)
+    shown = tuple(format_command(c) for c in commands)
+    if nsys is not None:
+        reports = [out / f"rank{c.rank}.nsys-rep" for c in commands]
+        shown += tuple(shlex.join(nsys_cmd.export_argv(r, nsys)) for r in reports)
+    if dry_run:
+        return CollectResult(out, {}, shown)
+    require_torch()
+    clear_outputs(out, None if rank_env is None else rank_env.rank)
+    started = time.time()
+    writes_manifest = rank_env is None or rank_env.rank == 0
+    try:
+        failure = RankGroup(commands, env).wait(timeout_s)
+    except KeyboardInterrupt:
+        if writes_manifest:
+            everyone = tuple(c.rank for c in commands)
+            reason = "interrupted (Ctrl-C or SIGTERM)"
+            stopped = Failure(commands[0].rank, commands[0].log, reason, everyone)
+            elapsed = time.time() - started
+            write_manifest(out, build_manifest(w, out, command_line, ranks, stopped, elapsed))
+        raise
+    if failure is None and nsys is not None:
+        export_reports(out, [c.rank for c in commands], nsys)
+    manifest = None
+    if writes_manifest:
+        manifest = build_manifest(w, out, command_line, ranks, failure, time.time() - started)
+        write_manifest(out, manifest)
+    if failure is not None:
+        raise TracekitError(
+            f"collection failed: {failure.message()}",
+            hint=failure_hint(failure),
+        )
+    return CollectResult(out, manifest or {}, shown)
+
+
+def failure_hint(failure: Failure) -> str:
+    return (
+        "All ranks were stopped; manifest.json says complete: false. "
+        f"Last lines of {failure.log.name}:\n{log_tail(failure.log)}"
+    )
+
+
+def export_reports(out: Path, ranks: Sequence[int], nsys: str) -> None:
+    """SQLite export (with blobs) of each rank's report, next to it. A failed
+    export is noted in the rank's log; the manifest then has ``sqlite: null``."""
+    for rank in ranks:
+        report = out / f"rank{rank}.nsys-rep"
+        if not report.exists():
+            continue
+        done = subprocess.run(nsys_cmd.export_argv(report, nsys), capture_output=True, text=True)
+        if done.returncode != 0:
+            with (out / f"rank{rank}.log").open("a") as log:
+                log.write(f"\nnsys export failed ({done.returncode}):\n{done.stderr}")
+
+
+def build_manifest(
+    w: Workload,
+    out: Path,
+    command_line: Sequence[str],
+    ranks: Sequence[RankEnv],
+    failure: Failure | None,
+    wall_s: float,
+) -> dict:
+    result_path = out / WORKER_RESULT
+    result: dict = {}
+    if result_path.exists():
+        result = json.loads(result_path.read_text())
+        result_path.unlink()
+    gathered = {r["rank"]: r for r in result.get("ranks", [])}
+    host = socket.gethostname()
+    rank_rows = []
+    for r in range(w.world_size):
+        seen = gathered.get(r, {})
+        row = {
+            "rank": r,
+            "tp_rank": r % w.tp,
+            "pp_rank": r // w.tp,
+            "host": seen.get("host", host if ranks[0].launcher == "local" else None),
+            "device": seen.get("device"),
+            "trace": f"rank{r}.pt.trace.json.gz" if w.profiler in ("torch", "both") else None,
+            "log": f"rank{r}.log",
+        }
+        if w.profiler in ("nsys", "both"):
+            row["nsys_rep"] = f"rank{r}.nsys-rep"
+            row["nsys_sqlite"] = f"rank{r}.sqlite" if (out / f"rank{r}.sqlite").exists() else None
+        rank_rows.append(row)
+    return {
+        "tracekit_version": tracekit.__version__,
+        "command": shlex.join(command_line),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "complete": failure is None and bool(result),
+        "error": failure.message() if failure is not None else None,
+        "mode": "workload",
+        "launcher": ranks[0].launcher,
+        "model": {**asdict(w.shape), "dtype": result.get("model", {}).get("dtype", w.dtype)},
+        "parallel": {
+            "tp": w.tp,
+            "pp": w.pp,
+            "world_size": w.world_size,
+            "backend": result.get("backend", w.backend),
+            "layers_per_stage": stage_layers(w.shape.layers, w.pp),
+        },
+        "ranks": rank_rows,
+        "workload": {
+            "batch": w.batch,
+            "prompt_len": w.prompt_len,
+            "gen_len": w.gen_len,
+            "warmup": w.warmup,
+            "seed": w.seed,
+            "profiler": w.profiler,
+            "checkpoint": str(w.checkpoint) if w.checkpoint else None,
+            "logits_tokens_per_seq": 1,
+            "sample_feedback": "every_step",
+        },
+        "versions": result.get(
+            "versions",
+            {"torch": None, "cuda": None, "nccl": None, "python": sys.version.split()[0]},
+        ),
+        "latency": result.get("latency", []),
+        "output_tokens": result.get("output_tokens", []),
+        "wall_s": round(wall_s, 3),
+    }
+
+
+def write_manifest(out: Path, manifest: dict) -> Path:
+    path = out / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return path

@@ -1,0 +1,172 @@
+"""The inputs of the analytical model: parallel layout, workload, dtypes, ring factors.
+
+Everything here is plain arithmetic shared by the study's formulas
+(:mod:`tracekit.model.study`), tracekit's event-level prediction
+(:mod:`tracekit.model.predict`) and the time model (:mod:`tracekit.model.timing`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tracekit.errors import TracekitError
+
+DTYPE_BYTES: dict[str, int] = {
+    "fp32": 4,
+    "float32": 4,
+    "bf16": 2,
+    "bfloat16": 2,
+    "fp16": 2,
+    "float16": 2,
+    "half": 2,
+    "fp8": 1,
+    "float8": 1,
+    "float8_e4m3fn": 1,
+    "float8_e5m2": 1,
+}
+SAMPLE_DTYPE_BYTES = 8
+"""Sampled token ids travel as int64."""
+
+OPS: tuple[str, ...] = ("all_reduce", "all_gather", "gather", "broadcast", "send", "recv")
+PHASES: tuple[str, ...] = ("prefill", "decode")
+
+
+def dtype_bytes(dtype: str) -> int:
+    """Bytes per element of a dtype name (``bf16``, ``torch.bfloat16``, ``fp32`` ...)."""
+    key = dtype.lower().removeprefix("torch.")
+    try:
+        return DTYPE_BYTES[key]
+    except KeyError:
+        raise TracekitError(
+            f"unknown dtype {dtype!r}",
+            "Use one of fp32, bf16, fp16, fp8.",
+        ) from None
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What one generation request does.
+
+    ``gen_len`` generated tokens = 1 prefill step over ``prompt_len`` tokens per sequence
+    plus ``gen_len - 1`` decode steps of one token per sequence.
+    ``logits_tokens_per_seq`` is how many positions per sequence reach the LM head in a
+    step: 1 in vLLM (only the last position is sampled), ``None`` meaning every token
+    of the step (a naive full-sequence LM head, as in a training forward pass).
+    """
+
+    batch: int
+    prompt_len: int
+    gen_len: int
+    logits_tokens_per_seq: int | None = 1
+
+    def __post_init__(self) -> None:
+        for name in ("batch", "prompt_len", "gen_len"):
+            if getattr(self, name) < 1:
+                raise TracekitError(f"{name.replace('_', '-')} must be at least 1")
+
+    @property
+    def decode_steps(self) -> int:
+        return self.gen_len - 1
+
+    @property
+    def prefill_tokens(self) -> int:
+        """Tokens in the prefill step (all sequences)."""
+        return self.batch * self.prompt_len
+
+    @property
+    def decode_tokens(self) -> int:
+        """Tokens in one decode step (all sequences)."""
+        return self.batch
+
+    @property
+    def total_tokens(self) -> int:
+        """Tokens the model processes over the whole request: B (Sp + Sd - 1)."""
+        return self.batch * (self.prompt_len + self.gen_len - 1)
+
+    def logits_tokens(self, step_tokens: int) -> int:
+        """Positions whose logits are computed in a step of ``step_tokens`` tokens."""
+        if self.logits_tokens_per_seq is None:
+            return step_tokens
+        return self.batch * self.logits_tokens_per_seq
+
+
+@dataclass(frozen=True)
+class Layout:
+    """T x P ranks; global rank r has pp_rank r // T and tp_rank r % T."""
+
+    tp: int
+    pp: int
+
+    def __post_init__(self) -> None:
+        if self.tp < 1 or self.pp < 1:
+            raise TracekitError(f"TP and PP must be at least 1 (got TP{self.tp} PP{self.pp})")
+
+    @property
+    def world_size(self) -> int:
+        return self.tp * self.pp
+
+    def coords(self, rank: int) -> tuple[int, int]:
+        """(pp_rank, tp_rank) of a global rank."""
+        return rank // self.tp, rank % self.tp
+
+    def rank(self, pp_rank: int, tp_rank: int) -> int:
+        return pp_rank * self.tp + tp_rank
+
+
+def stage_layers(layers: int, pp: int) -> list[int]:
+    """Decoder layers held by each pipeline stage, as vLLM splits them.
+
+    ``layers // pp`` each; the remainder goes one apiece to the stages just before the
+    last (vLLM ``get_pp_indices``), so 28 layers over 8 stages is [3, 3, 3, 4, 4, 4, 4, 3].
+    """
+    if pp > layers:
+        raise TracekitError(f"PP{pp} is more pipeline stages than the model's {layers} layers")
+    parts = [layers // pp] * pp
+    for i in range(2, layers % pp + 2):
+        parts[-i] += 1
+    return parts
+
+
+def wire_factor(op: str, group_size: int, *, is_root: bool = False) -> float:
+    """Bytes this rank sends onto the wire per byte of ``msg_bytes`` (ring algorithms).
+
+    all_reduce (ring: reduce-scatter + all-gather): 2(n-1)/n of the buffer;
+    all_gather: (n-1)/n of the output; gather: the rank's contribution, except the root,
+    whose own part stays local; broadcast (a pipelined chain: every rank but the last
+    forwards the buffer): (n-1)/n on average; send: the tensor; recv: nothing (the
+    peer's send carries those bytes, so summing over ranks never counts a byte twice).
+    """
+    n = group_size
+    if op == "all_reduce":
+        return 2 * (n - 1) / n
+    if op == "all_gather":
+        return (n - 1) / n
+    if op == "gather":
+        return 0.0 if is_root else 1.0
+    if op == "broadcast":
+        return (n - 1) / n
+    if op == "send":
+        return 1.0
+    if op == "recv":
+        return 0.0
+    raise ValueError(f"unknown op {op!r}")
+
+
+def bus_factor(op: str, group_size: int) -> float:
+    """The nccl-tests bus-bandwidth factor, per byte of ``msg_bytes`` as tracekit sizes it.
+
+    nccl-tests: busbw = algbw x 2(n-1)/n for all-reduce, (n-1)/n for all-gather (size =
+    output), 1 for broadcast and send/recv. Its gather sizes the whole output (n contributions) with
+    factor (n-1)/n, i.e. (n-1) per byte of one rank's contribution, which is how tracekit
+    sizes a gather. ``bus_bytes / time`` is the busbw the alpha-beta model's beta means.
+    """
+    n = group_size
+    if op == "all_reduce":
+        return 2 * (n - 1) / n
+    if op == "all_gather":
+        return (n - 1) / n
+    if op == "gather":
+        return float(n - 1)
+    if op in ("broadcast", "send", "recv"):
+        return 1.0
+    raise ValueError(f"unknown op {op!r}")

@@ -1,0 +1,276 @@
+"""The model for a run's manifest against what its traces measured.
+
+Reads ``runs.manifest`` and the ``comm_ops`` view of a tracekit store. ``comm_ops``
+gives one row per communication call: run_id, rank, op, phase ('prefill' / 'decode',
+from the enclosing ``tk:step=<k> phase=<...>`` annotation), msg_bytes (nccl-tests
+size, as :func:`tracekit.model.predict.predict` sizes calls), dur_ns, group_size.
+Calls outside every step range (the collector's barrier before the measured pass)
+get phase 'outside': reported, never flagged, and left out of the verdict.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from tracekit.errors import TracekitError
+from tracekit.model.predict import SampleFeedback, predict
+from tracekit.model.timing import TimeModel, fit_alpha_beta, with_times
+from tracekit.presets import ModelShape, get_preset
+
+OP_ALIASES: dict[str, str] = {
+    "allreduce": "all_reduce",
+    "all_reduce": "all_reduce",
+    "allgather": "all_gather",
+    "all_gather": "all_gather",
+    "_all_gather_base": "all_gather",
+    "all_gather_base": "all_gather",
+    "all_gather_into_tensor": "all_gather",
+    "all_gather_into_tensor_coalesced": "all_gather",
+    "gather": "gather",
+    "send": "send",
+    "recv": "recv",
+    "recv_": "recv",
+    "allgather_base": "all_gather",
+    "_allgather_base": "all_gather",
+    "allgather_into_tensor_coalesced": "all_gather",
+    "broadcast": "broadcast",
+}
+"""Names an importer may give an op, mapped to the model's five; others pass through."""
+
+MEASURED_SCHEMA: dict[str, type[pl.DataType]] = {
+    "rank": pl.Int64,
+    "op": pl.Utf8,
+    "phase": pl.Utf8,
+    "msg_bytes": pl.Int64,
+    "dur_ns": pl.Int64,
+    "group_size": pl.Int64,
+}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What the model needs from a run's manifest."""
+
+    run_id: str
+    shape: ModelShape
+    dtype: str
+    tp: int
+    pp: int
+    batch: int
+    prompt_len: int
+    gen_len: int
+    logits_tokens_per_seq: int | None = 1
+    sample_feedback: SampleFeedback = "every_step"
+    layers_per_stage: tuple[int, ...] | None = None
+
+    def predict(self) -> pl.DataFrame:
+        return predict(
+            self.shape,
+            self.tp,
+            self.pp,
+            batch=self.batch,
+            prompt_len=self.prompt_len,
+            gen_len=self.gen_len,
+            dtype=self.dtype,
+            logits_tokens_per_seq=self.logits_tokens_per_seq,
+            sample_feedback=self.sample_feedback,
+            layers_per_stage=list(self.layers_per_stage) if self.layers_per_stage else None,
+        )
+
+
+def _shape(model: Any, run_id: str) -> ModelShape:
+    if isinstance(model, str):
+        return get_preset(model)
+    if not isinstance(model, dict):
+        raise TracekitError(f"run {run_id}: manifest `model` is neither a dict nor a name")
+    known = {f.name for f in fields(ModelShape)}
+    given = {k: v for k, v in model.items() if k in known}
+    try:
+        return ModelShape(**given)
+    except TypeError as exc:
+        if "name" in given:
+            return get_preset(given["name"]).with_overrides(
+                **{k: v for k, v in given.items() if k != "name"}
+            )
+        raise TracekitError(
+            f"run {run_id}: manifest `model` lacks fields ({exc})",
+            "It needs the ModelShape fields (layers, hidden, vocab, ...) or a preset name.",
+        ) from None
+
+
+def run_spec(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSpec:
+    """Read a run's manifest into a :class:`RunSpec`."""
+    row = con.execute("SELECT manifest FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    if row is None:
+        known = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY 1").fetchall()]
+        raise TracekitError(
+            f"no run {run_id!r} in this database",
+            f"Runs here: {', '.join(known) or 'none'}.",
+        )
+    if row[0] is None:
+        raise TracekitError(
+            f"run {run_id!r} has no manifest, so its model and layout are unknown",
+            "validate needs a run made by `tracekit collect` (it writes manifest.json).",
+        )
+    manifest = json.loads(row[0]) if isinstance(row[0], str) else row[0]
+    if manifest.get("complete") is False:
+        raise TracekitError(
+            f"run {run_id!r} did not complete ({manifest.get('error') or 'no reason given'})",
+            "Its traces may stop mid-generation; collect the run again.",
+        )
+    try:
+        model, parallel, workload = manifest["model"], manifest["parallel"], manifest["workload"]
+        dtype = manifest.get("dtype") or model.get("dtype")
+        if dtype is None:
+            raise KeyError("dtype")
+        layers = parallel.get("layers_per_stage")
+        return RunSpec(
+            run_id=run_id,
+            shape=_shape(model, run_id),
+            dtype=str(dtype),
+            tp=int(parallel["tp"]),
+            pp=int(parallel["pp"]),
+            batch=int(workload["batch"]),
+            prompt_len=int(workload["prompt_len"]),
+            gen_len=int(workload["gen_len"]),
+            logits_tokens_per_seq=workload.get("logits_tokens_per_seq", 1),
+            sample_feedback=workload.get("sample_feedback", "every_step"),
+            layers_per_stage=tuple(layers) if layers else None,
+        )
+    except (KeyError, TypeError) as exc:
+        raise TracekitError(
+            f"run {run_id!r}: manifest lacks {exc}",
+            "Expected keys: model, dtype, parallel {tp, pp}, workload {batch, prompt_len, "
+            "gen_len}.",
+        ) from None
+
+
+def measured_calls(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """The run's communication calls: rank, op (model names), phase, msg_bytes, dur_ns."""
+    result = con.execute(
+        """
+        SELECT rank, op, coalesce(phase, 'outside') AS phase, msg_bytes, dur_ns, group_size
+        FROM comm_ops
+        WHERE run_id = ?
+        """,
+        [run_id],
+    )
+    calls = pl.DataFrame(result.fetchall(), schema=MEASURED_SCHEMA, orient="row")
+    return calls.with_columns(pl.col("op").replace(OP_ALIASES))
+
+
+def fit_run(con: duckdb.DuckDBPyConnection, run_id: str) -> TimeModel:
+    """Alpha and beta per op, fitted by least squares to every call of a run."""
+    calls = measured_calls(con, run_id).drop_nulls(["msg_bytes", "dur_ns"])
+    if calls.is_empty():
+        raise TracekitError(f"run {run_id!r} has no communication calls to fit")
+    fitted = fit_alpha_beta(
+        calls["op"].to_list(),
+        calls["msg_bytes"].to_list(),
+        calls["group_size"].fill_null(1).to_list(),
+        calls["dur_ns"].to_list(),
+    )
+    return TimeModel(per_op=fitted, source=f"fitted to run {run_id}")
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Predicted vs measured, per (op, phase) and per (rank, op, phase).
+
+    Columns of both frames: pred_count, meas_count, count_ratio, pred_bytes, meas_bytes,
+    bytes_ratio, pred_time_s, meas_time_s, time_ratio, flags. A ratio is measured /
+    predicted (null where either side is zero); ``flags`` names the quantities off by
+    more than the tolerance, or missing on one side.
+    """
+
+    spec: RunSpec
+    time_model: TimeModel
+    tolerance: float
+    by_op: pl.DataFrame
+    by_rank: pl.DataFrame
+
+    @property
+    def counts_and_bytes_match(self) -> bool:
+        """No count or bytes flag on any (op, phase) inside the generation steps."""
+        return self.by_op.filter(
+            pl.col("flags").list.set_intersection(["count", "bytes"]).list.len() > 0
+        ).is_empty()
+
+
+def _compare(pred: pl.DataFrame, meas: pl.DataFrame, keys: list[str], tol: float) -> pl.DataFrame:
+    pred_agg = pred.group_by(keys).agg(
+        pred_count=pl.col("count").sum(),
+        pred_bytes=pl.col("total_bytes").sum(),
+        pred_time_s=pl.col("time_s").sum(),
+    )
+    meas_agg = meas.group_by(keys).agg(
+        meas_count=pl.len().cast(pl.Int64),
+        meas_bytes=pl.col("msg_bytes").sum().cast(pl.Int64),
+        meas_time_s=pl.col("dur_ns").sum() * 1e-9,
+    )
+    out = pred_agg.join(meas_agg, on=keys, how="full", coalesce=True).with_columns(
+        pl.col("pred_count", "meas_count", "pred_bytes", "meas_bytes").fill_null(0),
+        pl.col("pred_time_s", "meas_time_s").fill_null(0.0),
+    )
+    flags = []
+    for name, p, m in (
+        ("count", pl.col("pred_count"), pl.col("meas_count")),
+        ("bytes", pl.col("pred_bytes"), pl.col("meas_bytes")),
+        ("time", pl.col("pred_time_s"), pl.col("meas_time_s")),
+    ):
+        ratio = pl.col(f"{name}_ratio")
+        out = out.with_columns(pl.when((p > 0) & (m > 0)).then(m / p).alias(f"{name}_ratio"))
+        off = (ratio.is_null() & ((p > 0) | (m > 0))) | ((ratio - 1).abs() > tol)
+        flags.append(pl.when(off).then(pl.lit(name)))
+    cols = [
+        *keys,
+        "pred_count",
+        "meas_count",
+        "count_ratio",
+        "pred_bytes",
+        "meas_bytes",
+        "bytes_ratio",
+        "pred_time_s",
+        "meas_time_s",
+        "time_ratio",
+    ]
+    inside = pl.col("phase") != "outside"
+    return (
+        out.with_columns(
+            flags=pl.when(inside)
+            .then(pl.concat_list(flags).list.drop_nulls())
+            .otherwise(pl.lit([], dtype=pl.List(pl.Utf8)))
+        )
+        .select(*cols, "flags")
+        .sort(keys)
+    )
+
+
+def validate(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    *,
+    tolerance: float = 0.05,
+    time_model: TimeModel | None = None,
+) -> Validation:
+    """Compare the model for ``run_id``'s manifest with its measured communication.
+
+    Without ``time_model`` alpha and beta are fitted to the run's own calls, so the time
+    comparison then tests the alpha-beta form, not an independent prediction.
+    """
+    spec = run_spec(con, run_id)
+    model = time_model or fit_run(con, run_id)
+    pred = with_times(spec.predict(), model, strict=False)
+    meas = measured_calls(con, run_id)
+    return Validation(
+        spec=spec,
+        time_model=model,
+        tolerance=tolerance,
+        by_op=_compare(pred, meas, ["op", "phase"], tolerance),
+        by_rank=_compare(pred, meas, ["rank", "op", "phase"], tolerance),
+    )

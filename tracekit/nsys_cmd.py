@@ -1,0 +1,108 @@
+"""Build the Nsight Systems command lines ``tracekit collect`` runs.
+
+One ``nsys profile`` per rank, writing ``DIR/rank<r>.nsys-rep``; after the
+rank exits, ``nsys export`` to SQLite with blobs (NCCL payloads carry the
+message sizes). Pure functions over argument lists: the tests check them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from tracekit.errors import TracekitError
+
+PROFILE_FLAGS: tuple[str, ...] = (
+    "-t",
+    "cuda,nvtx,osrt",
+    "--cuda-graph-trace=node",
+    "--trace-fork-before-exec=true",
+)
+CAPTURE_FLAGS: tuple[str, ...] = ("--capture-range=cudaProfilerApi", "--capture-range-end=stop")
+QUIET_FLAGS: tuple[str, ...] = ("-s", "none", "--cpuctxsw=none")
+
+TORCHRUN_FLAGS_WITHOUT_VALUE = frozenset(
+    {
+        "--standalone",
+        "--no-python",
+        "--no_python",
+        "-m",
+        "--module",
+        "--run-path",
+        "--run_path",
+        "--virtual-local-rank",
+        "--virtual_local_rank",
+    }
+)
+
+
+def find_nsys() -> str:
+    """The ``nsys`` executable on PATH, or a TracekitError saying how to get one."""
+    found = shutil.which("nsys")
+    if found is None:
+        raise TracekitError(
+            "nsys (Nsight Systems) is not on PATH, so this run cannot be profiled with it.",
+            hint="Install Nsight Systems or load its module (e.g. `module load nsight-systems`), "
+            "or use `--profiler torch`. `--dry-run` prints the commands without nsys.",
+        )
+    return found
+
+
+def profile_argv(output: str, *, capture_api: bool, nsys: str = "nsys") -> list[str]:
+    """``nsys profile ...`` up to (not including) the profiled command.
+
+    ``output`` is the report path without ``.nsys-rep``; it may contain
+    ``%q{VAR}``, which nsys expands from the profiled process's environment.
+    """
+    argv = [nsys, "profile", *PROFILE_FLAGS]
+    if capture_api:
+        argv += CAPTURE_FLAGS
+    return [*argv, *QUIET_FLAGS, "-o", output, "--force-overwrite=true"]
+
+
+def export_argv(report: Path, nsys: str = "nsys") -> list[str]:
+    """``nsys export`` of one report to ``<report stem>.sqlite`` with blobs."""
+    return [
+        nsys,
+        "export",
+        "--type",
+        "sqlite",
+        "--include-blobs=true",
+        "--force-overwrite=true",
+        "--output",
+        str(report.with_suffix(".sqlite")),
+        str(report),
+    ]
+
+
+def is_torchrun(cmd: Sequence[str]) -> bool:
+    if not cmd:
+        return False
+    if os.path.basename(cmd[0]) == "torchrun":
+        return True
+    return len(cmd) >= 3 and cmd[1] == "-m" and cmd[2] == "torch.distributed.run"
+
+
+def wrap_torchrun(cmd: Sequence[str], profile: Sequence[str], python: str) -> list[str]:
+    """Put ``nsys profile`` inside a torchrun command, so each rank gets its own
+    report: ``torchrun OPTS --no-python nsys profile ... python SCRIPT ARGS``."""
+    head = 1 if os.path.basename(cmd[0]) == "torchrun" else 3
+    i = head
+    no_python = module = False
+    while i < len(cmd) and cmd[i].startswith("-"):
+        flag = cmd[i]
+        if flag in ("--no-python", "--no_python"):
+            no_python = True
+        elif flag in ("-m", "--module"):
+            module = True
+        i += 1 if flag in TORCHRUN_FLAGS_WITHOUT_VALUE or "=" in flag else 2
+    if i >= len(cmd):
+        raise TracekitError(
+            f"cannot find the training script in the torchrun command: {' '.join(cmd)}",
+            hint="Expected `torchrun [OPTIONS] SCRIPT [ARGS...]`.",
+        )
+    options = [c for c in cmd[head:i] if c not in ("--no-python", "--no_python", "-m", "--module")]
+    program = [cmd[i]] if no_python else [python, *(["-m"] if module else []), cmd[i]]
+    return [*cmd[:head], *options, "--no-python", *profile, *program, *cmd[i + 1 :]]

@@ -1,0 +1,1 @@
+"""`tracekit tui`: a Textual interface over a tracekit database (the only Textual user)."""

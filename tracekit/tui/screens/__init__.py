@@ -1,0 +1,1 @@
+"""The screens of `tracekit tui`, one module each."""

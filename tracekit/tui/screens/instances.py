@@ -1,0 +1,131 @@
+"""Collective instances: one collective matched across ranks; arrival skew, wait vs transfer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from tracekit.analysis import browse
+from tracekit.tui import format as fmt
+from tracekit.tui.base import BaseScreen, count_note, fill_table, missing_note
+from tracekit.tui.messages import QueryDone, QueryFailed
+
+BAR_WIDTH = 24
+
+
+def load_listing(
+    con: Any, *, run_id: str, op_ref: tuple[int, int] | None
+) -> tuple[tuple[str | None, str, int] | None, browse.Rows]:
+    """The instances, with the one ``op_ref`` (trace_id, event_id) takes part in on top."""
+    first = None
+    if op_ref is not None:
+        first = browse.instance_of(con, run_id=run_id, trace_id=op_ref[0], event_id=op_ref[1])
+    return first, browse.instances(con, run_id=run_id, first=first)
+
+
+LEGEND = Text.assemble("per rank: ", ("█ wait (early arrival) ", "red"), ("█ transfer", "cyan"))
+
+
+class InstancesScreen(BaseScreen):
+    MODE = "instances"
+    AUTO_FOCUS = "#instances"
+    BINDINGS = [
+        Binding("tab", "app.focus_next", "Switch table", id="inst.switch"),
+        Binding("t", "timeline", "Timeline", id="inst.timeline"),
+        Binding("r", "reload", "Reload", id="inst.reload"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown_run: str | None = None
+        self.listing: browse.Rows | None = None
+        self.members: browse.Rows | None = None
+
+    def compose_body(self) -> Iterable[Any]:
+        with Vertical(id="instances-body"):
+            yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="status", classes="status")
+            yield DataTable(id="participants", cursor_type="row")
+            yield Static(LEGEND, id="legend", classes="status")
+
+    def on_screen_resume(self) -> None:
+        self.set_context(f"run [b]{self.tk.run_id or '—'}[/] · worst arrival skew first")
+        wanted = self.tk.instance_focus is not None
+        if self.tk.run_id and (self.tk.run_id != self.shown_run or wanted):
+            self.action_reload()
+
+    def action_reload(self) -> None:
+        if not self.tk.run_id:
+            return
+        op_ref, self.tk.instance_focus = self.tk.instance_focus, None
+        self.shown_run = self.tk.run_id
+        self.query_one("#instances", DataTable).loading = True
+        self.load("instances", load_listing, run_id=self.tk.run_id, op_ref=op_ref)
+
+    def on_query_done(self, message: QueryDone) -> None:
+        if message.key == "participants":
+            self._show_participants(message.result)
+            return
+        first, result = message.result
+        table = self.query_one("#instances", DataTable)
+        status = self.query_one("#status", Static)
+        self.listing = result
+        if result.missing:
+            table.clear(columns=True)
+            table.loading = False
+            status.update(missing_note(result.missing))
+            return
+        fill_table(table, result)
+        note = count_note(result, message.seconds)
+        if first is not None:
+            note += f" · top row: the chosen op's instance ({first[1]} #{first[2]})"
+        status.update(note)
+        table.move_cursor(row=0)
+
+    def on_query_failed(self, message: QueryFailed) -> None:
+        for table in self.query(DataTable):
+            table.loading = False
+        self.query_one("#status", Static).update(f"[red]{message.error}[/]")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id != "instances" or not self.listing or not self.listing.rows:
+            return
+        row = self.listing.dicts()[event.cursor_row]
+        self.query_one("#participants", DataTable).loading = True
+        self.load_detail(
+            "participants",
+            browse.participants,
+            run_id=self.tk.run_id,
+            pg=row["pg"],
+            op=row["op"],
+            instance=row["instance"],
+        )
+
+    def _show_participants(self, result: browse.Rows) -> None:
+        self.members = result
+        table = self.query_one("#participants", DataTable)
+        if result.missing:
+            table.clear(columns=True)
+            table.loading = False
+            self.query_one("#legend", Static).update(missing_note(result.missing))
+            return
+        top = max((float(r["dur_ns"] or 0) for r in result.dicts()), default=0.0) or 1.0
+
+        def bars(row: dict[str, Any]) -> Sequence[Text]:
+            wait = float(row["wait_ns"] or 0) / top
+            transfer = float(row["transfer_ns"] or 0) / top
+            return [fmt.stacked_bar([(wait, "red"), (transfer, "cyan")], BAR_WIDTH)]
+
+        fill_table(table, result, extra=bars, extra_columns=("wait | transfer",))
+
+    def action_timeline(self) -> None:
+        table = self.query_one("#participants", DataTable)
+        if self.members and self.members.rows and table.cursor_row < len(self.members.rows):
+            row = self.members.dicts()[table.cursor_row]
+            pad = max(int(row["dur_ns"] or 0), 1000) * 4
+            self.tk.show_timeline(row["rank"], row["ts_ns"] - pad, row["ts_ns"] + pad)

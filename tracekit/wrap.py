@@ -1,0 +1,161 @@
+"""``tracekit collect --nsys -- CMD``: run a user's own launch under nsys.
+
+One report per rank, in the same layout as a workload run
+(``DIR/rank<r>.nsys-rep``, its SQLite export, ``manifest.json``):
+
+- started by torchrun/srun/mpirun as one rank: ``nsys profile -o DIR/rank<r> CMD``;
+- CMD is a torchrun command: nsys goes inside it (``--no-python nsys ...``),
+  one report per rank named from torchrun's ``RANK``;
+- anything else runs as one process tree under one nsys: ``DIR/rank0.nsys-rep``
+  holds every process CMD forks (``--trace-fork-before-exec=true``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import tracekit
+from tracekit import nsys_cmd
+from tracekit.collect import CollectResult, export_reports, failure_hint, write_manifest
+from tracekit.errors import TracekitError
+from tracekit.launch_env import detect_rank_env
+from tracekit.supervise import Failure, RankCommand, RankGroup
+
+_REPORT_RE = re.compile(r"rank(\d+)\.nsys-rep$")
+
+
+def interpreter_of(program: str) -> str:
+    """The Python a console script (such as ``torchrun``) runs under, from its shebang."""
+    path = shutil.which(program)
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                first = fh.readline().decode(errors="replace").strip()
+        except OSError:
+            first = ""
+        if first.startswith("#!") and "python" in first:
+            return first[2:].strip().split()[0]
+    return sys.executable
+
+
+def wrap_commands(
+    cmd: Sequence[str], out: Path, *, capture_api: bool, env: Mapping[str, str], nsys: str
+) -> list[RankCommand]:
+    if not cmd:
+        raise TracekitError(
+            "--nsys needs a command to run after `--`.",
+            hint="e.g. tracekit collect --nsys --out runs/v -- torchrun --nproc-per-node 2 app.py",
+        )
+    rank_env = detect_rank_env(env)
+    if rank_env is not None:
+        profile = nsys_cmd.profile_argv(
+            str(out / f"rank{rank_env.rank}"), capture_api=capture_api, nsys=nsys
+        )
+        log = out / f"rank{rank_env.rank}.log"
+        return [RankCommand(rank_env.rank, (*profile, *cmd), {}, log)]
+    if nsys_cmd.is_torchrun(cmd):
+        profile = nsys_cmd.profile_argv(
+            str(out / "rank%q{RANK}"), capture_api=capture_api, nsys=nsys
+        )
+        python = cmd[0] if cmd[0] != "torchrun" and "python" in cmd[0] else interpreter_of(cmd[0])
+        argv = nsys_cmd.wrap_torchrun(cmd, profile, python)
+        return [RankCommand(0, tuple(argv), {}, out / "launch.log")]
+    profile = nsys_cmd.profile_argv(str(out / "rank0"), capture_api=capture_api, nsys=nsys)
+    return [RankCommand(0, (*profile, *cmd), {}, out / "rank0.log")]
+
+
+def wrap(
+    cmd: Sequence[str],
+    out: Path,
+    *,
+    command_line: Sequence[str],
+    tp: int | None = None,
+    pp: int | None = None,
+    capture_api: bool = False,
+    timeout_s: float | None = None,
+    dry_run: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> CollectResult:
+    env = dict(os.environ if env is None else env)
+    out = out.resolve()
+    nsys = "nsys" if dry_run else nsys_cmd.find_nsys()
+    commands = wrap_commands(cmd, out, capture_api=capture_api, env=env, nsys=nsys)
+    shown = tuple(f"{shlex.join(c.argv)} > {shlex.quote(str(c.log))} 2>&1" for c in commands)
+    if dry_run:
+        return CollectResult(out, {}, shown)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    failure = RankGroup(commands, env).wait(timeout_s)
+    reports = sorted(
+        (int(m.group(1)), p) for p in out.glob("rank*.nsys-rep") if (m := _REPORT_RE.search(p.name))
+    )
+    if failure is None:
+        export_reports(out, [r for r, _ in reports], nsys)
+    rank_env = detect_rank_env(env)
+    manifest: dict = {}
+    if rank_env is None or rank_env.rank == 0:
+        manifest = wrap_manifest(
+            out, cmd, command_line, [r for r, _ in reports], commands, tp, pp, failure
+        )
+        if rank_env is not None:
+            manifest["launcher"] = rank_env.launcher
+        elif nsys_cmd.is_torchrun(cmd):
+            manifest["launcher"] = "torchrun"
+        manifest["wall_s"] = round(time.time() - started, 3)
+        write_manifest(out, manifest)
+    if failure is not None:
+        raise TracekitError(f"wrapped command failed: {failure.message()}", failure_hint(failure))
+    return CollectResult(out, manifest, shown)
+
+
+def wrap_manifest(
+    out: Path,
+    cmd: Sequence[str],
+    command_line: Sequence[str],
+    ranks: Sequence[int],
+    commands: Sequence[RankCommand],
+    tp: int | None,
+    pp: int | None,
+    failure: Failure | None,
+) -> dict:
+    world = max(len(ranks), (tp or 1) * (pp or 1))
+    log = commands[0].log.name if len(commands) == 1 else None
+    rows = []
+    for r in range(world):
+        rows.append(
+            {
+                "rank": r,
+                "tp_rank": r % tp if tp else None,
+                "pp_rank": r // tp if tp else None,
+                "host": socket.gethostname(),
+                "device": None,
+                "trace": None,
+                "log": f"rank{r}.log" if (out / f"rank{r}.log").exists() else log,
+                "nsys_rep": f"rank{r}.nsys-rep",
+                "nsys_sqlite": f"rank{r}.sqlite" if (out / f"rank{r}.sqlite").exists() else None,
+            }
+        )
+    return {
+        "tracekit_version": tracekit.__version__,
+        "command": shlex.join(command_line),
+        "wrapped_command": shlex.join(cmd),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "complete": failure is None and bool(ranks),
+        "error": failure.message() if failure is not None else None,
+        "mode": "wrap",
+        "launcher": "local",
+        "model": None,
+        "parallel": {"tp": tp, "pp": pp, "world_size": world, "backend": None},
+        "ranks": rows,
+        "workload": None,
+        "versions": {"torch": None, "cuda": None, "nccl": None, "python": None},
+        "latency": [],
+    }
