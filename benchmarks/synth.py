@@ -589,7 +589,7 @@ def write_nsys(
         if runtime:
             db.executemany(
                 "INSERT INTO CUPTI_ACTIVITY_KIND_RUNTIME (start, end, eventClass, globalTid,"
-                " correlationId, nameId, returnValue) VALUES (?,?,1,?,?,?,0)",
+                " correlationId, nameId, returnValue) VALUES (?,?,0,?,?,?,0)",
                 runtime,
             )
         if nvtx:

@@ -112,3 +112,14 @@ def test_nsys_export_has_the_real_schema(tmp_path: Path) -> None:
     assert (kernels, nccl) == (counts.kernels, counts.comm_kernels)
     assert linked == kernels
     assert ranges == 2 * 2
+
+
+def test_nsys_export_imports_with_the_expected_counts(tmp_path: Path) -> None:
+    pytest.importorskip("tracekit.ingest.nsys")
+    made = synth.generate(tmp_path / "job", ranks=2, layers=2, steps=2, fmt="nsys")
+    counts = made[0][1]
+    summary = import_paths(tmp_path / "t.duckdb", [tmp_path / "job"])
+    assert summary.ranks == 2
+    assert summary.kernels == 2 * counts.kernels
+    assert summary.comm_ops == 2 * counts.comm_kernels
+    assert summary.events == 2 * counts.events
