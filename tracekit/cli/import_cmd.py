@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tracekit import store
 from tracekit.cli._app import app, console
+from tracekit.errors import InputError
 from tracekit.ingest.loader import ImportSummary, import_paths
+from tracekit.ingest.parquet import export_parquet
 
 
 @app.command("import")
 def import_command(
     paths: list[Path] = typer.Argument(..., help="Trace files and folders (recursive)."),
-    db: Path = typer.Option(..., "--db", help="DuckDB database to create or add to."),
+    db: Path | None = typer.Option(None, "--db", help="DuckDB database to create or add to."),
+    parquet: Path | None = typer.Option(
+        None,
+        "--parquet",
+        help="Also (or, without --db, only) write the imported runs as a Parquet dataset: "
+        "DIR/<table>/run_id=<run>/rank=<r>/part-0.parquet (docs/parquet.md).",
+    ),
     run: str | None = typer.Option(
         None, "--run", help="Run name for all traces (default: the folder each trace sits in)."
     ),
@@ -46,9 +56,42 @@ def import_command(
     process with GPU work); the whole import is one transaction.
 
     Example: tracekit import sample_traces/tp2 --db traces.duckdb
+    Example: tracekit import /data/job42 --parquet /shared/traces.parquet
 
     Example: tracekit import job.sqlite --rank-map 'job.sqlite:4711=0,4712=1' --db t.duckdb
     """
+    if db is None and parquet is None:
+        raise InputError("say where to import to", "Pass --db FILE, --parquet DIR, or both.")
+    if db is None:
+        assert parquet is not None
+        parquet.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".tracekit-", dir=parquet) as scratch:
+            _import(
+                Path(scratch) / "import.duckdb",
+                paths,
+                run,
+                rank,
+                replace,
+                workers,
+                quiet,
+                parquet,
+                rank_map,
+            )
+    else:
+        _import(db, paths, run, rank, replace, workers, quiet, parquet, rank_map)
+
+
+def _import(
+    db: Path,
+    paths: list[Path],
+    run: str | None,
+    rank: int | None,
+    replace: bool,
+    workers: int | None,
+    quiet: bool,
+    parquet: Path | None,
+    rank_map: list[str] | None,
+) -> None:
     if quiet:
         summary = import_paths(
             db, paths, run=run, rank=rank, replace=replace, workers=workers, rank_map=rank_map
@@ -80,7 +123,15 @@ def import_command(
                 progress=progress,
                 rank_map=rank_map,
             )
-        _print_summary(db, summary)
+        _print_summary(db if parquet is None else parquet, summary)
+    if parquet is not None and summary.runs:
+        con = store.connect(db)
+        try:
+            parts = export_parquet(con, parquet, summary.runs)
+        finally:
+            con.close()
+        if not quiet:
+            console.print(f"wrote {len(parts)} rank partition(s) under {parquet}")
 
 
 def _print_summary(db: Path, s: ImportSummary) -> None:

@@ -19,7 +19,10 @@ def sql_command(
     query: str | None = typer.Argument(
         None, help="SQL to run; '-' or nothing reads it from stdin."
     ),
-    db: Path = typer.Option(..., "--db", help="tracekit DuckDB database."),
+    db: Path | None = typer.Option(None, "--db", help="tracekit DuckDB database."),
+    parquet: Path | None = typer.Option(
+        None, "--parquet", help="A Parquet dataset written by `tracekit import --parquet`."
+    ),
     file: Path | None = typer.Option(None, "--file", "-f", help="Read the SQL from this file."),
     fmt: str = typer.Option("table", "--format", help="table | csv | json"),
     limit: int = typer.Option(
@@ -29,7 +32,10 @@ def sql_command(
     """Run SQL against DB (opened read-only); every view of the schema is there.
 
     Example: tracekit sql --db traces.duckdb "SELECT * FROM overlap_by_rank"
+    Example: tracekit sql --parquet traces.parquet "SELECT * FROM overlap_by_rank"
     """
+    if (db is None) == (parquet is None):
+        raise InputError("pass exactly one of --db FILE and --parquet DIR")
     if fmt not in ("table", "csv", "json"):
         raise InputError(f"--format {fmt}: expected table, csv or json")
     if file is not None:
@@ -43,7 +49,11 @@ def sql_command(
         text = query
     if not text.strip():
         raise InputError("no SQL given", "Pass a query, --file FILE, or pipe SQL on stdin.")
-    con = store.connect(db, read_only=True)
+    if db is not None:
+        con = store.connect(db, read_only=True)
+    else:
+        con = duckdb.connect()
+        store.attach_parquet(con, parquet)
     try:
         try:
             cursor = con.execute(text)

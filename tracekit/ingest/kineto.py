@@ -16,10 +16,14 @@ the text before and after the array.
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import tempfile
+import threading
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -27,10 +31,13 @@ from typing import IO, Any
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tracekit.errors import InputError
 
 BLOCK_BYTES = 16 << 20
+# Memory each parser's in-memory DuckDB may use (a 16 MB piece needs far less).
+PARSER_MEMORY = "512MB"
 MAX_HEAD_BYTES = 64 << 20
 _EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 _BOUNDARY = re.compile(rb"\}\s*,\s*(?=\{)")
@@ -75,66 +82,74 @@ COLUMNS = (
     "ts: 'DECIMAL(22,3)', dur: 'DECIMAL(22,3)', args: 'JSON'}"
 )
 
+# The typed args are pulled out of `args` by one json_transform (one parse of the
+# args text per event, not one per key).
+_ARG_FIELDS = {k: "VARCHAR" for k in _TYPED_ARGS} | {"Input Dims": "JSON", "Input type": "JSON"}
+_ARG_STRUCT = orjson.dumps(_ARG_FIELDS).decode()
+_GPU_KINDS = "('kernel', 'gpu_memcpy', 'gpu_memset', 'gpu_user_annotation')"
+
+# The chunk is read once into the temp table `_c` (READ_SQL); events, threads and
+# the row count are then taken from it. `ord` is the position of the event in the
+# chunk; the reader adds the chunk's first id.
+READ_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _c AS
+SELECT row_number() OVER () - 1 AS ord, * FROM read_json(
+    $path, format = 'array', columns = {COLUMNS}, maximum_object_size = $max_object)
+"""
+
 # One row per timed event. `abs_ns` is the source's absolute time in ns; the
 # loader subtracts the run origin. GPU events carry pid = device, tid = stream.
 EVENT_SQL = f"""
-WITH raw AS (
-    SELECT row_number() OVER () - 1 AS ord, * FROM read_json(
-        $path, format = 'array', columns = {COLUMNS}, maximum_object_size = 1073741824)
-), typed AS (
-    SELECT ord, ph, cat, name, pid, tid, ts, dur, args, {KIND_SQL} AS kind FROM raw
+WITH typed AS (
+    SELECT ord, ph, cat, name, pid, tid, ts, dur, args, {KIND_SQL} AS kind,
+           json_transform(args, '{_ARG_STRUCT}') AS a
+    FROM _c
     WHERE ph IN ('X', 'i', 'I') AND ts IS NOT NULL
 )
 SELECT
-    $first_id + ord AS event_id,
+    ord AS event_id,
     kind,
     cat,
     name,
     CAST(round(ts * 1000) AS BIGINT) + $base_ns AS abs_ns,
     greatest(CAST(round(coalesce(dur, 0) * 1000) AS BIGINT), 0) AS dur_ns,
-    CASE WHEN kind IN ('kernel', 'gpu_memcpy', 'gpu_memset', 'gpu_user_annotation')
-         THEN NULL ELSE TRY_CAST(pid AS BIGINT) END AS pid,
-    CASE WHEN kind IN ('kernel', 'gpu_memcpy', 'gpu_memset', 'gpu_user_annotation')
-         THEN NULL ELSE TRY_CAST(tid AS BIGINT) END AS tid,
-    CASE WHEN kind IN ('kernel', 'gpu_memcpy', 'gpu_memset', 'gpu_user_annotation')
-         THEN coalesce(TRY_CAST(args->>'device' AS INTEGER), TRY_CAST(pid AS INTEGER))
+    CASE WHEN kind IN {_GPU_KINDS} THEN NULL ELSE TRY_CAST(pid AS BIGINT) END AS pid,
+    CASE WHEN kind IN {_GPU_KINDS} THEN NULL ELSE TRY_CAST(tid AS BIGINT) END AS tid,
+    CASE WHEN kind IN {_GPU_KINDS}
+         THEN coalesce(TRY_CAST(a."device" AS INTEGER), TRY_CAST(pid AS INTEGER))
     END AS device,
-    CASE WHEN kind IN ('kernel', 'gpu_memcpy', 'gpu_memset', 'gpu_user_annotation')
-         THEN coalesce(TRY_CAST(args->>'stream' AS BIGINT), TRY_CAST(tid AS BIGINT))
+    CASE WHEN kind IN {_GPU_KINDS}
+         THEN coalesce(TRY_CAST(a."stream" AS BIGINT), TRY_CAST(tid AS BIGINT))
     END AS stream,
-    TRY_CAST(args->>'correlation' AS BIGINT) AS correlation,
-    TRY_CAST(args->>'External id' AS BIGINT) AS external_id,
-    args->>'Collective name' AS coll_name,
-    TRY_CAST(args->>'In msg nelems' AS BIGINT) AS in_nelems,
-    TRY_CAST(args->>'Out msg nelems' AS BIGINT) AS out_nelems,
-    coalesce(args->>'dtype', CASE WHEN starts_with(name, 'gloo:')
-                                  THEN args->'Input type'->>0 END) AS dtype,
-    TRY_CAST(args->>'Group size' AS INTEGER) AS group_size,
-    args->>'Process Group Name' AS pg_name,
-    args->>'Process Group Description' AS pg_desc,
-    args->>'Process Group Ranks' AS pg_ranks,
-    TRY_CAST(coalesce(args->>'Seq', args->>'Sequence number') AS BIGINT) AS seq,
-    args->'Input Dims' AS input_dims,
-    TRY_CAST(args->>'bytes' AS BIGINT) AS bytes,
+    TRY_CAST(a."correlation" AS BIGINT) AS correlation,
+    TRY_CAST(a."External id" AS BIGINT) AS external_id,
+    a."Collective name" AS coll_name,
+    TRY_CAST(a."In msg nelems" AS BIGINT) AS in_nelems,
+    TRY_CAST(a."Out msg nelems" AS BIGINT) AS out_nelems,
+    coalesce(a."dtype", CASE WHEN starts_with(name, 'gloo:')
+                             THEN a."Input type"->>0 END) AS dtype,
+    TRY_CAST(a."Group size" AS INTEGER) AS group_size,
+    a."Process Group Name" AS pg_name,
+    a."Process Group Description" AS pg_desc,
+    a."Process Group Ranks" AS pg_ranks,
+    TRY_CAST(coalesce(a."Seq", a."Sequence number") AS BIGINT) AS seq,
+    a."Input Dims" AS input_dims,
+    TRY_CAST(a."bytes" AS BIGINT) AS bytes,
     CASE WHEN args IS NOT NULL THEN
         nullif(CAST(json_merge_patch(args, '{_DROP_TYPED}') AS VARCHAR), '{{}}')
     END AS args
 FROM typed
 """
 
-THREAD_SQL = f"""
+THREAD_SQL = """
 SELECT TRY_CAST(pid AS BIGINT) AS pid,
        CASE WHEN name = 'thread_name' THEN TRY_CAST(tid AS BIGINT) END AS tid,
        args->>'name' AS name
-FROM read_json($path, format = 'array', columns = {COLUMNS},
-               maximum_object_size = 1073741824)
+FROM _c
 WHERE ph = 'M' AND name IN ('thread_name', 'process_name') AND args->>'name' IS NOT NULL
 """
 
-COUNT_SQL = f"""
-SELECT count(*) FROM read_json($path, format = 'array', columns = {COLUMNS},
-                               maximum_object_size = 1073741824)
-"""
+COUNT_SQL = "SELECT count(*) FROM _c"
 
 
 @dataclass
@@ -167,36 +182,80 @@ def _read(fh: IO[bytes], n: int, path: Path) -> bytes:
 
 
 class _ChunkParser:
-    """Parses byte pieces ``{...}, {...}`` into Arrow tables through an in-memory DuckDB."""
+    """Parses byte pieces ``{...}, {...}`` into Arrow tables through an in-memory DuckDB.
+
+    One parser per thread (a DuckDB connection is not shared between threads).
+    """
 
     def __init__(self, base_ns: int) -> None:
         self.base_ns = base_ns
-        self.con = duckdb.connect()
-        self.con.execute("SET threads = 1")
-        self.next_id = 0
+        self.con = duckdb.connect(config={"threads": 1, "memory_limit": PARSER_MEMORY})
         self.tmp = tempfile.NamedTemporaryFile(prefix="tracekit-", suffix=".json")
 
     def close(self) -> None:
         self.tmp.close()
         self.con.close()
 
-    def parse(self, body: bytes) -> KinetoChunk | None:
-        """Parse ``[body]``; None when the text is not a valid array of JSON values."""
+    def parse(self, body: bytes) -> tuple[KinetoChunk, int] | None:
+        """Parse ``[body]`` into (chunk with ids counted from 0, events read); None if not JSON."""
         self.tmp.seek(0)
         self.tmp.truncate()
-        self.tmp.write(b"[" + body + b"]")
+        self.tmp.write(b"[")
+        self.tmp.write(body)
+        self.tmp.write(b"]")
         self.tmp.flush()
-        params = {"path": self.tmp.name}
         try:
-            count = self.con.sql(COUNT_SQL, params=params).fetchall()[0]
-            events = self.con.sql(
-                EVENT_SQL, params=params | {"first_id": self.next_id, "base_ns": self.base_ns}
-            ).to_arrow_table()
-            threads = self.con.sql(THREAD_SQL, params=params).to_arrow_table()
+            # read_json sizes its buffers from maximum_object_size: no event is larger
+            # than the piece that holds it.
+            max_object = max(len(body) + 64, 1 << 20)
+            self.con.execute(READ_SQL, {"path": self.tmp.name, "max_object": max_object})
+            count = self.con.execute(COUNT_SQL).fetchall()[0][0]
+            events = self.con.sql(EVENT_SQL, params={"base_ns": self.base_ns}).to_arrow_table()
+            threads = self.con.sql(THREAD_SQL).to_arrow_table()
         except (duckdb.InvalidInputException, duckdb.ConversionException):
             return None
-        self.next_id += count[0] if count else 0
-        return KinetoChunk(events, threads)
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS _c")
+        return KinetoChunk(events, threads), count
+
+
+def _renumber(chunk: KinetoChunk, first_id: int) -> KinetoChunk:
+    if first_id == 0:
+        return chunk
+    events = chunk.events
+    column = events.schema.get_field_index("event_id")
+    ids = pc.add(events.column(column), pa.scalar(first_id, pa.int64()))
+    return KinetoChunk(events.set_column(column, "event_id", ids), chunk.threads)
+
+
+class _ParserPool:
+    """``parsers`` threads, each with its own :class:`_ChunkParser`; results come back in order."""
+
+    def __init__(self, base_ns: int, parsers: int) -> None:
+        self.base_ns = base_ns
+        self.local = threading.local()
+        self.made: list[_ChunkParser] = []
+        self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(max_workers=parsers, thread_name_prefix="kineto-parse")
+
+    def _parser(self) -> _ChunkParser:
+        parser = getattr(self.local, "parser", None)
+        if parser is None:
+            parser = self.local.parser = _ChunkParser(self.base_ns)
+            with self.lock:
+                self.made.append(parser)
+        return parser
+
+    def submit(self, body: bytes) -> Future[tuple[KinetoChunk, int] | None]:
+        return self.pool.submit(lambda: self._parser().parse(body))
+
+    def parse(self, body: bytes) -> tuple[KinetoChunk, int] | None:
+        return self.submit(body).result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        for parser in self.made:
+            parser.close()
 
 
 def _meta_from(path: Path, text: bytes) -> dict[str, Any]:
@@ -234,6 +293,7 @@ def read_kineto(
     *,
     on_progress: Callable[[int], None] | None = None,
     block_bytes: int = BLOCK_BYTES,
+    parsers: int | None = None,
 ) -> tuple[dict[str, Any], Iterator[KinetoChunk]]:
     """Return the metadata before ``traceEvents`` and an iterator of parsed event chunks.
 
@@ -241,6 +301,7 @@ def read_kineto(
     PyTorch) are merged into the returned dict once the iterator is exhausted;
     ``_base_ns`` holds the time base used for ``abs_ns``. ``on_progress`` receives
     how far into the file (in bytes on disk) parsing has got, for progress bars.
+    ``parsers`` pieces are parsed at once in threads (default: one per CPU core).
     """
     fh, raw = open_bytes(path)
     try:
@@ -265,7 +326,8 @@ def read_kineto(
         raise
     base = _base_ns(path, meta, head)
     meta["_base_ns"] = base
-    return meta, _chunks(path, fh, raw, head[match.end() :], meta, on_progress, block_bytes)
+    n = parsers or os.cpu_count() or 1
+    return meta, _chunks(path, fh, raw, head[match.end() :], meta, on_progress, block_bytes, n)
 
 
 def _base_ns(path: Path, meta: dict[str, Any], head: bytes) -> int:
@@ -317,6 +379,18 @@ def _explain_no_events(path: Path, head: bytes) -> None:
     )
 
 
+def _last_cut(buf: bytes, start: int) -> re.Match[bytes] | None:
+    """The last ``}, {`` boundary in ``buf[start:]`` (looked for near the end first)."""
+    lo = max(start, len(buf) - (1 << 16))
+    while True:
+        last = None
+        for last in _BOUNDARY.finditer(buf, lo):  # noqa: B007
+            pass
+        if last is not None or lo == start:
+            return last
+        lo = start
+
+
 def _chunks(
     path: Path,
     fh: IO[bytes],
@@ -325,36 +399,74 @@ def _chunks(
     meta: dict[str, Any],
     on_progress: Callable[[int], None] | None,
     block_bytes: int,
+    parsers: int,
 ) -> Iterator[KinetoChunk]:
-    parser = _ChunkParser(meta["_base_ns"])
+    """Cut the array into pieces at ``}, {`` and parse ``parsers`` pieces at a time.
+
+    A piece whose start is a real event boundary parses if and only if its end is
+    one too; a piece that does not parse (the cut fell inside a string) is glued,
+    with its separator, to the next piece and parsed again. Results are yielded
+    in file order with event ids numbered from the start of the array.
+    """
+    pool = _ParserPool(meta["_base_ns"], parsers)
+    pending: deque[list[Any]] = deque()  # [body, separator, future]
+    next_id = 0
+    limit = 8 * block_bytes
+
+    def settle() -> Iterator[KinetoChunk]:
+        """Resolve the oldest piece: yield it, or glue it to the next one."""
+        nonlocal next_id, buf
+        body, sep, future = pending.popleft()
+        result = future.result()
+        if result is not None:
+            chunk, count = result
+            chunk = _renumber(chunk, next_id)
+            next_id += count
+            if on_progress:
+                on_progress(raw.tell())
+            yield chunk
+            return
+        if pending:
+            glued = body + sep + pending[0][0]
+            if len(glued) > limit:
+                raise InputError(f"{path}: invalid JSON inside the traceEvents array")
+            pending[0][0] = glued
+            pending[0][2] = pool.submit(glued)
+        else:
+            buf = body + sep + buf
+
     try:
+        searched_from = 0
         while more := _read(fh, block_bytes, path):
-            searched_from = max(0, len(buf) - 16)
             buf += more
-            cuts = list(_BOUNDARY.finditer(buf, searched_from))
-            for cut in reversed(cuts[-3:]):
-                chunk = parser.parse(buf[: cut.start() + 1])
-                if chunk is not None:
-                    if on_progress:
-                        on_progress(raw.tell())
-                    buf = buf[cut.end() :]
-                    yield chunk
-                    break
-            else:
-                if len(buf) > 8 * block_bytes:
+            cut = _last_cut(buf, searched_from)
+            if cut is None:
+                if len(buf) > limit:
                     raise InputError(f"{path}: invalid JSON inside the traceEvents array")
-        yield from _final(path, parser, buf, meta)
+                searched_from = max(0, len(buf) - 16)
+                continue
+            body, sep = buf[: cut.start() + 1], buf[cut.start() + 1 : cut.end()]
+            buf = buf[cut.end() :]
+            searched_from = 0
+            pending.append([body, sep, pool.submit(body)])
+            while len(pending) > parsers:
+                yield from settle()
+        while pending:
+            yield from settle()
+        for chunk, count in _final(path, pool, buf, meta):
+            yield _renumber(chunk, next_id)
+            next_id += count
         if on_progress:
             on_progress(raw.tell())
     finally:
-        parser.close()
+        pool.close()
         fh.close()
         raw.close()
 
 
 def _final(
-    path: Path, parser: _ChunkParser, buf: bytes, meta: dict[str, Any]
-) -> Iterator[KinetoChunk]:
+    path: Path, pool: _ParserPool, buf: bytes, meta: dict[str, Any]
+) -> Iterator[tuple[KinetoChunk, int]]:
     """The last piece holds the array's end: find the ``]`` whose both sides parse."""
     end = buf.rfind(b"]")
     while end != -1:
@@ -364,10 +476,10 @@ def _final(
             if not body.strip():
                 meta.update({k: v for k, v in late.items() if k not in meta})
                 return
-            chunk = parser.parse(body)
-            if chunk is not None:
+            result = pool.parse(body)
+            if result is not None:
                 meta.update({k: v for k, v in late.items() if k not in meta})
-                yield chunk
+                yield result
                 return
         end = buf.rfind(b"]", 0, end)
     raise InputError(

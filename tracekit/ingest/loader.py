@@ -44,6 +44,10 @@ KEPT_KINETO_META = (
     "trace_id",
 )
 
+# DuckDB memory for the writing connection during an import (parsers add
+# kineto.PARSER_MEMORY each at most); peak RSS stays well under 1.5 GB.
+IMPORT_MEMORY = "768MB"
+
 STAGE_SQL = """
 CREATE TEMP TABLE _stage_events AS
 SELECT CAST(NULL AS INTEGER) AS source_no, CAST(NULL AS BIGINT) AS abs_ns, * EXCLUDE (ts_ns)
@@ -162,6 +166,8 @@ def import_paths(
     try:
         store.initialise(con)
         con.execute("SET preserve_insertion_order = false")
+        # Bounded memory: staged rows beyond this spill to DuckDB's temp directory.
+        con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
         return _import(con, sources, readers, rank, replace, workers, progress)
     finally:
         con.close()
@@ -191,18 +197,22 @@ def _import(
         if source.format not in readers:
             raise InputError(f"{source.path}: no reader for {source.format} files in this build")
 
-    with store.transaction(con):
-        con.execute(STAGE_SQL)
-        try:
-            traces = _stage_all(con, todo, readers, workers, progress)
-            _check_nonempty(con, traces)
+    # Staging fills connection-local temp tables outside the transaction: inside
+    # one, DuckDB keeps every appended row in memory until COMMIT (GBs for a big
+    # trace); outside, it compresses and spills them. Nothing reaches the real
+    # tables before the transaction, which still makes the import all-or-nothing.
+    con.execute(STAGE_SQL)
+    try:
+        traces = _stage_all(con, todo, readers, workers, progress)
+        _check_nonempty(con, traces)
+        with store.transaction(con):
             _resolve_ranks(con, traces, rank_option, replace)
             if replace:
                 _delete_traces(con, [known[sha] for _, sha in todo if sha in known])
             summary = _publish(con, traces)
-        finally:
-            con.execute("DROP TABLE IF EXISTS _stage_events")
-            con.execute("DROP TABLE IF EXISTS _stage_threads")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _stage_events")
+        con.execute("DROP TABLE IF EXISTS _stage_threads")
     summary.skipped = skipped
     return summary
 
