@@ -1,4 +1,4 @@
-"""Shared fixtures: the real trace corpus, small traces the tests write, a gloo job."""
+"""Shared fixtures: the real trace corpus, small traces the tests write, a collected run."""
 
 from __future__ import annotations
 
@@ -96,12 +96,7 @@ def cpu(
 
 @pytest.fixture(scope="session")
 def gloo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database holding run 'tp2pp2' made by tests/fixtures/gloo_job.py (about 30 s)."""
-    pytest.importorskip("torch")
-    from tests.fixtures.gloo_job import make_job
-
-    root = tmp_path_factory.mktemp("gloo")
-    make_job(root / "tp2pp2", tp=2, pp=2)
-    db = root / "gloo.duckdb"
-    import_paths(db, [root / "tp2pp2"], run="tp2pp2")
+    """Run 'tp2pp2': the committed `tracekit collect --tp 2 --pp 2` CPU (gloo) sample."""
+    db = tmp_path_factory.mktemp("gloo") / "gloo.duckdb"
+    import_paths(db, [REPO / "sample_traces" / "tp2pp2"], run="tp2pp2")
     return db

@@ -52,22 +52,31 @@ def test_every_collective_matches(con: duckdb.DuckDBPyConnection) -> None:
         .select(pl.concat_str("pg", "op", separator="/"), "len")
         .iter_rows()
     )
-    # per step: stage 0 embedding + 4 all-reduces; stage 1: 1 all-gather + 4 all-reduces
+    # sample_traces/tp2pp2: tiny (4 layers, hidden 64), batch 2, prompt 16, 4 steps.
+    # Per step: stage 0 (tp0) embedding + 2 layers x 2 all-reduces, stage 1 (tp1) 4; stage 1
+    # all-gathers hidden and residual; each TP rank sends both to its peer in stage 1; the
+    # last stage gathers logits to its TP rank 0, which returns the ids to rank 0; rank 0
+    # broadcasts them in tp0. One barrier ends the run.
     assert counts == {
         "tp0/all_reduce": 20,
         "tp1/all_reduce": 16,
-        "tp1/all_gather": 4,
-        "p2p:0->2/send_recv": 4,
-        "p2p:1->3/send_recv": 4,
-        "world/barrier": 4,
+        "tp1/all_gather": 8,
+        "tp1/gather": 4,
+        "tp0/broadcast": 4,
+        "p2p:0->2/send_recv": 8,
+        "p2p:1->3/send_recv": 8,
+        "p2p:2->0/send_recv": 4,
+        "world/barrier": 1,
     }
 
 
 def test_pipeline_receives_split_into_transfer_and_bubble(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    recv = analysis.collective_participants(con).filter(pl.col("rank_op") == "recv")
-    assert recv.height == 8
+    recv = analysis.collective_participants(con).filter(
+        (pl.col("rank_op") == "recv") & (pl.col("block") == "pp_recv")
+    )
+    assert recv.height == 16
     assert (recv["transfer_ns"] + recv["bubble_ns"] == recv["dur_ns"]).all()
     assert recv["block"].unique().to_list() == ["pp_recv"]
 
@@ -75,8 +84,8 @@ def test_pipeline_receives_split_into_transfer_and_bubble(
 def test_comm_labels_and_sizes(con: duckdb.DuckDBPyConnection) -> None:
     summary = analysis.comm_summary(con)
     gather = summary.filter(pl.col("op") == "all_gather")
-    # all-gather of [16,128] float32 on each of 2 ranks -> 16 KiB in prefill
-    assert 16384 in gather["bucket_lo_bytes"].to_list()
+    # prefill all-gather output: 2 x 16 tokens x hidden 64 x 4 bytes = 8 KiB
+    assert 8192 in gather["bucket_lo_bytes"].to_list()
     blocks = con.execute(
         "SELECT DISTINCT c.op, l.block FROM comm_ops c JOIN event_labels l "
         "USING (trace_id, event_id) WHERE c.op <> 'barrier' ORDER BY ALL"
