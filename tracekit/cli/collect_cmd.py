@@ -64,6 +64,10 @@ def collect_command(
         float | None, typer.Option(help="Seconds before a hung run is stopped and reported.")
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Print the rank commands; run nothing.")] = False,
+    parquet: Annotated[
+        Path | None,
+        typer.Option(help="Also convert the run to a Parquet dataset here (on this host)."),
+    ] = None,
     nsys: Annotated[bool, typer.Option("--nsys", help="Run CMD (after --) under nsys.")] = False,
     capture_api: Annotated[
         bool, typer.Option(help="With --nsys: record only inside cudaProfilerStart/Stop.")
@@ -120,6 +124,11 @@ def collect_command(
     )
     result = collect(workload, out, command_line=command_line, timeout_s=timeout, dry_run=dry_run)
     _report(result, dry_run)
+    if parquet is not None and result.manifest and not dry_run:
+        from tracekit.ingest.parquet import convert_run
+
+        parts = convert_run(result.out, parquet)
+        console.print(f"parquet: {len(parts)} rank partition(s) under {parquet}")
 
 
 def _report(result: CollectResult, dry_run: bool) -> None:
