@@ -1,19 +1,18 @@
-"""`tracekit model` and `tracekit validate` through the CLI.
-
-Needs the whole CLI package: on the `model` branch alone `tracekit.cli` cannot import
-(its __init__ registers `import` and `sql`, which land from main), so these tests skip
-there and run once merged.
+"""`tracekit model` and `tracekit validate` through the CLI, on the real sample runs
+(``samples_db`` in conftest.py) and, for a run without a manifest, on two traces of
+the shared dlrm_8rank job (skipped where ../shared/traces is absent).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.model.model_standin import manifest, synthetic_calls
+from tests.model.conftest import tracekit
+from tracekit.ingest.loader import import_paths
 
 pytest.importorskip("tracekit.cli.import_cmd", reason="tracekit.cli needs `import` from main")
 
@@ -86,25 +85,45 @@ def test_study_markdown_is_the_docs_page() -> None:
     assert run("model", "--study", "--format", "markdown") == DOCS.read_text()
 
 
-def test_validate(store: Callable[..., Path]) -> None:
-    man = manifest(2, 2)
-    db = store({"tp2pp2": (man, synthetic_calls("tp2pp2", man))})
-    out = json.loads(run("validate", "--db", str(db), "--run", "tp2pp2", "--format", "json"))
+def test_validate_on_a_collected_run(samples_db: Path) -> None:
+    db = str(samples_db)
+    out = json.loads(run("validate", "--db", db, "--run", "tp2pp2", "--format", "json"))
     assert out["counts_and_bytes_match"] is True
-    assert "counts and bytes: match" in run("validate", "--db", str(db), "--run", "tp2pp2")
+    assert out["time_in_sample"] is True
+    assert (out["spec"]["tp"], out["spec"]["pp"]) == (2, 2)
+    inside = [r for r in out["by_op"] if r["phase"] != "outside"]
+    assert len(inside) == 12
+    assert all(r["pred_count"] == r["meas_count"] for r in inside)
+    assert all(r["pred_bytes"] == r["meas_bytes"] for r in inside)
+    table = run("validate", "--db", db, "--run", "tp2pp2")
+    assert "counts and bytes: match" in table
+    assert "in sample" in table
+    other = json.loads(
+        run("validate", "--db", db, "--run", "tp2", "--fit-run", "tp2pp2", "--format", "json")
+    )
+    assert other["time_in_sample"] is False
+    assert other["time_model"]["source"] == "fitted to run tp2pp2"
+    assert run("validate", "--db", db, "--run", "pp2", "--check", "--per-rank")
+
+
+def test_validate_a_run_without_manifest(shared_traces: Path, tmp_path: Path) -> None:
+    """Traces imported from elsewhere (no manifest.json): a clear error, exit 2."""
+    folder = tmp_path / "dlrm"
+    folder.mkdir()
+    for rank in (0, 1):
+        name = f"rank{rank}.pt.trace.json.gz"
+        shutil.copy(shared_traces / "kineto" / "dlrm_8rank" / name, folder / name)
+    db = tmp_path / "dlrm.duckdb"
+    import_paths(db, [folder], run="dlrm")
+    done = tracekit("validate", "--db", str(db), "--run", "dlrm")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "run 'dlrm' has no manifest" in done.stderr
+    assert "tracekit collect" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_user_errors_exit_2(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    code = "from tracekit.cli import main; main()"
-    bad = subprocess.run(
-        [sys.executable, "-c", code, "validate", "--db", "x.duckdb", "--run", "r"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    bad = tracekit("validate", "--db", "x.duckdb", "--run", "r", cwd=tmp_path)
     assert bad.returncode == 2
     assert "no such database" in bad.stderr
 
@@ -114,9 +133,7 @@ def test_help_ends_with_an_example(command: str) -> None:
     assert "Example: tracekit " + command in run(command, "--help")
 
 
-def test_model_time_fitted_to_a_run(store: Callable[..., Path]) -> None:
-    man = manifest(2, 1)
-    db = store({"tp2": (man, synthetic_calls("tp2", man))})
+def test_model_time_fitted_to_a_run(samples_db: Path) -> None:
     out = json.loads(
         run(
             "model",
@@ -127,7 +144,7 @@ def test_model_time_fitted_to_a_run(store: Callable[..., Path]) -> None:
             "--dtype",
             "fp32",
             "--fit-db",
-            str(db),
+            str(samples_db),
             "--fit-run",
             "tp2",
             "--format",

@@ -1,129 +1,201 @@
-"""validate() on a stand-in store (see conftest.py): the plumbing and the flags.
+"""validate() on real CPU runs made by `tracekit collect` and imported by the importer.
 
-PENDING: the end-to-end check on CPU runs made by `tracekit collect` and imported by
-`tracekit import` waits for those two to land in main.
+TP2, PP2 and TP2×PP2 are the committed sample_traces/; TP4 is collected by the
+session fixture ``tp4_db`` (conftest.py). Counts and bytes must match the model
+exactly for every (op, phase) inside the steps, per rank too. The comparison logic
+itself is tested on small Polars frames, and manifest problems on a copy of a real
+run whose manifest is rewritten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import shutil
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
-from tests.model.model_standin import KNOWN, manifest, synthetic_calls
 from tracekit.errors import TracekitError
-from tracekit.model.timing import TimeModel
-from tracekit.model.validate import fit_run, run_spec, validate
+from tracekit.model.timing import AlphaBeta, TimeModel
+from tracekit.model.validate import compare, fit_run, run_spec, validate
 
 LAYOUTS = {"tp2": (2, 1), "pp2": (1, 2), "tp2pp2": (2, 2), "tp4": (4, 1)}
+# the ops each layout issues inside the steps (phase prefill and decode each)
+OPS = {
+    "tp2": {"all_reduce", "gather", "broadcast"},
+    "pp2": {"send", "recv"},
+    "tp2pp2": {"all_reduce", "all_gather", "gather", "broadcast", "send", "recv"},
+    "tp4": {"all_reduce", "gather", "broadcast"},
+}
+
+
+def db_for(run_id: str, request: pytest.FixtureRequest) -> Path:
+    return request.getfixturevalue("tp4_db" if run_id == "tp4" else "samples_db")
+
+
+@pytest.mark.parametrize(
+    "run_id", ["tp2", "pp2", "tp2pp2", pytest.param("tp4", marks=pytest.mark.slow)]
+)
+def test_counts_and_bytes_match_on_collected_runs(
+    run_id: str, request: pytest.FixtureRequest
+) -> None:
+    with duckdb.connect(str(db_for(run_id, request)), read_only=True) as con:
+        result = validate(con, run_id)
+    tp, pp = LAYOUTS[run_id]
+    assert (result.spec.tp, result.spec.pp) == (tp, pp)
+    assert result.counts_and_bytes_match
+    inside = result.by_op.filter(pl.col("phase") != "outside")
+    assert {(op, ph) for op, ph in inside.select("op", "phase").iter_rows()} == {
+        (op, ph) for op in OPS[run_id] for ph in ("prefill", "decode")
+    }
+    for frame in (inside, result.by_rank.filter(pl.col("phase") != "outside")):
+        assert (frame["pred_count"] == frame["meas_count"]).all()
+        assert (frame["pred_bytes"] == frame["meas_bytes"]).all()
+        assert (frame["pred_count"] > 0).all()
+        assert frame["flags"].list.set_intersection(["count", "bytes"]).list.len().sum() == 0
+    assert set(result.by_rank["rank"]) == set(range(tp * pp))
+    # the collector's barrier before the measured pass: reported, never judged
+    outside = result.by_op.filter(pl.col("phase") == "outside")
+    assert outside.select("op", "pred_count", "meas_count").rows() == [("barrier", 0, tp * pp)]
+    assert outside["flags"].to_list() == [[]]
+    # alpha/beta fitted to this run: in sample, said so
+    assert result.time_in_sample
+    assert result.time_model.source == f"fitted to run {run_id}"
+    assert inside["time_ratio"].is_not_null().all()
+
+
+def test_independent_time_model(samples_db: Path) -> None:
+    ab = AlphaBeta(alpha_s=1e-3, beta_bps=1e8)
+    with duckdb.connect(str(samples_db), read_only=True) as con:
+        result = validate(con, "tp2", time_model=TimeModel(default=ab))
+        fitted = validate(con, "tp2pp2", time_model=fit_run(con, "tp2"))
+    assert not result.time_in_sample and not fitted.time_in_sample
+    row = result.by_op.filter((pl.col("op") == "broadcast") & (pl.col("phase") == "decode"))
+    # 6 broadcasts of 16 bytes each (bus factor 1)
+    assert row["pred_time_s"][0] == pytest.approx(6 * ab.time_s(16))
+    assert fitted.counts_and_bytes_match
+
+
+def test_a_wrong_manifest_is_flagged(samples_db: Path, tmp_path: Path) -> None:
+    """Tell the model the tp2 run generated 5 tokens, not 4: decode is off by 4/3."""
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(samples_db, db)
+    with duckdb.connect(str(db)) as con:
+        man = json.loads(
+            con.execute("SELECT manifest FROM runs WHERE run_id = 'tp2'").fetchall()[0][0]
+        )
+        man["workload"]["gen_len"] = 5
+        con.execute("UPDATE runs SET manifest = ? WHERE run_id = 'tp2'", [json.dumps(man)])
+        result = validate(con, "tp2")
+    assert not result.counts_and_bytes_match
+    for row in result.by_op.filter(pl.col("phase") != "outside").iter_rows(named=True):
+        if row["phase"] == "decode":
+            assert row["count_ratio"] == pytest.approx(3 / 4)
+            assert row["flags"][:2] == ["count", "bytes"]
+        else:
+            assert row["count_ratio"] == 1.0 and row["bytes_ratio"] == 1.0
+
+
+def frames(
+    pred: list[tuple[str, str, int, int, float]], meas: list[tuple[str, str, int, int]]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    p = pl.DataFrame(pred, schema=["op", "phase", "count", "total_bytes", "time_s"], orient="row")
+    m = pl.DataFrame(meas, schema=["op", "phase", "msg_bytes", "dur_ns"], orient="row")
+    return p, m
+
+
+def test_compare_flags_beyond_the_tolerance() -> None:
+    pred, meas = frames(
+        [
+            ("all_reduce", "decode", 20, 2000, 0.020),  # exact
+            ("gather", "decode", 20, 2000, 0.020),  # 19 of 20: 5 %, not beyond
+            ("gather", "prefill", 20, 2000, 0.020),  # 18 of 20: flagged
+            ("send", "decode", 4, 400, 0.004),  # bytes 25 % over, time within 5 %
+            ("recv", "decode", 4, 400, 0.004),  # never measured
+        ],
+        [
+            *[("all_reduce", "decode", 100, 1_000_000)] * 20,
+            *[("gather", "decode", 100, 1_000_000)] * 19,
+            *[("gather", "prefill", 100, 1_000_000)] * 18,
+            *[("send", "decode", 100, 1_000_000)] * 3,
+            ("send", "decode", 200, 1_100_000),
+            ("reduce_scatter", "decode", 100, 1_000_000),  # never predicted
+            ("barrier", "outside", 0, 5_000_000),  # outside the steps: not judged
+        ],
+    )
+    out = compare(pred, meas, ["op", "phase"], 0.05)
+    flags = {(r["op"], r["phase"]): r["flags"] for r in out.iter_rows(named=True)}
+    assert flags == {
+        ("all_reduce", "decode"): [],
+        ("gather", "decode"): [],
+        ("gather", "prefill"): ["count", "bytes", "time"],
+        ("send", "decode"): ["bytes"],
+        ("recv", "decode"): ["count", "bytes", "time"],
+        ("reduce_scatter", "decode"): ["count", "bytes", "time"],
+        ("barrier", "outside"): [],
+    }
+    recv = out.filter(pl.col("op") == "recv").row(0, named=True)
+    assert (recv["meas_count"], recv["count_ratio"]) == (0, None)
+    send = out.filter(pl.col("op") == "send").row(0, named=True)
+    assert send["bytes_ratio"] == pytest.approx(500 / 400)
+    assert send["time_ratio"] == pytest.approx(0.0041 / 0.004)
+    # a looser tolerance lets the 10 % count gap through
+    loose = compare(pred, meas, ["op", "phase"], 0.30)
+    assert loose.filter(pl.col("op") == "gather")["flags"].list.len().sum() == 0
 
 
 @pytest.fixture
-def db(store: Callable[..., Path]) -> Path:
-    runs = {}
-    for run_id, (tp, pp) in LAYOUTS.items():
-        man = manifest(tp, pp)
-        runs[run_id] = (man, synthetic_calls(run_id, man))
-    return store(runs)
-
-
-@pytest.mark.parametrize("run_id", list(LAYOUTS))
-def test_model_matches_its_own_calls(db: Path, run_id: str) -> None:
-    with duckdb.connect(str(db), read_only=True) as con:
-        result = validate(con, run_id, time_model=TimeModel(default=KNOWN))
-    assert result.counts_and_bytes_match
-    assert result.by_op["flags"].list.len().sum() == 0
-    assert result.by_op["count_ratio"].to_list() == [1.0] * result.by_op.height
-    assert result.by_op["time_ratio"].to_list() == pytest.approx([1.0] * result.by_op.height)
-    tp, pp = LAYOUTS[run_id]
-    assert set(result.by_rank["rank"]) == set(range(tp * pp))
-
-
-def test_fit_from_the_run_recovers_alpha_beta(db: Path) -> None:
-    with duckdb.connect(str(db), read_only=True) as con:
-        model = fit_run(con, "tp2pp2")
-        result = validate(con, "tp2pp2")
-    assert model.per_op["all_reduce"].alpha_s == pytest.approx(KNOWN.alpha_s, rel=1e-3)
-    assert model.per_op["all_reduce"].beta_bps == pytest.approx(KNOWN.beta_bps, rel=1e-3)
-    assert result.time_model.source == "fitted to run tp2pp2"
-    assert result.counts_and_bytes_match
-
-
-def test_missing_and_resized_calls_are_flagged(store: Callable[..., Path]) -> None:
-    man = manifest(2, 2)
-    calls = synthetic_calls("r", man)
-    # drop one decode all_gather on rank 3 and double one prefill send's bytes on rank 0
-    drop = calls.with_row_index().filter(
-        (pl.col("rank") == 3) & (pl.col("op") == "all_gather") & (pl.col("phase") == "decode")
-    )["index"][0]
-    calls = calls.with_row_index().filter(pl.col("index") != drop)
-    grow = calls.filter(
-        (pl.col("rank") == 0) & (pl.col("op") == "send") & (pl.col("phase") == "prefill")
-    )["index"][0]
-    calls = calls.with_columns(
-        msg_bytes=pl.when(pl.col("index") == grow)
-        .then(pl.col("msg_bytes") * 2)
-        .otherwise(pl.col("msg_bytes"))
-    ).drop("index")
-    extra = calls.head(1).with_columns(op=pl.lit("reduce_scatter"))
-    barrier = calls.head(1).with_columns(op=pl.lit("barrier"), phase=pl.lit(None))
-    calls = pl.concat([calls, extra, barrier])
-    with duckdb.connect(str(store({"r": (man, calls)})), read_only=True) as con:
-        result = validate(con, "r", time_model=TimeModel(default=KNOWN))
-    assert not result.counts_and_bytes_match
-    flags = {(r["op"], r["phase"]): r["flags"] for r in result.by_op.iter_rows(named=True)}
-    # 12 decode all_gathers predicted (6 on each of ranks 2, 3): 11 / 12 is off by > 5 %
-    assert flags[("all_gather", "decode")] == ["count", "bytes", "time"]
-    # 5 prefill sends (2 on each of ranks 0, 1; 1 sample from rank 2), 4 x 768 + 16 bytes;
-    # one 768 doubled: bytes 25 % over, time (20 µs a call) within 1 %
-    assert flags[("send", "prefill")] == ["bytes"]
-    assert flags[("reduce_scatter", "prefill")] == ["count", "bytes", "time"]
-    assert flags[("barrier", "outside")] == []  # outside the steps: shown, not judged
-    assert flags[("all_reduce", "decode")] == []
-
-
-def test_op_aliases(store: Callable[..., Path]) -> None:
-    man = manifest(2, 1)
-    calls = synthetic_calls("r", man, {"all_reduce": "allreduce"})
-    with duckdb.connect(str(store({"r": (man, calls)})), read_only=True) as con:
-        assert validate(con, "r", time_model=TimeModel(default=KNOWN)).counts_and_bytes_match
-
-
-def test_manifest_problems(store: Callable[..., Path]) -> None:
-    man = manifest(2, 1)
-    del man["workload"]["gen_len"]
-    broken = {**manifest(2, 1), "complete": False, "error": "rank 1 crashed"}
-    path = store(
-        {
-            "none": (None, None),
-            "bad": (man, None),
-            "ok": (manifest(1, 2), None),
-            "broken": (broken, None),
-        }
+def edited(samples_db: Path, tmp_path: Path):  # noqa: ANN201
+    """A writable copy of the sample runs; yields a function that rewrites a manifest."""
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(samples_db, db)
+    con = duckdb.connect(str(db))
+    base = json.loads(
+        con.execute("SELECT manifest FROM runs WHERE run_id = 'tp2'").fetchall()[0][0]
     )
-    with duckdb.connect(str(path), read_only=True) as con:
-        with pytest.raises(TracekitError, match="no manifest"):
-            run_spec(con, "none")
-        with pytest.raises(TracekitError, match="gen_len"):
-            run_spec(con, "bad")
-        with pytest.raises(TracekitError, match="no run 'zzz'") as exc:
-            run_spec(con, "zzz")
-        assert "bad, broken, none, ok" in (exc.value.hint or "")
-        with pytest.raises(TracekitError, match="rank 1 crashed"):
-            run_spec(con, "broken")
-        with pytest.raises(TracekitError, match="no communication calls"):
-            fit_run(con, "ok")
-        spec = run_spec(con, "ok")
-    assert (spec.tp, spec.pp, spec.shape.name, spec.dtype) == (1, 2, "tiny", "float32")
+
+    def set_manifest(run_id: str, manifest: dict | None) -> duckdb.DuckDBPyConnection:
+        text = None if manifest is None else json.dumps(manifest)
+        con.execute("UPDATE runs SET manifest = ? WHERE run_id = ?", [text, run_id])
+        return con
+
+    set_manifest.base = base  # type: ignore[attr-defined]
+    yield set_manifest
+    con.close()
 
 
-def test_manifest_with_a_preset_name(store: Callable[..., Path]) -> None:
-    man = manifest(2, 1)
-    man["model"] = {"name": "tiny"}
-    man["dtype"] = "fp32"  # top-level dtype is read too
-    with duckdb.connect(str(store({"r": (man, None)})), read_only=True) as con:
-        spec = run_spec(con, "r")
+def test_manifest_problems(edited) -> None:  # noqa: ANN001
+    base = edited.base
+    con = edited("tp2", None)
+    with pytest.raises(TracekitError, match="no manifest"):
+        run_spec(con, "tp2")
+    no_gen = json.loads(json.dumps(base))
+    del no_gen["workload"]["gen_len"]
+    with pytest.raises(TracekitError, match="gen_len") as exc:
+        run_spec(edited("tp2", no_gen), "tp2")
+    assert "workload {batch, prompt_len, gen_len}" in (exc.value.hint or "")
+    with pytest.raises(TracekitError, match="rank 1 crashed"):
+        run_spec(edited("tp2", {**base, "complete": False, "error": "rank 1 crashed"}), "tp2")
+    with pytest.raises(TracekitError, match="no run 'zzz'") as exc:
+        run_spec(con, "zzz")
+    assert "pp2, tp2, tp2pp2" in (exc.value.hint or "")
+
+
+def test_manifest_with_a_preset_name(edited) -> None:  # noqa: ANN001
+    man = {**edited.base, "model": {"name": "tiny"}, "dtype": "fp32"}  # top-level dtype
+    con = edited("tp2", man)
+    spec = run_spec(con, "tp2")
     assert spec.shape.layers == 4 and spec.dtype == "fp32"
+    assert validate(con, "tp2").counts_and_bytes_match
+
+
+def test_fit_needs_calls(edited) -> None:  # noqa: ANN001
+    con = edited("tp2", edited.base)
+    con.execute(
+        "INSERT INTO runs (run_id, origin_ns, manifest) "
+        "SELECT 'empty', 0, manifest FROM runs WHERE run_id = 'tp2'"
+    )
+    with pytest.raises(TracekitError, match="no communication calls"):
+        fit_run(con, "empty")

@@ -319,6 +319,10 @@ def validate_cmd(
     beta_gbps: Annotated[
         float | None, typer.Option("--beta-gbps", help="Bus bandwidth, GB/s.")
     ] = None,
+    fit_run_id: Annotated[
+        str | None,
+        typer.Option("--fit-run", help="Fit alpha/beta to this other run in the database."),
+    ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Exit 1 if a count or bytes is flagged.")
     ] = False,
@@ -327,15 +331,25 @@ def validate_cmd(
     """Compare the model for a run's manifest with the communication its traces measured.
 
     Per collective type and phase: predicted vs measured count, bytes and time, their
-    ratio, flagged beyond the tolerance. Without --alpha-us/--beta-gbps the time model
-    is fitted to the run's own calls.
+    ratio, flagged beyond the tolerance. Without --alpha-us/--beta-gbps or --fit-run the
+    time model is fitted to the run's own calls (in sample: the times then test the
+    alpha-beta form, not an independent prediction).
 
     Example: tracekit validate --db traces.duckdb --run tp2pp2
     """
     _check_format(fmt, ("table", "json"))
+    if fit_run_id is not None and (alpha_us is not None or beta_gbps is not None):
+        raise TracekitError("give --fit-run or --alpha-us/--beta-gbps, not both")
     timing = _time_model(alpha_us, beta_gbps, None, None)
     with _connect(db) as con:
+        if fit_run_id is not None:
+            timing = fit_run(con, fit_run_id)
         result = validate(con, run, tolerance=tolerance, time_model=timing)
+    time_note = result.time_model.source + (
+        " — in sample: fitted to this run's own calls, not an independent prediction"
+        if result.time_in_sample
+        else ""
+    )
     if fmt == "json":
         payload: dict[str, Any] = {
             "run": run,
@@ -343,6 +357,7 @@ def validate_cmd(
             "tolerance": tolerance,
             "counts_and_bytes_match": result.counts_and_bytes_match,
             "time_model": _time_params(result.time_model),
+            "time_in_sample": result.time_in_sample,
             "by_op": result.by_op.to_dicts(),
         }
         if per_rank:
@@ -353,11 +368,12 @@ def validate_cmd(
         _render(
             result.by_op,
             f"run {run}: {spec.shape.name} TP{spec.tp} PP{spec.pp}, B{spec.batch} "
-            f"Sp{spec.prompt_len} Sd{spec.gen_len} {spec.dtype} (time: {result.time_model.source})",
+            f"Sp{spec.prompt_len} Sd{spec.gen_len} {spec.dtype}",
         )
         if per_rank:
             _render(result.by_rank, "per rank")
         verdict = "match" if result.counts_and_bytes_match else "DIFFER (see flags)"
         console.print(f"counts and bytes: {verdict}")
+        console.print(f"time: {time_note}")
     if check and not result.counts_and_bytes_match:
         raise typer.Exit(1)
