@@ -23,26 +23,6 @@ from tracekit.model.predict import SampleFeedback, predict
 from tracekit.model.timing import TimeModel, fit_alpha_beta, with_times
 from tracekit.presets import ModelShape, get_preset
 
-OP_ALIASES: dict[str, str] = {
-    "allreduce": "all_reduce",
-    "all_reduce": "all_reduce",
-    "allgather": "all_gather",
-    "all_gather": "all_gather",
-    "_all_gather_base": "all_gather",
-    "all_gather_base": "all_gather",
-    "all_gather_into_tensor": "all_gather",
-    "all_gather_into_tensor_coalesced": "all_gather",
-    "gather": "gather",
-    "send": "send",
-    "recv": "recv",
-    "recv_": "recv",
-    "allgather_base": "all_gather",
-    "_allgather_base": "all_gather",
-    "allgather_into_tensor_coalesced": "all_gather",
-    "broadcast": "broadcast",
-}
-"""Names an importer may give an op, mapped to the model's five; others pass through."""
-
 MEASURED_SCHEMA: dict[str, type[pl.DataType]] = {
     "rank": pl.Int64,
     "op": pl.Utf8,
@@ -163,8 +143,7 @@ def measured_calls(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
         """,
         [run_id],
     )
-    calls = pl.DataFrame(result.fetchall(), schema=MEASURED_SCHEMA, orient="row")
-    return calls.with_columns(pl.col("op").replace(OP_ALIASES))
+    return pl.DataFrame(result.fetchall(), schema=MEASURED_SCHEMA, orient="row")
 
 
 def fit_run(con: duckdb.DuckDBPyConnection, run_id: str) -> TimeModel:
