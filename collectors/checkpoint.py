@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from llama import WeightSource, shard
 
-from tracekit.presets import ModelShape
+from tracekit.presets import ModelShape, shape_from_hf_config
 
 _DTYPES = {
     "F32": torch.float32,
@@ -27,19 +27,7 @@ _DTYPES = {
 
 
 def read_shape(directory: Path) -> ModelShape:
-    cfg = json.loads((directory / "config.json").read_text())
-    return ModelShape(
-        name=directory.name,
-        layers=cfg["num_hidden_layers"],
-        hidden=cfg["hidden_size"],
-        heads=cfg["num_attention_heads"],
-        kv_heads=cfg.get("num_key_value_heads", cfg["num_attention_heads"]),
-        intermediate=cfg["intermediate_size"],
-        vocab=cfg["vocab_size"],
-        rope_theta=float(cfg.get("rope_theta", 10000.0)),
-        rms_eps=float(cfg.get("rms_norm_eps", 1e-5)),
-        max_positions=cfg.get("max_position_embeddings", 4096),
-    )
+    return shape_from_hf_config(json.loads((directory / "config.json").read_text()), directory.name)
 
 
 class _Tensors:

@@ -26,7 +26,7 @@ from tracekit import nsys_cmd
 from tracekit.errors import TracekitError
 from tracekit.launch_env import RankEnv, detect_rank_env
 from tracekit.model.layout import stage_layers
-from tracekit.presets import PRESETS, ModelShape, get_preset
+from tracekit.presets import PRESETS, ModelShape, get_preset, shape_from_hf_config
 from tracekit.resources import collectors_dir
 from tracekit.supervise import Failure, RankCommand, RankGroup, log_tail
 
@@ -71,18 +71,7 @@ def resolve_shape(
                 hint="Point --checkpoint at the folder holding config.json and *.safetensors.",
             )
         cfg = json.loads(config.read_text())
-        shape = ModelShape(
-            name=checkpoint.name,
-            layers=cfg["num_hidden_layers"],
-            hidden=cfg["hidden_size"],
-            heads=cfg["num_attention_heads"],
-            kv_heads=cfg.get("num_key_value_heads", cfg["num_attention_heads"]),
-            intermediate=cfg["intermediate_size"],
-            vocab=cfg["vocab_size"],
-            rope_theta=float(cfg.get("rope_theta", 10000.0)),
-            rms_eps=float(cfg.get("rms_norm_eps", 1e-5)),
-            max_positions=int(cfg.get("max_position_embeddings", 4096)),
-        )
+        shape = shape_from_hf_config(cfg, checkpoint.name)
     else:
         try:
             shape = get_preset(model)

@@ -90,6 +90,22 @@ PRESETS: dict[str, ModelShape] = {
 }
 
 
+def shape_from_hf_config(cfg: dict, name: str) -> ModelShape:
+    """The shape a Hugging Face Llama-style ``config.json`` describes."""
+    return ModelShape(
+        name=name,
+        layers=cfg["num_hidden_layers"],
+        hidden=cfg["hidden_size"],
+        heads=cfg["num_attention_heads"],
+        kv_heads=cfg.get("num_key_value_heads", cfg["num_attention_heads"]),
+        intermediate=cfg["intermediate_size"],
+        vocab=cfg["vocab_size"],
+        rope_theta=float(cfg.get("rope_theta", 10000.0)),
+        rms_eps=float(cfg.get("rms_norm_eps", 1e-5)),
+        max_positions=int(cfg.get("max_position_embeddings", 4096)),
+    )
+
+
 def get_preset(name: str) -> ModelShape:
     try:
         return PRESETS[name.lower()]
