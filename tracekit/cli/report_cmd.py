@@ -9,7 +9,7 @@ import polars as pl
 import typer
 
 from tracekit import store
-from tracekit.analysis import plots, report, timing
+from tracekit.analysis import report, timing
 from tracekit.cli._app import app, console
 from tracekit.errors import InputError
 from tracekit.render import print_table, write_json, write_rows
@@ -105,6 +105,8 @@ def report_command(
                     sys.stdout.write(f"# {key}\n")
                 write_rows(sys.stdout, "csv", df.columns, df.rows())
         if plot is not None:
+            from tracekit.analysis import plots  # matplotlib loads only when charts are asked for
+
             lo, hi = timing.default_window(con, name)
             lo = lo if start_ns is None else start_ns
             hi = hi if end_ns is None else end_ns
