@@ -351,3 +351,20 @@ def test_missing_adbc_driver_says_how_to_install(
     monkeypatch.setattr(nsys_sqlite, "adbc_sqlite", None)
     with pytest.raises(TracekitError, match="adbc-driver-sqlite"):
         nsys_sqlite.ExportTables(two_proc)
+
+
+def test_export_in_read_only_folder_with_uri_characters(tmp_path: Path, two_proc: Path) -> None:
+    """'#', '?', '%' and spaces in the path are not URI syntax; nothing is written."""
+    folder = tmp_path / "ro #dir?x%20"
+    folder.mkdir()
+    export = folder / "a b#1.sqlite"
+    export.write_bytes(two_proc.read_bytes())
+    export.chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        con = _import(tmp_path, export, rank_map=["100=0,200=1"])
+        assert _rows(con, "SELECT count(*) > 0 FROM events WHERE kind = 'kernel'") == [(True,)]
+        assert sorted(p.name for p in folder.iterdir()) == ["a b#1.sqlite"]
+        assert export.read_bytes() == two_proc.read_bytes()
+    finally:
+        folder.chmod(0o755)

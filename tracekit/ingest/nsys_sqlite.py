@@ -42,11 +42,20 @@ SQL_CASTS = (
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+def export_uri(path: Path) -> str:
+    """A read-only SQLite URI for ``path``, percent-encoded (``#``, ``?``, ``%`` in names).
+
+    immutable=1: no locks, journal or -wal/-shm files, so a read-only folder works
+    and the export is never written to.
+    """
+    return f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+
+
 def open_export(path: Path) -> sqlite3.Connection:
     with path.open("rb") as fh:
         is_sqlite = fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        con = sqlite3.connect(export_uri(path), uri=True, check_same_thread=False)
         con.execute("SELECT count(*) FROM sqlite_master").fetchall()
     except sqlite3.DatabaseError as exc:
         if is_sqlite:
@@ -68,12 +77,6 @@ def _sql_type(kind: pa.DataType) -> str:
     raise ValueError(f"no SQLite storage class for {kind}")
 
 
-def _adbc_uri(path: Path) -> str:
-    # immutable=1: no locks, journal or -wal/-shm files, so a read-only folder works
-    # and the export is never written to.
-    return f"{path.resolve().as_uri()}?mode=ro&immutable=1"
-
-
 class ExportTables:
     """The tables and columns of one export, and bulk reads from them.
 
@@ -90,7 +93,7 @@ class ExportTables:
             )
         self.path = path
         self.con = open_export(path)
-        self.uri = _adbc_uri(path)
+        self.uri = export_uri(path)
         names = [
             r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         ]
