@@ -315,3 +315,56 @@ def test_start_end_ranges_that_overlap_without_nesting(tmp_path: Path) -> None:
         ("b()", "S2", 2),
         ("b()", "outer", 3),
     ]
+
+
+def test_bulk_read_types_come_from_the_fields(tmp_path: Path) -> None:
+    """SQLite is dynamically typed: a column NULL in its first rows (past the driver's
+    default batch), text in an integer column and a missing column read as their fields."""
+    import pyarrow as pa
+
+    from tracekit.ingest.nsys_sqlite import ExportTables
+
+    path = tmp_path / "types.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE StringIds (id, value)")
+    rows = [(None, None)] * 5000 + [("7", "late text"), (8, 9)]
+    con.executemany("INSERT INTO StringIds VALUES (?, ?)", rows)
+    con.commit()
+    con.close()
+    path.chmod(0o444)
+    fields = [("id", pa.int64()), ("value", pa.string()), ("absent", pa.float64())]
+    got = ExportTables(path).read("StringIds", fields)
+    assert got.schema == pa.schema([("_ord", pa.int64()), *fields])
+    assert got.slice(5000).to_pylist() == [
+        {"_ord": 5001, "id": 7, "value": "late text", "absent": None},
+        {"_ord": 5002, "id": 8, "value": "9", "absent": None},
+    ]
+    assert got.num_rows == 5002 and got.column("id").null_count == 5000
+
+
+def test_missing_adbc_driver_says_how_to_install(
+    tmp_path: Path, two_proc: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracekit.errors import TracekitError
+    from tracekit.ingest import nsys_sqlite
+
+    monkeypatch.setattr(nsys_sqlite, "adbc_sqlite", None)
+    with pytest.raises(TracekitError, match="adbc-driver-sqlite"):
+        nsys_sqlite.ExportTables(two_proc)
+
+
+def test_export_in_read_only_folder_with_uri_characters(tmp_path: Path, two_proc: Path) -> None:
+    """'#', '?', '%' and spaces in the path are not URI syntax; nothing is written."""
+    folder = tmp_path / "ro #dir?x%20"
+    folder.mkdir()
+    export = folder / "a b#1.sqlite"
+    export.write_bytes(two_proc.read_bytes())
+    export.chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        con = _import(tmp_path, export, rank_map=["100=0,200=1"])
+        assert _rows(con, "SELECT count(*) > 0 FROM events WHERE kind = 'kernel'") == [(True,)]
+        assert sorted(p.name for p in folder.iterdir()) == ["a b#1.sqlite"]
+        assert export.read_bytes() == two_proc.read_bytes()
+    finally:
+        folder.chmod(0o755)

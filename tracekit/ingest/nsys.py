@@ -124,7 +124,7 @@ def export_report(report: Path, sha256: str) -> Path:
 
 
 class _Report:
-    """One export read into a local DuckDB: table ``ev`` (events) and ``th`` (threads)."""
+    """One export read into a local DuckDB: view ``ev`` (events) and table ``th`` (threads)."""
 
     def __init__(self, path: Path, on_progress: Callable[[int], None]) -> None:
         self.path = path
@@ -135,6 +135,7 @@ class _Report:
         self.db.execute(nsys_sql.CREATE_EV)
         self.on_progress = on_progress
         self.next_id = 0
+        self.parts: list[str] = []
 
     def check(self) -> None:
         t = self.tables
@@ -184,17 +185,34 @@ class _Report:
         return t0, utc
 
     def _load(self, raw: pa.Table, sql: str, params: dict, nvtx_bytes: bool = False) -> None:
+        """Add a view over ``raw`` shaped by ``sql`` to the parts of ``ev``.
+
+        Rows are shaped when ``chunks`` reads them, once, with no table in between.
+        """
         if nvtx_bytes:
             self.db.register("sizes", self._message_sizes())
             self.db.register("plain", raw)
             raw = self.db.sql(
                 "SELECT p.*, s._bytes FROM plain p LEFT JOIN sizes s USING (_ord)"
             ).to_arrow_table()
-        self.db.register("raw", raw)
-        self.db.execute(sql, params | {"first": self.next_id})
-        self.db.unregister("raw")
+        name = f"part{len(self.parts)}"
+        self.db.register(f"{name}_raw", raw)
+        body = sql.replace("FROM raw", f"FROM {name}_raw")
+        for key, value in (params | {"first": self.next_id}).items():
+            body = body.replace(f"${key}", str(int(value)))
+        self.db.execute(f"CREATE VIEW {name} AS {body}")
+        self.parts.append(name)
         self.next_id += (pc.max(raw["_ord"]).as_py() or 0) + 1 if raw.num_rows else 0
         self.on_progress(min(self.size, self.size * self.next_id // max(self._total, 1)))
+
+    def _union(self) -> None:
+        """``ev``: the parts, cast to the columns of ``ev_empty``."""
+        columns = self.db.execute("DESCRIBE ev_empty").fetchall()
+        cells = ", ".join(f'CAST("{c[0]}" AS {c[1]}) AS "{c[0]}"' for c in columns)
+        union = " UNION ALL BY NAME ".join(
+            f"SELECT * FROM {name}" for name in ("ev_empty", *self.parts)
+        )
+        self.db.execute(f"CREATE VIEW ev AS SELECT {cells} FROM ({union})")
 
     def _size_offsets(self) -> dict[int, int]:
         if not self.tables.has("NVTX_PAYLOAD_SCHEMA_ENTRIES", "offset"):
@@ -235,6 +253,7 @@ class _Report:
             reads = [t.read_async(table, fields, pool=pool) for table, fields, _ in jobs]
             for (table, _fields, sql), collect in zip(jobs, reads, strict=True):
                 self._load(collect(), sql, params, nvtx_bytes=table == "NVTX_EVENTS")
+        self._union()
         for table, fields, sql in (
             ("ThreadNames", [("nameId", I64), ("globalTid", I64)], nsys_sql.THREAD_NAMES),
             (

@@ -1,12 +1,15 @@
 """DuckDB SQL that turns raw nsys tables (registered as Arrow) into ``events`` rows.
 
-Each statement inserts into the reader's local table ``ev``: the columns of
-``events`` with ``abs_ns`` in place of ``ts_ns``, plus ``_proc`` (globalTid or
-globalPid >> 24: hardware, VM and process id), which splits a report into
-processes. ``$t0`` is the session start on the report's clock and ``$utc`` the
-UTC epoch ns of that instant (0 when unknown), so
-``abs_ns = t - $t0 + $utc``. ``_ord`` numbers the rows of each source table
-and ``$first`` offsets it, so ``event_id`` is unique within a report.
+Each event statement selects from one raw table (``raw``, renamed per part) and
+becomes a view; the reader's local view ``ev`` is their union, cast to the
+columns of the empty table ``ev_empty``: the columns of ``events`` with
+``abs_ns`` in place of ``ts_ns``, plus ``_proc`` (globalTid or globalPid >> 24:
+hardware, VM and process id), which splits a report into processes. Rows are
+shaped once, when the reader hands them out. ``$t0`` is the session start on
+the report's clock and ``$utc`` the UTC epoch ns of that instant (0 when
+unknown), so ``abs_ns = t - $t0 + $utc``. ``_ord`` numbers the rows of each
+source table and ``$first`` offsets it, so ``event_id`` is unique within a
+report; the reader writes these three integers into each view.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ PID = "((({g}) >> 24) & 16777215)"
 TID = "(({g}) & 16777215)"
 
 CREATE_EV = """
-CREATE TABLE ev AS
+CREATE TABLE ev_empty AS
 SELECT CAST(NULL AS BIGINT) AS _proc, CAST(NULL AS BIGINT) AS abs_ns,
        * EXCLUDE (trace_id, ts_ns)
 FROM events LIMIT 0;
@@ -33,7 +36,6 @@ FROM strings_arrow
 """
 
 KERNELS = f"""
-INSERT INTO ev BY NAME
 SELECT {PROC.format(g="k.globalPid")} AS _proc, $first + k._ord AS event_id,
        'kernel' AS kind, 'CUPTI_ACTIVITY_KIND_KERNEL' AS cat,
        coalesce(d.value, s.value) AS name, s.value AS short_name,
@@ -45,7 +47,6 @@ LEFT JOIN strings s ON s.id = k.shortName
 """
 
 RUNTIME = f"""
-INSERT INTO ev BY NAME
 SELECT {PROC.format(g="r.globalTid")} AS _proc, $first + r._ord AS event_id,
        CASE WHEN coalesce(r.eventClass = 1, n.driver) THEN 'cuda_driver' ELSE 'cuda_runtime'
        END AS kind,
@@ -64,7 +65,6 @@ COPY_KINDS = (
 )
 
 MEMCPY = f"""
-INSERT INTO ev BY NAME
 SELECT {PROC.format(g="m.globalPid")} AS _proc, $first + m._ord AS event_id,
        'gpu_memcpy' AS kind, 'CUPTI_ACTIVITY_KIND_MEMCPY' AS cat,
        'Memcpy ' || coalesce({COPY_KINDS}[m.copyKind + 1], 'kind ' || m.copyKind) AS name,
@@ -76,7 +76,6 @@ FROM raw m
 """
 
 MEMSET = f"""
-INSERT INTO ev BY NAME
 SELECT {PROC.format(g="m.globalPid")} AS _proc, $first + m._ord AS event_id,
        'gpu_memset' AS kind, 'CUPTI_ACTIVITY_KIND_MEMSET' AS cat, 'Memset' AS name,
        m.start - $t0 + $utc AS abs_ns, greatest(m."end" - m.start, 0) AS dur_ns,
@@ -91,7 +90,6 @@ FROM raw m
 # domainId in the same process; without one it is 'domain<id>'. Domain 0 is the
 # default domain (NULL, as for Kineto).
 NVTX = f"""
-INSERT INTO ev BY NAME
 WITH domains AS (
     SELECT {PROC.format(g="globalTid")} AS _proc, domainId, any_value(text) AS domain_name
     FROM raw WHERE eventType = 75 AND text IS NOT NULL GROUP BY ALL
