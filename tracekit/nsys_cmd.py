@@ -7,6 +7,7 @@ message sizes). Pure functions over argument lists: the tests check them.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 from collections.abc import Sequence
@@ -38,9 +39,29 @@ TORCHRUN_FLAGS_WITHOUT_VALUE = frozenset(
 )
 
 
-def find_nsys() -> str:
-    """The ``nsys`` executable on PATH, or a TracekitError saying how to get one."""
+NSYS_DIRS = (
+    "/opt/nvidia/nsight-systems*/*/bin",
+    "/opt/nvidia/nsight-systems*/bin",
+    "/usr/local/cuda*/bin",
+)
+
+
+def locate_nsys() -> str | None:
+    """``nsys`` on PATH, else in the usual install folders (newest last-sorted first)."""
     found = shutil.which("nsys")
+    if found:
+        return found
+    for pattern in NSYS_DIRS:
+        for folder in sorted(glob.glob(pattern), reverse=True):
+            candidate = Path(folder) / "nsys"
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+    return None
+
+
+def find_nsys() -> str:
+    """The ``nsys`` executable (see locate_nsys), or a TracekitError saying how to get one."""
+    found = locate_nsys()
     if found is None:
         raise TracekitError(
             "nsys (Nsight Systems) is not on PATH, so this run cannot be profiled with it.",
@@ -62,8 +83,8 @@ def profile_argv(output: str, *, capture_api: bool, nsys: str = "nsys") -> list[
     return [*argv, *QUIET_FLAGS, "-o", output, "--force-overwrite=true"]
 
 
-def export_argv(report: Path, nsys: str = "nsys") -> list[str]:
-    """``nsys export`` of one report to ``<report stem>.sqlite`` with blobs."""
+def export_argv(report: Path, nsys: str = "nsys", output: Path | None = None) -> list[str]:
+    """``nsys export`` of one report to ``output`` (default ``<report stem>.sqlite``), blobs in."""
     return [
         nsys,
         "export",
@@ -72,7 +93,7 @@ def export_argv(report: Path, nsys: str = "nsys") -> list[str]:
         "--include-blobs=true",
         "--force-overwrite=true",
         "--output",
-        str(report.with_suffix(".sqlite")),
+        str(output or report.with_suffix(".sqlite")),
         str(report),
     ]
 

@@ -11,13 +11,14 @@ import duckdb
 import pytest
 
 from tests.ingest.nsys_export import two_process_export
+from tracekit import nsys_cmd
 from tracekit.errors import InputError
-from tracekit.ingest import nsys
 from tracekit.ingest.loader import import_paths
 
 
 def test_export_command() -> None:
-    assert nsys.export_command("/opt/nsys", Path("/d/r.nsys-rep"), Path("/c/x.sqlite")) == [
+    command = nsys_cmd.export_argv(Path("/d/r.nsys-rep"), "/opt/nsys", output=Path("/c/x.sqlite"))
+    assert command == [
         "/opt/nsys",
         "export",
         "--type",
@@ -33,7 +34,7 @@ def test_export_command() -> None:
 def test_missing_nsys_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     monkeypatch.setenv("TRACEKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(nsys, "NSYS_DIRS", (str(tmp_path / "none*"),))
+    monkeypatch.setattr(nsys_cmd, "NSYS_DIRS", (str(tmp_path / "none*"),))
     report = tmp_path / "rank0.nsys-rep"
     report.write_bytes(b"not really a report")
     with pytest.raises(InputError, match="needs Nsight Systems' `nsys`") as err:

@@ -9,9 +9,7 @@ Tables are read in bulk into Arrow (``nsys_sqlite``) and shaped by DuckDB SQL
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import sqlite3
 import subprocess
 import tempfile
@@ -31,6 +29,7 @@ from tracekit.ingest.loader import ParsedTrace
 from tracekit.ingest.nsys_env import RankMap, mapped_rank, safe_env
 from tracekit.ingest.nsys_payload import MESSAGE_SIZE_ENTRY, message_sizes
 from tracekit.ingest.nsys_sqlite import ExportTables
+from tracekit.nsys_cmd import export_argv, locate_nsys
 from tracekit.resources import queries_dir
 
 I64, F64, STR, BIN = pa.int64(), pa.float64(), pa.string(), pa.binary()
@@ -61,38 +60,6 @@ NVTX_FIELDS = [
 KEPT_SYSTEM = ("Hostname", "NvDriverVersion", "CudaDriverVersion", "OsDescription")
 CHUNK_ROWS = 1 << 20
 READ_THREADS = max(2, min(8, os.cpu_count() or 2))
-NSYS_DIRS = (
-    "/opt/nvidia/nsight-systems*/*/bin",
-    "/opt/nvidia/nsight-systems*/bin",
-    "/usr/local/cuda*/bin",
-)
-
-
-def find_nsys() -> str | None:
-    """``nsys`` on PATH, else in the usual install folders (newest last-sorted first)."""
-    found = shutil.which("nsys")
-    if found:
-        return found
-    for pattern in NSYS_DIRS:
-        for folder in sorted(glob.glob(pattern), reverse=True):
-            candidate = Path(folder) / "nsys"
-            if candidate.is_file() and os.access(candidate, os.X_OK):
-                return str(candidate)
-    return None
-
-
-def export_command(nsys: str, report: Path, output: Path) -> list[str]:
-    return [
-        nsys,
-        "export",
-        "--type",
-        "sqlite",
-        "--include-blobs=true",
-        "--force-overwrite=true",
-        "--output",
-        str(output),
-        str(report),
-    ]
 
 
 def export_report(report: Path, sha256: str) -> Path:
@@ -101,7 +68,7 @@ def export_report(report: Path, sha256: str) -> Path:
     target = cache / f"{sha256}.sqlite"
     if target.is_file():
         return target
-    nsys = find_nsys()
+    nsys = locate_nsys()
     if nsys is None:
         raise InputError(
             f"{report}: an .nsys-rep report needs Nsight Systems' `nsys` to read, and it is not "
@@ -113,7 +80,7 @@ def export_report(report: Path, sha256: str) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
         out = Path(tmp) / "export.sqlite"
-        done = subprocess.run(export_command(nsys, report, out), capture_output=True, text=True)
+        done = subprocess.run(export_argv(report, nsys, output=out), capture_output=True, text=True)
         if done.returncode != 0 or not out.is_file():
             raise InputError(
                 f"{report}: `nsys export` failed (exit {done.returncode})",
