@@ -168,7 +168,7 @@ def import_paths(
     try:
         store.initialise(con)
         con.execute("SET preserve_insertion_order = false")
-        # Bounded memory: staged rows beyond this spill to DuckDB's temp directory.
+        # Bounded memory: the move into `events` and the staged threads spill beyond this.
         con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
         return _import(con, sources, readers, rank, replace, workers, progress)
     finally:
