@@ -248,7 +248,10 @@ class _Stage:
                 str(self.path(number)), schema, options=self.options
             )
         schema = self.schemas[number]
-        if events.schema != schema:
+        if events.schema != schema:  # a reader's chunks may differ: align by name
+            for name in schema.names:
+                if name not in events.schema.names:
+                    events = events.append_column(name, pa.nulls(events.num_rows))
             events = events.select(schema.names).cast(schema)
         writer.write_table(events)
         self.rows[number] = self.rows.get(number, 0) + events.num_rows
