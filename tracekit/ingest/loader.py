@@ -2,8 +2,9 @@
 
 Each source is parsed (in parallel worker threads, each with its own
 in-memory DuckDB) into Arrow chunks holding absolute times (``abs_ns``).
-Chunks land in a staging table; once every source is parsed the run origins
-are fixed and the rows move to ``events`` with ``ts_ns = abs_ns - origin``.
+Chunks land in a staging file per source (Arrow IPC, lz4); once every source is
+parsed the run origins are fixed and the rows move to ``events`` with
+``ts_ns = abs_ns - origin``, one INSERT per source.
 A failure anywhere rolls the whole import back.
 """
 
@@ -13,6 +14,7 @@ import functools
 import hashlib
 import os
 import queue
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +25,9 @@ from typing import Any
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.ipc as ipc
 
 from tracekit import store
 from tracekit.errors import InputError
@@ -49,9 +54,6 @@ KEPT_KINETO_META = (
 IMPORT_MEMORY = "768MB"
 
 STAGE_SQL = """
-CREATE TEMP TABLE _stage_events AS
-SELECT CAST(NULL AS INTEGER) AS source_no, CAST(NULL AS BIGINT) AS abs_ns, * EXCLUDE (ts_ns)
-FROM events LIMIT 0;
 CREATE TEMP TABLE _stage_threads AS
 SELECT CAST(NULL AS INTEGER) AS source_no, * EXCLUDE (trace_id) FROM threads LIMIT 0;
 """
@@ -166,7 +168,7 @@ def import_paths(
     try:
         store.initialise(con)
         con.execute("SET preserve_insertion_order = false")
-        # Bounded memory: staged rows beyond this spill to DuckDB's temp directory.
+        # Bounded memory: the move into `events` and the staged threads spill beyond this.
         con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
         return _import(con, sources, readers, rank, replace, workers, progress)
     finally:
@@ -197,28 +199,82 @@ def _import(
         if source.format not in readers:
             raise InputError(f"{source.path}: no reader for {source.format} files in this build")
 
-    # Staging fills connection-local temp tables outside the transaction: inside
-    # one, DuckDB keeps every appended row in memory until COMMIT (GBs for a big
-    # trace); outside, it compresses and spills them. Nothing reaches the real
-    # tables before the transaction, which still makes the import all-or-nothing.
+    # Parsed events are staged outside the transaction, one Arrow IPC file per
+    # source (lz4, written as they come: no DuckDB work, bounded memory), threads
+    # in a temp table. Appending chunk by chunk inside the transaction made DuckDB
+    # keep every row in memory until COMMIT (GBs for a big trace); one INSERT ...
+    # SELECT per source from the staged file does not. Nothing reaches the real
+    # tables before the transaction, which makes the import all-or-nothing.
     con.execute(STAGE_SQL)
-    try:
-        traces = _stage_all(con, todo, readers, workers, progress)
-        _check_nonempty(con, traces)
-        with store.transaction(con):
-            _resolve_ranks(con, traces, rank_option, replace)
-            if replace:
-                _delete_traces(con, [known[sha] for _, sha in todo if sha in known])
-            summary = _publish(con, traces)
-    finally:
-        con.execute("DROP TABLE IF EXISTS _stage_events")
-        con.execute("DROP TABLE IF EXISTS _stage_threads")
+    with tempfile.TemporaryDirectory(prefix="tracekit-stage-") as stage_dir:
+        stage = _Stage(Path(stage_dir))
+        try:
+            traces = _stage_all(con, stage, todo, readers, workers, progress)
+            stage.close()
+            _check_nonempty(stage, traces)
+            with store.transaction(con):
+                _resolve_ranks(con, traces, rank_option, replace)
+                if replace:
+                    _delete_traces(con, [known[sha] for _, sha in todo if sha in known])
+                summary = _publish(con, stage, traces)
+        finally:
+            stage.close()
+            con.execute("DROP TABLE IF EXISTS _stage_threads")
     summary.skipped = skipped
     return summary
 
 
+class _Stage:
+    """Staged events: per source, an Arrow IPC file, its row count and earliest ``abs_ns``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.writers: dict[int, ipc.RecordBatchFileWriter] = {}
+        self.schemas: dict[int, pa.Schema] = {}
+        self.rows: dict[int, int] = {}
+        self.first: dict[int, int] = {}
+        self.options = ipc.IpcWriteOptions(compression="lz4")
+
+    def path(self, number: int) -> Path:
+        return self.folder / f"{number}.arrow"
+
+    def add(self, number: int, events: pa.Table) -> None:
+        if not events.num_rows:
+            return
+        writer = self.writers.get(number)
+        if writer is None:
+            schema = self.schemas[number] = events.schema
+            writer = self.writers[number] = ipc.new_file(
+                str(self.path(number)), schema, options=self.options
+            )
+        schema = self.schemas[number]
+        if events.schema != schema:  # a reader's chunks may differ: align by name
+            for name in schema.names:
+                if name not in events.schema.names:
+                    events = events.append_column(name, pa.nulls(events.num_rows))
+            events = events.select(schema.names).cast(schema)
+        writer.write_table(events)
+        self.rows[number] = self.rows.get(number, 0) + events.num_rows
+        low = pc.min(events.column("abs_ns")).as_py()
+        if low is not None and (number not in self.first or low < self.first[number]):
+            self.first[number] = low
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        self.writers.clear()
+
+    def reader(self, number: int) -> pa.RecordBatchReader:
+        """The staged rows of one source, a batch at a time (no read-ahead: bounded memory)."""
+        scanner = ds.dataset(str(self.path(number)), format="ipc").scanner(
+            batch_readahead=1, fragment_readahead=1, use_threads=False
+        )
+        return scanner.to_reader()
+
+
 def _stage_all(
     con: duckdb.DuckDBPyConnection,
+    stage: _Stage,
     todo: list[tuple[Source, str]],
     readers: dict[str, Reader],
     workers: int | None,
@@ -263,7 +319,7 @@ def _stage_all(
                 elif kind == "error":
                     raise payload
                 else:
-                    _stage_chunk(con, *payload)
+                    _stage_chunk(con, stage, *payload)
         finally:
             stop.set()
             while not out.empty():
@@ -272,11 +328,9 @@ def _stage_all(
 
 
 def _stage_chunk(
-    con: duckdb.DuckDBPyConnection, number: int, events: pa.Table, threads: pa.Table
+    con: duckdb.DuckDBPyConnection, stage: _Stage, number: int, events: pa.Table, threads: pa.Table
 ) -> None:
-    con.register("_chunk", events)
-    con.execute("INSERT INTO _stage_events BY NAME SELECT ? AS source_no, * FROM _chunk", [number])
-    con.unregister("_chunk")
+    stage.add(number, events)
     if threads.num_rows:
         con.register("_chunk", threads)
         con.execute(
@@ -285,10 +339,9 @@ def _stage_chunk(
         con.unregister("_chunk")
 
 
-def _check_nonempty(con: duckdb.DuckDBPyConnection, traces: list[ParsedTrace]) -> None:
-    staged = {n for (n,) in con.execute("SELECT DISTINCT source_no FROM _stage_events").fetchall()}
+def _check_nonempty(stage: _Stage, traces: list[ParsedTrace]) -> None:
     for number, trace in enumerate(traces):
-        if number not in staged:
+        if not stage.rows.get(number):
             raise InputError(
                 f"{trace.source.path}: the trace holds no timed events",
                 "A profiler trace needs complete ('X') events; was the profiled region empty?",
@@ -351,12 +404,12 @@ def _delete_traces(con: duckdb.DuckDBPyConnection, trace_ids: list[int]) -> None
         con.execute(f"DELETE FROM {table} WHERE list_contains(?, trace_id)", [trace_ids])
 
 
-def _publish(con: duckdb.DuckDBPyConnection, traces: list[ParsedTrace]) -> ImportSummary:
+def _publish(
+    con: duckdb.DuckDBPyConnection, stage: _Stage, traces: list[ParsedTrace]
+) -> ImportSummary:
     """Fix run origins, insert runs/traces, move staged rows into the real tables."""
     numbers = {id(t): i for i, t in enumerate(traces)}
-    firsts = dict(
-        con.execute("SELECT source_no, min(abs_ns) FROM _stage_events GROUP BY ALL").fetchall()
-    )
+    firsts = stage.first
     origins: dict[str, int] = dict(con.execute("SELECT run_id, origin_ns FROM runs").fetchall())
     by_run: dict[str, list[ParsedTrace]] = {}
     for trace in traces:
@@ -411,19 +464,20 @@ def _publish(con: duckdb.DuckDBPyConnection, traces: list[ParsedTrace]) -> Impor
 
     con.execute("CREATE TEMP TABLE _trace_map (source_no INTEGER, trace_id INTEGER, off BIGINT)")
     con.executemany("INSERT INTO _trace_map VALUES (?, ?, ?)", mapping)
-    con.execute(
-        "INSERT INTO events BY NAME SELECT m.trace_id, s.abs_ns - m.off AS ts_ns, "
-        "s.* EXCLUDE (source_no, abs_ns, trace_id) "
-        "FROM _stage_events s JOIN _trace_map m USING (source_no)"
-    )
+    for number, trace_id, offset in mapping:
+        con.register("_staged", stage.reader(number))
+        con.execute(
+            "INSERT INTO events BY NAME SELECT ? AS trace_id, abs_ns - ? AS ts_ns, "
+            "* EXCLUDE (abs_ns) FROM _staged",
+            [trace_id, offset],
+        )
+        con.unregister("_staged")
+        con.execute(
+            "UPDATE traces SET event_count = ? WHERE trace_id = ?", [stage.rows[number], trace_id]
+        )
     con.execute(
         "INSERT INTO threads BY NAME SELECT DISTINCT m.trace_id, s.* EXCLUDE (source_no) "
         "FROM _stage_threads s JOIN _trace_map m USING (source_no)"
-    )
-    con.execute(
-        "UPDATE traces SET event_count = c.n FROM (SELECT source_no, count(*) AS n "
-        "FROM _stage_events GROUP BY ALL) c JOIN _trace_map m USING (source_no) "
-        "WHERE traces.trace_id = m.trace_id"
     )
     ids = [trace_id for _, trace_id, _ in mapping]
     con.execute("DROP TABLE _trace_map")
