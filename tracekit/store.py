@@ -19,6 +19,9 @@ from tracekit.errors import InputError
 from tracekit.resources import queries_dir
 
 SCHEMA_VERSION = "1"
+# Files are written in a storage format DuckDB 1.4 and later read, so the `duckdb` CLI a
+# user already has (or `pip install duckdb-cli`) opens them, views included.
+STORAGE_COMPATIBILITY = "v1.4.0"
 
 
 def _sql_files(sub: str) -> list[Path]:
@@ -34,7 +37,11 @@ def connect(db: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnec
             "Create one with `tracekit import TRACES... --db FILE`.",
         )
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        if read_only:
+            return duckdb.connect(str(path), read_only=True)
+        return duckdb.connect(
+            str(path), config={"storage_compatibility_version": STORAGE_COMPATIBILITY}
+        )
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
