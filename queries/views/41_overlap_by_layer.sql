@@ -11,13 +11,16 @@
 --   layer 4's first kernel starts counts for layer 3 only until then. Each segment carries
 --   the labels of its owning event (event_labels), and a communication segment's overlap
 --   is its intersection with the compute islands of the lane group.
--- Private helper defined here:
+-- Private helpers defined here:
 --   _lane_segments(trace_id, device, cls, event_id, s_ns, e_ns, dur_ns, overlap_ns):
 --       the owned segments; overlap_ns = |segment ∩ K| for 'comm' segments (computed as
 --       F(e) - F(s), F(t) = owned compute time before t, one ASOF lookup per end),
 --       NULL for 'compute' segments. Zero-length intervals own nothing (they take
 --       no part in the ordering).
--- Depends on: _lane_intervals, event_labels, traces.
+--   _overlap_parts(trace_id, device, layer, stage, phase, comm_ns, compute_ns, overlap_ns):
+--       the segments summed per label combination (stage falls back to the rank's
+--       pp_rank); overlap_by_layer, overlap_by_stage and overlap_by_phase sum it by one key.
+-- Depends on: _lane_intervals, event_labels, traces, _rank_roles.
 --   run_id, rank, trace_id
 --   device          GPU index; NULL for the CPU lane (gloo)
 --   lane            'gpu<device>' or 'cpu' (as overlap_by_rank)
@@ -66,15 +69,22 @@ UNION ALL
 SELECT trace_id, device, cls, event_id, s_ns, e_ns, e_ns - s_ns, NULL
 FROM owned WHERE cls = 'compute';
 
+CREATE OR REPLACE VIEW _overlap_parts AS
+SELECT s.trace_id, s.device, l.layer, coalesce(l.stage, rr.pp_rank) AS stage, l.phase,
+       coalesce(sum(s.dur_ns) FILTER (WHERE s.cls = 'comm'), 0) AS comm_ns,
+       coalesce(sum(s.dur_ns) FILTER (WHERE s.cls = 'compute'), 0) AS compute_ns,
+       coalesce(sum(s.overlap_ns) FILTER (WHERE s.cls = 'comm'), 0) AS overlap_ns
+FROM _lane_segments s
+LEFT JOIN event_labels l USING (trace_id, event_id)
+JOIN traces t ON t.trace_id = s.trace_id
+LEFT JOIN _rank_roles rr ON rr.run_id = t.run_id AND rr.rank = t.rank
+GROUP BY ALL;
+
 CREATE OR REPLACE VIEW overlap_by_layer AS
 WITH sums AS (
-    SELECT s.trace_id, s.device, l.layer,
-           coalesce(sum(s.dur_ns) FILTER (WHERE s.cls = 'comm'), 0) AS comm_ns,
-           coalesce(sum(s.dur_ns) FILTER (WHERE s.cls = 'compute'), 0) AS compute_ns,
-           coalesce(sum(s.overlap_ns) FILTER (WHERE s.cls = 'comm'), 0) AS overlap_ns
-    FROM _lane_segments s
-    LEFT JOIN event_labels l USING (trace_id, event_id)
-    GROUP BY s.trace_id, s.device, l.layer
+    SELECT trace_id, device, layer, sum(comm_ns) AS comm_ns, sum(compute_ns) AS compute_ns,
+           sum(overlap_ns) AS overlap_ns
+    FROM _overlap_parts GROUP BY trace_id, device, layer
 )
 SELECT t.run_id, t.rank, x.trace_id, x.device,
        CASE WHEN x.device IS NULL THEN 'cpu' ELSE 'gpu' || x.device END AS lane,

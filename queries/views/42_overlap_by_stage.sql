@@ -2,7 +2,7 @@
 -- The same exact partition as overlap_by_layer (see its header for the rule: each instant of
 -- a class's union belongs to the most recently started interval covering it, and carries
 -- that event's labels), so the rows of a (run_id, rank, device) sum to overlap_by_rank.
--- Depends on: _lane_segments, event_labels, traces, _rank_roles.
+-- Depends on: _overlap_parts (defined with overlap_by_layer), traces.
 --   run_id, rank, trace_id
 --   device          GPU index; NULL for the CPU lane (gloo)
 --   lane            'gpu<device>' or 'cpu'
@@ -15,15 +15,9 @@
 --   overlap_pct     100 * overlap_ns / comm_ns (NULL without communication)
 CREATE OR REPLACE VIEW overlap_by_stage AS
 WITH sums AS (
-    SELECT s.trace_id, s.device, coalesce(l.stage, rr.pp_rank) AS stage,
-           coalesce(sum(s.dur_ns) FILTER (WHERE s.cls = 'comm'), 0) AS comm_ns,
-           coalesce(sum(s.dur_ns) FILTER (WHERE s.cls = 'compute'), 0) AS compute_ns,
-           coalesce(sum(s.overlap_ns) FILTER (WHERE s.cls = 'comm'), 0) AS overlap_ns
-    FROM _lane_segments s
-    LEFT JOIN event_labels l USING (trace_id, event_id)
-    JOIN traces t ON t.trace_id = s.trace_id
-    LEFT JOIN _rank_roles rr ON rr.run_id = t.run_id AND rr.rank = t.rank
-    GROUP BY ALL
+    SELECT trace_id, device, stage, sum(comm_ns) AS comm_ns, sum(compute_ns) AS compute_ns,
+           sum(overlap_ns) AS overlap_ns
+    FROM _overlap_parts GROUP BY trace_id, device, stage
 )
 SELECT t.run_id, t.rank, x.trace_id, x.device,
        CASE WHEN x.device IS NULL THEN 'cpu' ELSE 'gpu' || x.device END AS lane,
