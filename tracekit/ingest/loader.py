@@ -39,6 +39,7 @@ from tracekit.ingest.discover import (
     rank_from_name,
 )
 from tracekit.ingest.kineto import read_kineto
+from tracekit.ingest.nsys_env import parse_rank_map
 
 KEPT_KINETO_META = (
     "schemaVersion",
@@ -133,14 +134,17 @@ def _kineto(source: Source, sha: str, on_progress: Callable[[int], None]) -> Par
 Reader = Callable[[Source, str, Callable[[int], None]], list[ParsedTrace]]
 
 
-def _readers(rank_map: list[str] | None = None) -> dict[str, Reader]:
+def _readers(formats: set[str], rank_map: list[str] | None = None) -> dict[str, Reader]:
+    """Readers for the formats present; the nsys reader (ADBC, polars) loads only when needed."""
     readers: dict[str, Reader] = {"kineto": lambda s, h, p: [_kineto(s, h, p)]}
+    ranks = parse_rank_map(rank_map)
+    if "nsys" not in formats:
+        return readers
     try:
         from tracekit.ingest.nsys import read_nsys
-        from tracekit.ingest.nsys_env import parse_rank_map
     except ImportError:
         return readers
-    readers["nsys"] = functools.partial(read_nsys, rank_map=parse_rank_map(rank_map))
+    readers["nsys"] = functools.partial(read_nsys, rank_map=ranks)
     return readers
 
 
@@ -163,7 +167,7 @@ def import_paths(
     sources = discover(paths, run)
     if rank is not None and len(sources) != 1:
         raise InputError("--rank applies to a single trace file", "Import the others separately.")
-    readers = _readers(rank_map)
+    readers = _readers({s.format for s in sources}, rank_map)
     con = store.connect(db)
     try:
         store.initialise(con)
