@@ -9,6 +9,10 @@ the plain ``duckdb`` CLI.
 from __future__ import annotations
 
 import csv
+import hashlib
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,14 +32,62 @@ def _sql_files(sub: str) -> list[Path]:
     return sorted((queries_dir() / sub).glob("**/*.sql"), key=lambda p: p.name)
 
 
+def fingerprint() -> str:
+    """What an initialised store depends on: the SQL and rule files, the DuckDB version."""
+    digest = hashlib.sha256(f"{SCHEMA_VERSION} {duckdb.__version__}".encode())
+    for sub in ("schema", "views", "rules"):
+        for path in sorted((queries_dir() / sub).glob("**/*.*")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tracekit"
+
+
+def _template() -> Path | None:
+    """An empty initialised store, built once per fingerprint in the user's cache folder.
+
+    Creating the views binds every query (about 0.25 s); copying this file takes
+    milliseconds. None when the cache folder cannot be written.
+    """
+    path = _cache_dir() / f"store-{fingerprint()}.duckdb"
+    if path.exists():
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, scratch = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        os.unlink(scratch)
+        con = duckdb.connect(
+            scratch, config={"storage_compatibility_version": STORAGE_COMPATIBILITY}
+        )
+        try:
+            initialise(con)
+        finally:
+            con.close()
+        os.replace(scratch, path)
+    except OSError:
+        return None
+    return path
+
+
 def connect(db: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open ``db``; a clear error when it is locked by a writer or not a database."""
+    """Open ``db``; a clear error when it is locked by a writer or not a database.
+
+    A new database file starts as a copy of the cached empty store (``_template``).
+    """
     path = Path(db)
     if read_only and not path.exists():
         raise InputError(
             f"{path}: no such database",
             "Create one with `tracekit import TRACES... --db FILE`.",
         )
+    if not read_only and str(db) != ":memory:" and not path.exists():
+        template = _template()
+        if template is not None:
+            shutil.copyfile(template, path)
     try:
         if read_only:
             return duckdb.connect(str(path), read_only=True)
@@ -65,15 +117,25 @@ def is_initialised(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def initialise(con: duckdb.DuckDBPyConnection) -> None:
-    """Create missing tables, load the shipped rule tables, (re)create every view."""
+    """Create missing tables, load the shipped rule tables, (re)create every view.
+
+    Nothing to do when the store was last initialised from the same files
+    (its ``fingerprint`` in ``tracekit_meta``).
+    """
+    current = fingerprint()
+    if is_initialised(con):
+        row = con.execute("SELECT value FROM tracekit_meta WHERE key = 'fingerprint'").fetchall()
+        if row and row[0][0] == current:
+            return
     con.execute("CREATE TABLE IF NOT EXISTS tracekit_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    con.execute(
-        "INSERT OR REPLACE INTO tracekit_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
-    )
     for path in _sql_files("schema"):
         con.execute(path.read_text())
     _load_rule_tables(con)
     create_views(con)
+    con.execute(
+        "INSERT OR REPLACE INTO tracekit_meta VALUES ('schema_version', ?), ('fingerprint', ?)",
+        [SCHEMA_VERSION, current],
+    )
 
 
 PARQUET_TABLES = ("runs", "traces", "events", "threads", "rank_layout")
