@@ -6,6 +6,9 @@
 --   priority   INTEGER  lower wins when several rules match
 --   kinds      VARCHAR  comma-separated event kinds the rule applies to (events.kind)
 --   pattern    VARCHAR  RE2 regular expression searched in events.name
+--   hint       VARCHAR  optional: a substring of every name the pattern matches (e.g.
+--                       'ncclDevKernel_'); names without it skip the regular expression,
+--                       which is compiled once per (name, rule) pair. NULL: no shortcut
 --   library    VARCHAR  nccl | rccl | vllm_custom_ar | torch_symm_mem | gloo | user ...
 --   op         VARCHAR  the op when the name does not carry it (else NULL)
 --   captures   VARCHAR  comma-separated meaning of the pattern's groups, in order:
@@ -21,8 +24,10 @@ CREATE TABLE IF NOT EXISTS comm_rules (
     op        VARCHAR,
     captures  VARCHAR,
     note      VARCHAR,
-    source    VARCHAR NOT NULL
+    source    VARCHAR NOT NULL,
+    hint      VARCHAR
 );
+ALTER TABLE comm_rules ADD COLUMN IF NOT EXISTS hint VARCHAR;
 
 -- comm_op_aliases: spellings of an op in kernel names, annotations and args -> canonical op.
 --   alias   VARCHAR  as written (matched case-insensitively)

@@ -1,6 +1,7 @@
 -- _comm_names (private): each distinct (kind, name) of `events` that a row of `comm_rules`
 -- matches, with the winning rule (lowest priority) and the fields its pattern captures.
--- Classifying distinct names, not events, keeps the regular expressions off the hot path.
+-- Classifying distinct names, not events, keeps the regular expressions off the hot path;
+-- a rule's `hint` substring keeps them off the names it cannot match.
 --   kind, name  the event kind and name classified
 --   rule_id     the winning comm_rules row
 --   library     its library
@@ -21,7 +22,9 @@ WITH rules AS (
             regexp_extract(n.name, r.pattern, 5)] AS groups,
            row_number() OVER (PARTITION BY n.kind, n.name ORDER BY r.priority, r.rule_id) AS pick
     FROM names n
-    JOIN rules r ON list_contains(r.kind_list, n.kind) AND regexp_matches(n.name, r.pattern)
+    JOIN rules r ON list_contains(r.kind_list, n.kind)
+                AND (r.hint IS NULL OR contains(n.name, r.hint))
+                AND regexp_matches(n.name, r.pattern)
 )
 SELECT kind, name, rule_id, library,
        coalesce(fixed_op, nullif(groups[list_position(caps, 'op')], '')) AS raw_op,

@@ -169,6 +169,24 @@ def test_every_case_is_classified_as_expected(con: duckdb.DuckDBPyConnection) ->
     assert [row[0] for row in got] == list(range(len(CASES)))
 
 
+def test_rule_hints_skip_only_names_their_pattern_cannot_match(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    pairs = """
+        SELECT n.name, r.rule_id
+        FROM (SELECT DISTINCT kind, name FROM events) n
+        JOIN comm_rules r ON list_contains(string_split(r.kinds, ','), n.kind)
+                         AND regexp_matches(n.name, r.pattern) {}
+        ORDER BY ALL"""
+    every = con.execute(pairs.format("")).fetchall()
+    hinted = con.execute(pairs.format("AND contains(n.name, r.hint)")).fetchall()
+    assert len(every) >= len(CASES)
+    assert hinted == every
+    assert con.execute(
+        "SELECT count(*) FROM comm_rules WHERE source = 'builtin' AND hint IS NULL"
+    ).fetchall() == [(0,)]
+
+
 def test_a_user_rule_extends_the_table(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     con.execute(
         "INSERT INTO events (trace_id, event_id, kind, name, ts_ns, dur_ns, device) "

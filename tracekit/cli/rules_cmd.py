@@ -45,7 +45,8 @@ def add_rules(
 ) -> None:
     """Add rows from a CSV file to a rule table; views pick them up at once.
 
-    comm_rules columns: rule_id, priority, kinds, pattern, library, op, captures, note.
+    comm_rules columns: rule_id, priority, kinds, pattern, library, op, captures, note,
+    and optionally hint (a substring every matching name contains: a fast pre-check).
 
     Example: tracekit rules add my_rules.csv --db traces.duckdb
     """
