@@ -34,7 +34,9 @@ def _sql_files(sub: str) -> list[Path]:
 
 def fingerprint() -> str:
     """What an initialised store depends on: the SQL and rule files, the DuckDB version."""
-    digest = hashlib.sha256(f"{SCHEMA_VERSION} {duckdb.__version__}".encode())
+    digest = hashlib.sha256(
+        f"{SCHEMA_VERSION} {STORAGE_COMPATIBILITY} {duckdb.__version__}".encode()
+    )
     for sub in ("schema", "views", "rules"):
         for path in sorted((queries_dir() / sub).glob("**/*.*")):
             digest.update(path.name.encode())
