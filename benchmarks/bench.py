@@ -7,7 +7,9 @@ One run times, for each input folder (one job: one trace per rank),
 - HTA: ``TraceAnalysis(trace_dir)`` + ``get_comm_comp_overlap()``
   (benchmarks/hta_runner.py, run by HTA's own Python in a child process),
 
-and prints input, size, tracekit wall/peak RSS, HTA wall/peak RSS and the ratio.
+and prints input, size, tracekit wall/peak RSS, HTA wall/peak RSS and the ratio of
+wall times, then the ratio of in-process times (load + analysis, without interpreter
+start and imports).
 Peak RSS is that of the whole process tree (HTA parses ranks in a process pool),
 polled from /proc every 20 ms, and at least the child's own ru_maxrss.
 
@@ -259,11 +261,14 @@ def main(argv: list[str] | None = None) -> None:
         }
         if ht and not ht.error and not tk.error:
             row["ratio"] = ht.wall_s / tk.wall_s
+            # the same work without interpreter start and library imports
+            row["tk_work_s"] = tk.out["import_s"] + tk.out["overlap_s"]
+            row["hta_work_s"] = ht.out["load_s"] + ht.out["overlap_s"]
+            row["work_ratio"] = row["hta_work_s"] / row["tk_work_s"]
         results.append(row)
         _print_row(row)
         db.unlink(missing_ok=True)
     _print_table(results)
-    _nsys_note()
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     if not args.work:
@@ -296,6 +301,7 @@ def _print_table(results: list[dict]) -> None:
         "HTA wall",
         "HTA RSS",
         "HTA/tracekit",
+        "in-process HTA/tracekit",
     )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
@@ -313,17 +319,14 @@ def _print_table(results: list[dict]) -> None:
             f"{r['hta_wall_s']:.2f} s" if hta_ok else str(r["hta_error"]),
             f"{r['hta_rss_mb']:,.0f} MB" if hta_ok else "-",
             f"{r['ratio']:.1f}x" if "ratio" in r else "-",
+            (
+                f"{r['hta_work_s']:.2f} / {r['tk_work_s']:.2f} s = {r['work_ratio']:.1f}x"
+                if "work_ratio" in r
+                else "-"
+            ),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     print("\n".join(lines))
-
-
-def _nsys_note() -> None:
-    if not (REPO / "tracekit" / "ingest" / "nsys.py").exists():
-        print(
-            "note: nsys import rate pending: tracekit/ingest/nsys.py is not in this tree "
-            "(benchmarks/nsys_bench.py measures it once the nsys importer is merged)"
-        )
 
 
 if __name__ == "__main__":

@@ -22,9 +22,10 @@ WITH rules AS (
             regexp_extract(n.name, r.pattern, 5)] AS groups,
            row_number() OVER (PARTITION BY n.kind, n.name ORDER BY r.priority, r.rule_id) AS pick
     FROM names n
+    -- CASE, not AND: the optimizer may reorder an AND and run the expression first
     JOIN rules r ON list_contains(r.kind_list, n.kind)
-                AND (r.hint IS NULL OR contains(n.name, r.hint))
-                AND regexp_matches(n.name, r.pattern)
+                AND CASE WHEN r.hint IS NULL OR contains(n.name, r.hint)
+                         THEN regexp_matches(n.name, r.pattern) ELSE false END
 )
 SELECT kind, name, rule_id, library,
        coalesce(fixed_op, nullif(groups[list_position(caps, 'op')], '')) AS raw_op,
