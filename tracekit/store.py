@@ -86,10 +86,13 @@ def connect(db: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnec
             f"{path}: no such database",
             "Create one with `tracekit import TRACES... --db FILE`.",
         )
-    if not read_only and str(db) != ":memory:" and not path.exists():
+    if not read_only and str(db) != ":memory:" and not path.exists() and path.parent.is_dir():
         template = _template()
         if template is not None:
-            shutil.copyfile(template, path)
+            try:
+                shutil.copyfile(template, path)
+            except OSError:
+                path.unlink(missing_ok=True)  # DuckDB then reports what is wrong
     try:
         if read_only:
             return duckdb.connect(str(path), read_only=True)

@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from tracekit import store
+from tracekit.errors import InputError
 
 CATALOGUE = """
 SELECT table_name, column_name, data_type FROM information_schema.columns
@@ -77,3 +78,10 @@ def test_an_unusable_cache_falls_back_to_initialising_in_place(
     store.initialise(con)
     assert con.execute("SELECT count(*) FROM overlap_by_rank").fetchall() == [(0,)]
     con.close()
+
+
+def test_a_database_in_a_missing_folder_is_a_clear_error(cache: Path, tmp_path: Path) -> None:
+    target = tmp_path / "no" / "such" / "t.duckdb"
+    with pytest.raises(InputError, match="cannot open the database"):
+        store.connect(target)
+    assert not target.parent.exists()
