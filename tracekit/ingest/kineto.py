@@ -80,6 +80,10 @@ _TYPED_ARGS = [
     "bytes",
 ]
 _DROP_TYPED = orjson.dumps({k: None for k in _TYPED_ARGS}).decode()
+# The args residual is json_merge_patch(coalesce(args, '{}'), _DROP_TYPED): no args
+# give '{}', hence NULL. Not `CASE WHEN args IS NOT NULL THEN json_merge_patch(...)`,
+# which costs twice as much (about 2 CPU s per GB), and not json_merge_patch(NULL, ...),
+# which returns the patch itself.
 
 COLUMNS = (
     "{ph: 'VARCHAR', cat: 'VARCHAR', name: 'VARCHAR', pid: 'JSON', tid: 'JSON', "
@@ -139,9 +143,8 @@ SELECT
     TRY_CAST(coalesce(a."Seq", a."Sequence number") AS BIGINT) AS seq,
     a."Input Dims" AS input_dims,
     TRY_CAST(a."bytes" AS BIGINT) AS bytes,
-    CASE WHEN args IS NOT NULL THEN
-        nullif(CAST(json_merge_patch(args, '{_DROP_TYPED}') AS VARCHAR), '{{}}')
-    END AS args
+    nullif(CAST(json_merge_patch(coalesce(args, '{{}}'), '{_DROP_TYPED}') AS VARCHAR), '{{}}')
+        AS args
 FROM typed
 """
 
