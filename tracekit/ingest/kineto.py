@@ -109,7 +109,10 @@ SELECT row_number() OVER () - 1 AS ord, * FROM read_json(
 # One row per timed event. `ts` and `dur` stay DECIMAL(22,3) microseconds: their
 # unscaled values are the ns, which `_times` reads from the Arrow buffers (in SQL,
 # the casts of the HUGEINT decimals cost about 1.3 CPU s per GB). GPU events carry
-# pid = device, tid = stream.
+# pid = device, tid = stream. `input_dims` and `args` stay JSON: the parsers export
+# them as Arrow `arrow.json` columns (arrow_lossless_conversion), which DuckDB loads
+# into the JSON columns of `events` as they are; plain strings would be parsed
+# again there to check that they are JSON (about 1 CPU s per GB).
 EVENT_SQL = f"""
 WITH typed AS (
     SELECT ord, ph, cat, name, pid, tid, ts, dur, args, {KIND_SQL} AS kind,
@@ -146,8 +149,7 @@ SELECT
     TRY_CAST(coalesce(a."Seq", a."Sequence number") AS BIGINT) AS seq,
     a."Input Dims" AS input_dims,
     TRY_CAST(a."bytes" AS BIGINT) AS bytes,
-    nullif(CAST(json_merge_patch(coalesce(args, '{{}}'), '{_DROP_TYPED}') AS VARCHAR), '{{}}')
-        AS args
+    nullif(json_merge_patch(coalesce(args, '{{}}'), '{_DROP_TYPED}'), '{{}}') AS args
 FROM typed
 """
 
@@ -199,7 +201,13 @@ class _ChunkParser:
 
     def __init__(self, base_ns: int) -> None:
         self.base_ns = base_ns
-        self.con = duckdb.connect(config={"threads": 1, "memory_limit": PARSER_MEMORY})
+        self.con = duckdb.connect(
+            config={
+                "threads": 1,
+                "memory_limit": PARSER_MEMORY,
+                "arrow_lossless_conversion": True,
+            }
+        )
         self.tmp = tempfile.NamedTemporaryFile(prefix="tracekit-", suffix=".json")
 
     def close(self) -> None:
