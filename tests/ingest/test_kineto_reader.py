@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,7 +12,7 @@ import pytest
 
 from tests.conftest import cpu, kernel, write_kineto
 from tracekit.errors import InputError
-from tracekit.ingest.kineto import read_kineto
+from tracekit.ingest.kineto import _times, read_kineto
 
 
 def _read_all(path: Path, block: int = 1 << 24) -> tuple[dict, pa.Table, pa.Table]:
@@ -189,3 +190,19 @@ def test_times_are_rounded_half_away_from_zero_to_the_nanosecond(tmp_path: Path)
         "e3": (1000 + 4458676522690655, 1),
         "e4": (1000 + 1500000, 2636669),
     }
+
+
+def test_times_out_of_the_int64_range_fail_the_piece() -> None:
+    decimal = pa.decimal128(22, 3)
+    ts = pa.array([Decimal("-9223372036854775.808"), Decimal("2"), Decimal("-0.001")], decimal)
+    dur = pa.array([Decimal("-1"), Decimal("3.001"), None], decimal)
+    table = pa.table({"ts": ts, "dur": dur})
+    assert _times(table.slice(1), 0).to_pylist() == [
+        {"abs_ns": 2000, "dur_ns": 3001},
+        {"abs_ns": -1, "dur_ns": 0},
+    ]
+    assert _times(table, 0).column("abs_ns")[0].as_py() == -(1 << 63)
+    assert _times(table, -1) is None
+    too_big = pa.table({"ts": pa.array([Decimal("9223372036854775.808")], decimal), "dur": dur[:1]})
+    assert _times(too_big, 0) is None
+    assert _times(table.slice(0, 0), 10**19).num_rows == 0
