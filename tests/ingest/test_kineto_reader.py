@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,7 +12,7 @@ import pytest
 
 from tests.conftest import cpu, kernel, write_kineto
 from tracekit.errors import InputError
-from tracekit.ingest.kineto import read_kineto
+from tracekit.ingest.kineto import _times, read_kineto
 
 
 def _read_all(path: Path, block: int = 1 << 24) -> tuple[dict, pa.Table, pa.Table]:
@@ -145,3 +146,63 @@ def test_truncated_gzip(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="truncated"):
         _meta, chunks = read_kineto(path, block_bytes=4096)
         list(chunks)
+
+
+def test_args_residual_drops_typed_keys_and_is_null_when_empty(tmp_path: Path) -> None:
+    events = [
+        {"ph": "X", "cat": "cpu_op", "name": "no_args", "pid": 1, "tid": 1, "ts": 1, "dur": 1},
+        cpu("empty", 2.0, 1.0),
+        cpu("typed_only", 3.0, 1.0, **{"External id": 3, "Input Dims": [[1, 2], []]}),
+        cpu("null_typed", 4.0, 1.0, correlation=None, **{"Ev Idx": 4, "nested": {"Seq": 1}}),
+        {"ph": "X", "cat": "cpu_op", "name": "null_args", "pid": 1, "ts": 5, "args": None},
+    ]
+    _, table, _ = _read_all(write_kineto(tmp_path / "t.json", events))
+    residual = {r["name"]: r["args"] for r in table.to_pylist()}
+    assert residual["no_args"] is None
+    assert residual["empty"] is None
+    assert residual["typed_only"] is None
+    assert json.loads(residual["null_typed"]) == {"Ev Idx": 4, "nested": {"Seq": 1}}
+    assert residual["null_args"] is None
+
+
+def test_times_are_rounded_half_away_from_zero_to_the_nanosecond(tmp_path: Path) -> None:
+    times = [
+        ("1.0005", "0.0004"),
+        ("-2.0005", "-1"),
+        ("1694128201435418", None),
+        ("4458676522690.655", "1e-3"),
+        ("1.5e3", "2636.669"),
+    ]
+    rows = ", ".join(
+        f'{{"ph": "X", "cat": "cpu_op", "name": "e{i}", "pid": 1, "ts": {ts}'
+        + ("" if dur is None else f', "dur": {dur}')
+        + "}"
+        for i, (ts, dur) in enumerate(times)
+    )
+    path = tmp_path / "t.json"
+    path.write_text('{"traceEvents": [' + rows + '], "baseTimeNanoseconds": 1000}')
+    _, table, _ = _read_all(path)
+    got = {r["name"]: (r["abs_ns"], r["dur_ns"]) for r in table.to_pylist()}
+    assert got == {
+        "e0": (1000 + 1001, 0),
+        "e1": (1000 - 2001, 0),
+        "e2": (1000 + 1694128201435418000, 0),
+        "e3": (1000 + 4458676522690655, 1),
+        "e4": (1000 + 1500000, 2636669),
+    }
+
+
+def test_times_out_of_the_int64_range_fail_the_piece() -> None:
+    decimal = pa.decimal128(22, 3)
+    ts = pa.array([Decimal("-9223372036854775.808"), Decimal("2"), Decimal("-0.001")], decimal)
+    dur = pa.array([Decimal("-1"), Decimal("3.001"), None], decimal)
+    table = pa.table({"ts": ts, "dur": dur})
+    assert _times(table.slice(1), 0).to_pylist() == [
+        {"abs_ns": 2000, "dur_ns": 3001},
+        {"abs_ns": -1, "dur_ns": 0},
+    ]
+    assert _times(table, 0).column("abs_ns")[0].as_py() == -(1 << 63)
+    assert _times(table, -1) is None
+    too_big = pa.table({"ts": pa.array([Decimal("9223372036854775.808")], decimal), "dur": dur[:1]})
+    assert _times(too_big, 0) is None
+    assert _times(table.slice(0, 0), 10**19).num_rows == 0
