@@ -176,6 +176,8 @@ def import_paths(
         con.execute("SET preserve_insertion_order = false")
         # Bounded memory: the move into `events` and the staged threads spill beyond this.
         con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
+        # The INSERT lasts as long as the parsing; progress is the caller's to show.
+        con.execute("SET enable_progress_bar = false")
         return _import(con, sources, readers, rank, replace, workers, progress)
     finally:
         con.close()
