@@ -58,7 +58,7 @@ NVTX_FIELDS = [
     ("jsonText", STR),
 ]
 KEPT_SYSTEM = ("Hostname", "NvDriverVersion", "CudaDriverVersion", "OsDescription")
-CHUNK_ROWS = 1 << 20
+CHUNK_ROWS = 1 << 17
 READ_THREADS = max(2, min(8, os.cpu_count() or 2))
 
 
