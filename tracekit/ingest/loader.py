@@ -294,16 +294,22 @@ class _Stream:
                 out.put(("error", exc))
 
         def batches() -> Iterator[pa.RecordBatch]:
+            """The chunks as they come; an error is kept to re-raise it as it was."""
             remaining = len(todo)
-            while remaining:
-                kind, payload = out.get()
-                if kind == "done":
-                    remaining -= 1
-                elif kind == "error":
-                    failure.append(payload)
-                    raise payload
-                else:
-                    yield from self._chunk(*payload).to_batches()
+            try:
+                while remaining:
+                    kind, payload = out.get()
+                    if kind == "done":
+                        remaining -= 1
+                    elif kind == "error":
+                        raise payload
+                    else:
+                        yield from self._chunk(*payload).to_batches()
+            except GeneratorExit:  # DuckDB stopped reading: its own error says why
+                raise
+            except BaseException as exc:
+                failure.append(exc)
+                raise
 
         n_workers = workers or min(len(todo), os.cpu_count() or 1) or 1
         with ThreadPoolExecutor(max_workers=n_workers) as pool:
