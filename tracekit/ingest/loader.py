@@ -4,10 +4,11 @@ Each source is parsed (in parallel worker threads, each with its own
 in-memory DuckDB) into Arrow chunks holding absolute times (``abs_ns``).
 Inside one transaction, a single INSERT streams every chunk into ``events`` as
 it is parsed, with ``ts_ns = abs_ns - offset``, the offset being the run's
-origin where the run exists and otherwise the earliest time of the run's first
-chunk. Once every source is parsed the origin of a new run (its earliest
-event) is known and the rows of a run whose offset was not its origin are
-shifted by one UPDATE. A failure anywhere rolls the whole import back.
+origin where the run exists and otherwise the earliest time that the readers
+announce (``ParsedTrace.first_ns``) or that the run's first chunk holds. Once
+every source is parsed the origin of a new run (its earliest event) is known
+and the rows of a run whose offset was not its origin are shifted by one
+UPDATE. A failure anywhere rolls the whole import back.
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ def import_paths(
     try:
         store.initialise(con)
         con.execute("SET preserve_insertion_order = false")
-        # Bounded memory: the move into `events` and the staged threads spill beyond this.
+        # Bounded memory: the INSERT into `events` and the staged threads spill beyond this.
         con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
         # The INSERT lasts as long as the parsing; progress is the caller's to show.
         con.execute("SET enable_progress_bar = false")
