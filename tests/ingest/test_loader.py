@@ -53,6 +53,30 @@ def test_import_two_ranks_into_one_run(tmp_path: Path) -> None:
     assert rows == [(0, "distributedInfo", 0), (1, "distributedInfo", 1000)]
 
 
+def test_a_later_rank_that_started_earlier_moves_the_origin(tmp_path: Path) -> None:
+    # One worker reads rank 0 first; rank 1 started 4 us before it, so the rows
+    # already inserted relative to rank 0's start are shifted once the origin is known.
+    for rank, start in ((0, 14.0), (1, 10.0)):
+        write_kineto(
+            tmp_path / "job" / f"rank{rank}.json.gz",
+            [cpu("aten::mm", start, 5.0), kernel("gemm", start + 10.0, 3.0, correlation=1)],
+            rank=rank,
+        )
+    db = tmp_path / "t.duckdb"
+    import_paths(db, [tmp_path / "job"], workers=1)
+    con = duckdb.connect(str(db))
+    rows = con.execute(
+        "SELECT t.rank, e.name, e.ts_ns, t.time_offset_ns = r.origin_ns, t.event_count "
+        "FROM events e JOIN traces t USING (trace_id) JOIN runs r USING (run_id) ORDER BY 1, 3"
+    ).fetchall()
+    assert rows == [
+        (0, "aten::mm", 4000, True, 2),
+        (0, "gemm", 14000, True, 2),
+        (1, "aten::mm", 0, True, 2),
+        (1, "gemm", 10000, True, 2),
+    ]
+
+
 def test_rank_from_file_name_then_option(tmp_path: Path) -> None:
     db = tmp_path / "t.duckdb"
     write_kineto(tmp_path / "a" / "worker3.json", [cpu("x", 1.0, 1.0)], rank=None)

@@ -2,10 +2,13 @@
 
 Each source is parsed (in parallel worker threads, each with its own
 in-memory DuckDB) into Arrow chunks holding absolute times (``abs_ns``).
-Chunks land in a staging file per source (Arrow IPC, lz4); once every source is
-parsed the run origins are fixed and the rows move to ``events`` with
-``ts_ns = abs_ns - origin``, one INSERT per source.
-A failure anywhere rolls the whole import back.
+Inside one transaction, a single INSERT streams every chunk into ``events`` as
+it is parsed, with ``ts_ns = abs_ns - offset``, the offset being the run's
+origin where the run exists and otherwise the earliest time that the readers
+announce (``ParsedTrace.first_ns``) or that the run's first chunk holds. Once
+every source is parsed the origin of a new run (its earliest event) is known
+and the rows of a run whose offset was not its origin are shifted by one
+UPDATE. A failure anywhere rolls the whole import back.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import functools
 import hashlib
 import os
 import queue
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,8 +28,6 @@ import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
-import pyarrow.ipc as ipc
 
 from tracekit import store
 from tracekit.errors import InputError
@@ -66,7 +66,9 @@ class ParsedTrace:
 
     ``chunks`` yields (events, threads) Arrow tables whose columns are those
     of ``events`` / ``threads`` with ``abs_ns`` in place of ``ts_ns`` and
-    without ``trace_id``.
+    without ``trace_id``; an ``events`` column left out is NULL. ``first_ns``
+    is the earliest ``abs_ns`` of the trace where the reader knows it before
+    its chunks: the rows of a new run then go in relative to its origin at once.
     """
 
     source: Source
@@ -81,6 +83,7 @@ class ParsedTrace:
     process_groups: Any = None
     source_meta: dict[str, Any] = field(default_factory=dict)
     chunks: Iterator[tuple[pa.Table, pa.Table]] = field(default_factory=lambda: iter(()))
+    first_ns: int | None = None
 
 
 @dataclass
@@ -172,8 +175,10 @@ def import_paths(
     try:
         store.initialise(con)
         con.execute("SET preserve_insertion_order = false")
-        # Bounded memory: the move into `events` and the staged threads spill beyond this.
+        # Bounded memory: the INSERT into `events` and the staged threads spill beyond this.
         con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
+        # The INSERT lasts as long as the parsing; progress is the caller's to show.
+        con.execute("SET enable_progress_bar = false")
         return _import(con, sources, readers, rank, replace, workers, progress)
     finally:
         con.close()
@@ -203,149 +208,182 @@ def _import(
         if source.format not in readers:
             raise InputError(f"{source.path}: no reader for {source.format} files in this build")
 
-    # Parsed events are staged outside the transaction, one Arrow IPC file per
-    # source (lz4, written as they come: no DuckDB work, bounded memory), threads
-    # in a temp table. Appending chunk by chunk inside the transaction made DuckDB
-    # keep every row in memory until COMMIT (GBs for a big trace); one INSERT ...
-    # SELECT per source from the staged file does not. Nothing reaches the real
-    # tables before the transaction, which makes the import all-or-nothing.
+    # Parsed events go straight into `events`, inside the transaction, through one
+    # INSERT that reads a stream of the chunks as the workers parse them: one statement
+    # keeps DuckDB's memory bounded (it writes full row groups out as they fill), where
+    # an INSERT per chunk inside a transaction keeps every row in memory until COMMIT.
+    # Threads are staged in a temp table. A failure rolls everything back.
     con.execute(STAGE_SQL)
-    with tempfile.TemporaryDirectory(prefix="tracekit-stage-") as stage_dir:
-        stage = _Stage(Path(stage_dir))
-        try:
-            traces = _stage_all(con, stage, todo, readers, workers, progress)
-            stage.close()
-            _check_nonempty(stage, traces)
-            with store.transaction(con):
-                _resolve_ranks(con, traces, rank_option, replace)
-                if replace:
-                    _delete_traces(con, [known[sha] for _, sha in todo if sha in known])
-                summary = _publish(con, stage, traces)
-        finally:
-            stage.close()
-            con.execute("DROP TABLE IF EXISTS _stage_threads")
+    try:
+        with store.transaction(con):
+            stream = _Stream(con)
+            stream.run(todo, readers, workers, progress)
+            _check_nonempty(stream)
+            _resolve_ranks(con, stream.traces, rank_option, replace)
+            if replace:
+                _delete_traces(con, [known[sha] for _, sha in todo if sha in known])
+            summary = _publish(con, stream)
+    finally:
+        con.execute("DROP TABLE IF EXISTS _stage_threads")
     summary.skipped = skipped
     return summary
 
 
-class _Stage:
-    """Staged events: per source, an Arrow IPC file, its row count and earliest ``abs_ns``."""
+class _Stream:
+    """Parsed chunks on their way into ``events``: one INSERT reads them as they come.
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.writers: dict[int, ipc.RecordBatchFileWriter] = {}
-        self.schemas: dict[int, pa.Schema] = {}
+    The i-th trace's rows carry ``trace_id`` = the i-th value the sequence
+    ``trace_id_seq`` will hand out (``_publish`` takes those values and checks them),
+    and ``ts_ns = abs_ns - offsets[run]``: the run's origin where the run exists,
+    else the earliest time among its first chunk and the ``first_ns`` of its
+    traces known then (``_publish`` shifts the rows where that was not the
+    origin). Per trace it keeps the row count and the earliest ``abs_ns``.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.schema = con.sql("FROM events LIMIT 0").to_arrow_table().schema
+        self.offsets: dict[str, int] = dict(
+            con.execute("SELECT run_id, origin_ns FROM runs").fetchall()
+        )
+        self.first_id, self.id_step = con.execute(
+            "SELECT coalesce(last_value + increment_by, start_value), increment_by "
+            "FROM duckdb_sequences() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND sequence_name = 'trace_id_seq'"
+        ).fetchall()[0]
+        self.traces: list[ParsedTrace] = []
         self.rows: dict[int, int] = {}
         self.first: dict[int, int] = {}
-        self.options = ipc.IpcWriteOptions(compression="lz4")
+        self.threads: list[tuple[int, pa.Table]] = []
+        self.lock = threading.Lock()
+        self.nulls: dict[pa.DataType, pa.Array] = {}
 
-    def path(self, number: int) -> Path:
-        return self.folder / f"{number}.arrow"
+    def trace_id(self, number: int) -> int:
+        return self.first_id + number * self.id_step
 
-    def add(self, number: int, events: pa.Table) -> None:
-        if not events.num_rows:
-            return
-        writer = self.writers.get(number)
-        if writer is None:
-            schema = self.schemas[number] = events.schema
-            writer = self.writers[number] = ipc.new_file(
-                str(self.path(number)), schema, options=self.options
+    def run(
+        self,
+        todo: list[tuple[Source, str]],
+        readers: dict[str, Reader],
+        workers: int | None,
+        progress: Callable[[str, int, int], None] | None,
+    ) -> None:
+        """Parse sources in worker threads while DuckDB inserts what they yield."""
+        out: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=8)
+        stop = threading.Event()
+        failure: list[BaseException] = []
+
+        def work(source: Source, sha: str) -> None:
+            try:
+                size = source.path.stat().st_size
+
+                def tick(done: int) -> None:
+                    if progress:
+                        progress(str(source.path), done, size)
+
+                parsed_traces = readers[source.format](source, sha, tick)
+                with self.lock:
+                    first = len(self.traces)
+                    self.traces.extend(parsed_traces)
+                for number, parsed in enumerate(parsed_traces, first):
+                    for events, threads in parsed.chunks:
+                        if stop.is_set():
+                            return
+                        out.put(("chunk", (number, events, threads)))
+                out.put(("done", None))
+            except BaseException as exc:  # re-raised on the writing thread
+                out.put(("error", exc))
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            """The chunks as they come; an error is kept to re-raise it as it was."""
+            remaining = len(todo)
+            try:
+                while remaining:
+                    kind, payload = out.get()
+                    if kind == "done":
+                        remaining -= 1
+                    elif kind == "error":
+                        raise payload
+                    else:
+                        yield from self._chunk(*payload).to_batches()
+            except GeneratorExit:  # DuckDB stopped reading: its own error says why
+                raise
+            except BaseException as exc:
+                failure.append(exc)
+                raise
+
+        n_workers = workers or min(len(todo), os.cpu_count() or 1) or 1
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            for source, sha in todo:
+                pool.submit(work, source, sha)
+            try:
+                self.con.register(
+                    "_stream", pa.RecordBatchReader.from_batches(self.schema, batches())
+                )
+                self.con.execute("INSERT INTO events SELECT * FROM _stream")
+                self.con.unregister("_stream")
+            except duckdb.Error:
+                if failure:
+                    raise failure[0] from None
+                raise
+            finally:
+                stop.set()
+                while not out.empty():
+                    out.get_nowait()
+        for number, threads in self.threads:
+            self.con.register("_chunk", threads)
+            self.con.execute(
+                "INSERT INTO _stage_threads BY NAME SELECT ? AS source_no, * FROM _chunk", [number]
             )
-        schema = self.schemas[number]
-        if events.schema != schema:  # a reader's chunks may differ: align by name
-            for name in schema.names:
-                if name not in events.schema.names:
-                    events = events.append_column(name, pa.nulls(events.num_rows))
-            events = events.select(schema.names).cast(schema)
-        writer.write_table(events)
-        self.rows[number] = self.rows.get(number, 0) + events.num_rows
+            self.con.unregister("_chunk")
+
+    def _chunk(self, number: int, events: pa.Table, threads: pa.Table) -> pa.Table:
+        """``events`` as rows of the table ``events``; ``threads`` are kept for later.
+
+        This runs inside the INSERT, so it cannot use the connection.
+        """
+        if threads.num_rows:
+            self.threads.append((number, threads))
+        rows = events.num_rows
+        if not rows:
+            return self.schema.empty_table()
         low = pc.min(events.column("abs_ns")).as_py()
-        if low is not None and (number not in self.first or low < self.first[number]):
-            self.first[number] = low
+        self.rows[number] = self.rows.get(number, 0) + rows
+        self.first[number] = min(low, self.first.get(number, low))
+        run = self.traces[number].source.run
+        if run not in self.offsets:
+            with self.lock:
+                known = [
+                    t.first_ns
+                    for t in self.traces
+                    if t.source.run == run and t.first_ns is not None
+                ]
+            self.offsets[run] = min([low, *known])
+        offset = self.offsets[run]
+        columns = []
+        for column in self.schema:
+            if column.name == "trace_id":
+                value = pa.repeat(pa.scalar(self.trace_id(number), column.type), rows)
+            elif column.name == "ts_ns":
+                value = pc.subtract_checked(events.column("abs_ns"), offset)
+            elif column.name in events.column_names:
+                value = events.column(column.name).cast(column.type)
+            else:
+                value = self._nulls(column.type, rows)
+            columns.append(value)
+        return pa.Table.from_arrays(columns, schema=self.schema)
 
-    def close(self) -> None:
-        for writer in self.writers.values():
-            writer.close()
-        self.writers.clear()
-
-    def reader(self, number: int) -> pa.RecordBatchReader:
-        """The staged rows of one source, a batch at a time (no read-ahead: bounded memory)."""
-        scanner = ds.dataset(str(self.path(number)), format="ipc").scanner(
-            batch_readahead=1, fragment_readahead=1, use_threads=False
-        )
-        return scanner.to_reader()
-
-
-def _stage_all(
-    con: duckdb.DuckDBPyConnection,
-    stage: _Stage,
-    todo: list[tuple[Source, str]],
-    readers: dict[str, Reader],
-    workers: int | None,
-    progress: Callable[[str, int, int], None] | None,
-) -> list[ParsedTrace]:
-    """Parse sources in worker threads; the calling thread alone writes to DuckDB."""
-    out: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=8)
-    stop = threading.Event()
-    traces: list[ParsedTrace] = []
-    lock = threading.Lock()
-
-    def work(source: Source, sha: str) -> None:
-        try:
-            size = source.path.stat().st_size
-
-            def tick(done: int) -> None:
-                if progress:
-                    progress(str(source.path), done, size)
-
-            for parsed in readers[source.format](source, sha, tick):
-                with lock:
-                    number = len(traces)
-                    traces.append(parsed)
-                for events, threads in parsed.chunks:
-                    if stop.is_set():
-                        return
-                    out.put(("chunk", (number, events, threads)))
-            out.put(("done", None))
-        except BaseException as exc:  # re-raised on the writing thread
-            out.put(("error", exc))
-
-    n_workers = workers or min(len(todo), os.cpu_count() or 1) or 1
-    with ThreadPoolExecutor(max_workers=n_workers) as pool:
-        for source, sha in todo:
-            pool.submit(work, source, sha)
-        remaining = len(todo)
-        try:
-            while remaining:
-                kind, payload = out.get()
-                if kind == "done":
-                    remaining -= 1
-                elif kind == "error":
-                    raise payload
-                else:
-                    _stage_chunk(con, stage, *payload)
-        finally:
-            stop.set()
-            while not out.empty():
-                out.get_nowait()
-    return traces
+    def _nulls(self, kind: pa.DataType, rows: int) -> pa.Array:
+        """``rows`` NULLs: a slice of one array per type, not new buffers per chunk."""
+        nulls = self.nulls.get(kind)
+        if nulls is None or len(nulls) < rows:
+            nulls = self.nulls[kind] = pa.nulls(rows, kind)
+        return nulls.slice(0, rows)
 
 
-def _stage_chunk(
-    con: duckdb.DuckDBPyConnection, stage: _Stage, number: int, events: pa.Table, threads: pa.Table
-) -> None:
-    stage.add(number, events)
-    if threads.num_rows:
-        con.register("_chunk", threads)
-        con.execute(
-            "INSERT INTO _stage_threads BY NAME SELECT ? AS source_no, * FROM _chunk", [number]
-        )
-        con.unregister("_chunk")
-
-
-def _check_nonempty(stage: _Stage, traces: list[ParsedTrace]) -> None:
-    for number, trace in enumerate(traces):
-        if not stage.rows.get(number):
+def _check_nonempty(stream: _Stream) -> None:
+    for number, trace in enumerate(stream.traces):
+        if not stream.rows.get(number):
             raise InputError(
                 f"{trace.source.path}: the trace holds no timed events",
                 "A profiler trace needs complete ('X') events; was the profiled region empty?",
@@ -408,23 +446,20 @@ def _delete_traces(con: duckdb.DuckDBPyConnection, trace_ids: list[int]) -> None
         con.execute(f"DELETE FROM {table} WHERE list_contains(?, trace_id)", [trace_ids])
 
 
-def _publish(
-    con: duckdb.DuckDBPyConnection, stage: _Stage, traces: list[ParsedTrace]
-) -> ImportSummary:
-    """Fix run origins, insert runs/traces, move staged rows into the real tables."""
-    numbers = {id(t): i for i, t in enumerate(traces)}
-    firsts = stage.first
+def _publish(con: duckdb.DuckDBPyConnection, stream: _Stream) -> ImportSummary:
+    """Fix run origins, insert runs/traces/threads, shift rows whose offset was not the origin."""
+    traces = stream.traces
     origins: dict[str, int] = dict(con.execute("SELECT run_id, origin_ns FROM runs").fetchall())
-    by_run: dict[str, list[ParsedTrace]] = {}
-    for trace in traces:
-        by_run.setdefault(trace.source.run, []).append(trace)
+    by_run: dict[str, list[int]] = {}
+    for number, trace in enumerate(traces):
+        by_run.setdefault(trace.source.run, []).append(number)
     for run_id, members in by_run.items():
         if run_id not in origins:
-            origins[run_id] = min(firsts[numbers[id(t)]] for t in members)
-            manifest = _run_manifest(members)
+            origins[run_id] = min(stream.first[number] for number in members)
+            manifest = _run_manifest([traces[number] for number in members])
             parallel = (manifest or {}).get("parallel", {})
             world = parallel.get("world_size") or max(
-                (t.world_size for t in members if t.world_size), default=None
+                (traces[n].world_size for n in members if traces[n].world_size), default=None
             )
             con.execute(
                 "INSERT INTO runs (run_id, origin_ns, world_size, tp, pp, manifest) "
@@ -440,15 +475,23 @@ def _publish(
             )
             _layout_from_manifest(con, run_id, manifest)
 
+    # The rows carry the ids the sequence hands out next (nothing else writes to this
+    # database during the import: DuckDB holds its lock), taken only now that the
+    # import can no longer fail on its input.
+    ids = [stream.trace_id(number) for number in range(len(traces))]
+    taken = [con.execute("SELECT nextval('trace_id_seq')").fetchall()[0][0] for _ in ids]
+    if taken != ids:
+        raise RuntimeError(f"trace_id_seq handed out {taken}, the staged rows carry {ids}")
     mapping = []
     for number, trace in enumerate(traces):
-        offset = origins[trace.source.run]
-        trace_id = con.execute(
-            "INSERT INTO traces (run_id, path, sha256, format, rank, world_size, rank_source, "
-            "backend, host, process_id, gpu_names, process_groups, time_offset_ns, source_meta) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING trace_id",
+        run_id = trace.source.run
+        con.execute(
+            "INSERT INTO traces (trace_id, run_id, path, sha256, format, rank, world_size, "
+            "rank_source, backend, host, process_id, gpu_names, process_groups, time_offset_ns, "
+            "source_meta, event_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                trace.source.run,
+                ids[number],
+                run_id,
                 str(trace.source.path),
                 trace.sha256,
                 trace.source.format,
@@ -460,30 +503,24 @@ def _publish(
                 trace.process_id,
                 trace.gpu_names,
                 orjson.dumps(trace.process_groups).decode() if trace.process_groups else None,
-                offset,
+                origins[run_id],
                 orjson.dumps(trace.source_meta).decode(),
+                stream.rows[number],
             ],
-        ).fetchall()[0][0]
-        mapping.append((number, trace_id, offset))
-
-    con.execute("CREATE TEMP TABLE _trace_map (source_no INTEGER, trace_id INTEGER, off BIGINT)")
-    con.executemany("INSERT INTO _trace_map VALUES (?, ?, ?)", mapping)
-    for number, trace_id, offset in mapping:
-        con.register("_staged", stage.reader(number))
-        con.execute(
-            "INSERT INTO events BY NAME SELECT ? AS trace_id, abs_ns - ? AS ts_ns, "
-            "* EXCLUDE (abs_ns) FROM _staged",
-            [trace_id, offset],
         )
-        con.unregister("_staged")
+        mapping.append((number, ids[number], stream.offsets[run_id] - origins[run_id]))
+
+    con.execute("CREATE TEMP TABLE _trace_map (source_no INTEGER, trace_id INTEGER, shift BIGINT)")
+    con.executemany("INSERT INTO _trace_map VALUES (?, ?, ?)", mapping)
+    if any(shift for _, _, shift in mapping):
         con.execute(
-            "UPDATE traces SET event_count = ? WHERE trace_id = ?", [stage.rows[number], trace_id]
+            "UPDATE events SET ts_ns = ts_ns + m.shift FROM _trace_map m "
+            "WHERE events.trace_id = m.trace_id AND m.shift <> 0"
         )
     con.execute(
         "INSERT INTO threads BY NAME SELECT DISTINCT m.trace_id, s.* EXCLUDE (source_no) "
         "FROM _stage_threads s JOIN _trace_map m USING (source_no)"
     )
-    ids = [trace_id for _, trace_id, _ in mapping]
     con.execute("DROP TABLE _trace_map")
     return _summarise(con, sorted(by_run), ids)
 

@@ -58,7 +58,7 @@ NVTX_FIELDS = [
     ("jsonText", STR),
 ]
 KEPT_SYSTEM = ("Hostname", "NvDriverVersion", "CudaDriverVersion", "OsDescription")
-CHUNK_ROWS = 1 << 20
+CHUNK_ROWS = 1 << 17
 READ_THREADS = max(2, min(8, os.cpu_count() or 2))
 
 
@@ -173,8 +173,15 @@ class _Report:
         self.on_progress(min(self.size, self.size * self.next_id // max(self._total, 1)))
 
     def _union(self) -> None:
-        """``ev``: the parts, cast to the columns of ``ev_empty``."""
-        columns = self.db.execute("DESCRIBE ev_empty").fetchall()
+        """``ev``: the parts, cast to the columns of ``ev_empty`` that some part fills.
+
+        The others (Kineto's collective args, ...) are left out: the loader stores
+        them as NULL without a column of NULLs to carry.
+        """
+        filled = {
+            row[0] for name in self.parts for row in self.db.execute(f"DESCRIBE {name}").fetchall()
+        }
+        columns = [c for c in self.db.execute("DESCRIBE ev_empty").fetchall() if c[0] in filled]
         cells = ", ".join(f'CAST("{c[0]}" AS {c[1]}) AS "{c[0]}"' for c in columns)
         union = " UNION ALL BY NAME ".join(
             f"SELECT * FROM {name}" for name in ("ev_empty", *self.parts)
@@ -260,10 +267,12 @@ class _Report:
         events = self.db.sql(
             "SELECT * EXCLUDE (_proc) FROM ev WHERE _proc IS NOT DISTINCT FROM $p",
             params={"p": proc},
-        ).to_arrow_table()
-        for offset in range(0, max(events.num_rows, 1), CHUNK_ROWS):
-            yield events.slice(offset, CHUNK_ROWS), threads
+        ).to_arrow_reader(CHUNK_ROWS)
+        for batch in events:
+            yield pa.Table.from_batches([batch]), threads
             threads = threads.slice(0, 0)
+        if threads.num_rows:
+            yield events.schema.empty_table(), threads
 
 
 def read_nsys(
@@ -290,6 +299,7 @@ def read_nsys(
 
 def _traces(source: Source, sha256: str, report: _Report, rank_map: RankMap) -> list[ParsedTrace]:
     gpus = report.gpu_processes()
+    firsts = dict(report.db.execute("SELECT _proc, min(abs_ns) FROM ev GROUP BY _proc").fetchall())
     system = report.meta("TARGET_INFO_SYSTEM_ENV")
     env_rows = [
         v
@@ -359,6 +369,7 @@ def _traces(source: Source, sha256: str, report: _Report, rank_map: RankMap) -> 
                 or sorted(set(gpu_names.values())),
                 source_meta={k: v for k, v in meta.items() if v not in (None, {}, [])},
                 chunks=report.chunks(proc),
+                first_ns=firsts.get(proc),
             )
         )
     return traces
