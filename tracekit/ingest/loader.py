@@ -179,6 +179,9 @@ def import_paths(
         con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
         # The INSERT lasts as long as the parsing; progress is the caller's to show.
         con.execute("SET enable_progress_bar = false")
+        # JSON columns travel as `arrow.json` (as the parsers hand them out): the INSERT
+        # then takes them as JSON without parsing every value again to check it.
+        con.execute("SET arrow_lossless_conversion = true")
         return _import(con, sources, readers, rank, replace, workers, progress)
     finally:
         con.close()
