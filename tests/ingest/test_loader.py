@@ -165,3 +165,24 @@ def test_kineto_and_nsys_of_one_folder_become_two_runs(tmp_path: Path) -> None:
     (tmp_path / "job" / "rank0.nsys-rep").write_bytes(b"")
     runs = {(s.path.name, s.run) for s in discover([tmp_path / "job"])}
     assert runs == {("rank0.pt.trace.json.gz", "job"), ("rank0.sqlite", "job-nsys")}
+
+
+def test_the_summary_counts_only_what_this_import_added(tmp_path: Path) -> None:
+    db = tmp_path / "t.duckdb"
+    import_paths(db, [_two_ranks(tmp_path / "job")])
+    samples = Path(__file__).resolve().parents[2] / "sample_traces"
+    summary = import_paths(db, [samples / "tp2pp2", samples / "tp2"])
+    con = duckdb.connect(str(db), read_only=True)
+    expected = con.execute(
+        "SELECT count(DISTINCT (t.run_id, t.rank)), count(*), "
+        "(SELECT count(*) FROM comm_ops WHERE trace_id > 2) "
+        "FROM events e JOIN traces t USING (trace_id) WHERE t.run_id <> 'job'"
+    ).fetchall()[0]
+    spans = con.execute(
+        "SELECT max(ts_ns + dur_ns) - min(ts_ns) FROM events WHERE trace_id > 2"
+    ).fetchall()[0][0]
+    con.close()
+    assert summary.runs == ["tp2", "tp2pp2"] and summary.traces == 6
+    assert expected[2] > 0
+    assert (summary.ranks, summary.events, summary.comm_ops, summary.span_ns) == (*expected, spans)
+    assert summary.kernels == 0  # CPU (gloo) runs

@@ -525,7 +525,7 @@ def _publish(con: duckdb.DuckDBPyConnection, stream: _Stream) -> ImportSummary:
         "FROM _stage_threads s JOIN _trace_map m USING (source_no)"
     )
     con.execute("DROP TABLE _trace_map")
-    return _summarise(con, sorted(by_run), ids)
+    return _summarise(con, stream, sorted(by_run), ids)
 
 
 def _run_manifest(members: list[ParsedTrace]) -> dict | None:
@@ -550,17 +550,24 @@ def _layout_from_manifest(con: duckdb.DuckDBPyConnection, run_id: str, manifest:
         )
 
 
-def _summarise(con: duckdb.DuckDBPyConnection, runs: list[str], ids: list[int]) -> ImportSummary:
+def _summarise(
+    con: duckdb.DuckDBPyConnection, stream: _Stream, runs: list[str], ids: list[int]
+) -> ImportSummary:
+    """Counts of what this import added; ``ids`` are consecutive (one sequence, in order)."""
     if not ids:
         return ImportSummary(runs, 0, [], 0, 0, 0, 0, 0)
-    row = con.execute(
-        "SELECT count(DISTINCT (t.run_id, t.rank)), count(*), "
-        "count(*) FILTER (WHERE e.kind = 'kernel'), "
-        "coalesce(max(e.ts_ns + e.dur_ns) - min(e.ts_ns), 0) "
-        "FROM events e JOIN traces t USING (trace_id) WHERE list_contains(?, e.trace_id)",
-        [ids],
+    bounds = [ids[0], ids[-1]]
+    kernels, span = con.execute(
+        "SELECT count(*) FILTER (WHERE kind = 'kernel'), "
+        "coalesce(max(ts_ns + dur_ns) - min(ts_ns), 0) "
+        "FROM events WHERE trace_id BETWEEN ? AND ?",
+        bounds,
     ).fetchall()[0]
+    # comm_ops holds exactly the events whose (kind, name) _comm_names classifies
     comm = con.execute(
-        "SELECT count(*) FROM comm_ops WHERE list_contains(?, trace_id)", [ids]
+        "SELECT count(*) FROM events e SEMI JOIN _comm_names n ON n.kind = e.kind "
+        "AND n.name = e.name WHERE e.trace_id BETWEEN ? AND ?",
+        bounds,
     ).fetchall()[0][0]
-    return ImportSummary(runs, len(ids), [], row[0], row[1], row[2], comm, row[3])
+    ranks = len({(t.source.run, t.rank) for t in stream.traces})
+    return ImportSummary(runs, len(ids), [], ranks, sum(stream.rows.values()), kernels, comm, span)
