@@ -175,6 +175,12 @@ def import_paths(
     try:
         store.initialise(con)
         con.execute("SET preserve_insertion_order = false")
+        if {s.format for s in sources} == {"kineto"}:
+            # One writer thread: the Kineto parser threads use the cores. A parallel
+            # INSERT also leaves partly filled row groups that the commit rewrites,
+            # their old blocks left in the file as free space (a quarter of a 100 MB
+            # trace's database). The nsys reader leaves the INSERT cores to use.
+            con.execute("SET threads = 1")
         # Bounded memory: the INSERT into `events` and the staged threads spill beyond this.
         con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
         # The INSERT lasts as long as the parsing; progress is the caller's to show.
