@@ -49,7 +49,8 @@ def _cache_dir() -> Path:
 
 
 def _template() -> Path | None:
-    """An empty initialised store, built once per fingerprint in the user's cache folder.
+    """An empty initialised store, built once per fingerprint in the user's cache folder
+    (which keeps only the newest one).
 
     Creating the views binds every query (about 0.25 s); copying this file takes
     milliseconds. None when the cache folder cannot be written.
@@ -70,6 +71,9 @@ def _template() -> Path | None:
         finally:
             con.close()
         os.replace(scratch, path)
+        for stale in path.parent.glob("store-*.duckdb"):  # other versions' templates
+            if stale != path:
+                stale.unlink(missing_ok=True)
     except OSError:
         return None
     return path

@@ -35,6 +35,8 @@ def _snapshot(path: Path) -> tuple[list, list, list]:
 def test_a_new_database_from_the_template_equals_one_initialised_in_place(
     cache: Path, tmp_path: Path
 ) -> None:
+    cache.mkdir(parents=True)
+    (cache / "store-0123456789abcdef.duckdb").write_bytes(b"an older version's template")
     in_place = tmp_path / "in_place.duckdb"
     con = duckdb.connect(str(in_place))
     store.initialise(con)
