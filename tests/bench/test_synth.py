@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tracekit.ingest.kineto import read_kineto
+from tracekit.ingest.kineto import ParserPool, read_kineto
 from tracekit.ingest.loader import import_paths
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -67,8 +67,12 @@ def test_chunking_gives_the_same_rows_with_tiny_and_huge_blocks(
     ((path, counts),) = synth.generate(tmp_path / "job", ranks=1, layers=2, steps=2)
 
     def read(block: int) -> tuple[pa.Table, pa.Table]:
-        _meta, chunks = read_kineto(path, block_bytes=block, parsers=parsers)
-        parts = list(chunks)
+        pool = ParserPool(parsers)
+        try:
+            _meta, chunks = read_kineto(path, block_bytes=block, pool=pool)
+            parts = list(chunks)
+        finally:
+            pool.close()
         return (
             pa.concat_tables([c.events for c in parts]),
             pa.concat_tables([c.threads for c in parts]),

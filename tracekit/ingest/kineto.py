@@ -199,8 +199,7 @@ class _ChunkParser:
     One parser per thread (a DuckDB connection is not shared between threads).
     """
 
-    def __init__(self, base_ns: int) -> None:
-        self.base_ns = base_ns
+    def __init__(self) -> None:
         self.con = duckdb.connect(
             config={
                 "threads": 1,
@@ -214,7 +213,7 @@ class _ChunkParser:
         self.tmp.close()
         self.con.close()
 
-    def parse(self, body: bytes) -> tuple[KinetoChunk, int] | None:
+    def parse(self, body: bytes, base_ns: int) -> tuple[KinetoChunk, int] | None:
         """Parse ``[body]`` into (chunk with ids counted from 0, events read); None if not JSON."""
         self.tmp.seek(0)
         self.tmp.truncate()
@@ -228,7 +227,7 @@ class _ChunkParser:
             max_object = max(len(body) + 64, 1 << 20)
             self.con.execute(READ_SQL, {"path": self.tmp.name, "max_object": max_object})
             count = self.con.execute(COUNT_SQL).fetchall()[0][0]
-            events = _times(self.con.sql(EVENT_SQL).to_arrow_table(), self.base_ns)
+            events = _times(self.con.sql(EVENT_SQL).to_arrow_table(), base_ns)
             threads = self.con.sql(THREAD_SQL).to_arrow_table()
         except (duckdb.InvalidInputException, duckdb.ConversionException):
             return None
@@ -294,29 +293,34 @@ def _renumber(chunk: KinetoChunk, first_id: int) -> KinetoChunk:
     return KinetoChunk(events.set_column(column, "event_id", ids), chunk.threads)
 
 
-class _ParserPool:
-    """``parsers`` threads, each with its own :class:`_ChunkParser`; results come back in order."""
+class ParserPool:
+    """``threads`` parser threads, each with its own :class:`_ChunkParser` (an in-memory
+    DuckDB, made once per thread and kept until :meth:`close`).
 
-    def __init__(self, base_ns: int, parsers: int) -> None:
-        self.base_ns = base_ns
+    One pool serves every file of an import (``read_kineto(pool=...)``): opening and
+    closing a DuckDB per file and thread cost as much as parsing a small trace.
+    """
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads or os.cpu_count() or 1
         self.local = threading.local()
         self.made: list[_ChunkParser] = []
         self.lock = threading.Lock()
-        self.pool = ThreadPoolExecutor(max_workers=parsers, thread_name_prefix="kineto-parse")
+        self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="kineto-parse")
 
     def _parser(self) -> _ChunkParser:
         parser = getattr(self.local, "parser", None)
         if parser is None:
-            parser = self.local.parser = _ChunkParser(self.base_ns)
+            parser = self.local.parser = _ChunkParser()
             with self.lock:
                 self.made.append(parser)
         return parser
 
-    def submit(self, body: bytes) -> Future[tuple[KinetoChunk, int] | None]:
-        return self.pool.submit(lambda: self._parser().parse(body))
+    def submit(self, body: bytes, base_ns: int) -> Future[tuple[KinetoChunk, int] | None]:
+        return self.pool.submit(lambda: self._parser().parse(body, base_ns))
 
-    def parse(self, body: bytes) -> tuple[KinetoChunk, int] | None:
-        return self.submit(body).result()
+    def parse(self, body: bytes, base_ns: int) -> tuple[KinetoChunk, int] | None:
+        return self.submit(body, base_ns).result()
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -359,7 +363,7 @@ def read_kineto(
     *,
     on_progress: Callable[[int], None] | None = None,
     block_bytes: int = BLOCK_BYTES,
-    parsers: int | None = None,
+    pool: ParserPool | None = None,
 ) -> tuple[dict[str, Any], Iterator[KinetoChunk]]:
     """Return the metadata before ``traceEvents`` and an iterator of parsed event chunks.
 
@@ -367,7 +371,8 @@ def read_kineto(
     PyTorch) are merged into the returned dict once the iterator is exhausted;
     ``_base_ns`` holds the time base used for ``abs_ns``. ``on_progress`` receives
     how far into the file (in bytes on disk) parsing has got, for progress bars.
-    ``parsers`` pieces are parsed at once in threads (default: one per CPU core).
+    Pieces are parsed by ``pool`` (default: a pool of its own, one thread per CPU
+    core, closed with the iterator), as many at once as it has threads.
     """
     fh, raw = open_bytes(path)
     try:
@@ -392,8 +397,7 @@ def read_kineto(
         raise
     base = _base_ns(path, meta, head)
     meta["_base_ns"] = base
-    n = parsers or os.cpu_count() or 1
-    return meta, _chunks(path, fh, raw, head[match.end() :], meta, on_progress, block_bytes, n)
+    return meta, _chunks(path, fh, raw, head[match.end() :], meta, on_progress, block_bytes, pool)
 
 
 def _base_ns(path: Path, meta: dict[str, Any], head: bytes) -> int:
@@ -465,7 +469,7 @@ def _chunks(
     meta: dict[str, Any],
     on_progress: Callable[[int], None] | None,
     block_bytes: int,
-    parsers: int,
+    shared: ParserPool | None,
 ) -> Iterator[KinetoChunk]:
     """Cut the array into pieces at ``}, {`` and parse ``parsers`` pieces at a time.
 
@@ -474,7 +478,8 @@ def _chunks(
     with its separator, to the next piece and parsed again. Results are yielded
     in file order with event ids numbered from the start of the array.
     """
-    pool = _ParserPool(meta["_base_ns"], parsers)
+    pool = shared or ParserPool()
+    base_ns, parsers = meta["_base_ns"], pool.threads
     pending: deque[list[Any]] = deque()  # [body, separator, future]
     next_id = 0
     limit = 8 * block_bytes
@@ -497,7 +502,7 @@ def _chunks(
             if len(glued) > limit:
                 raise InputError(f"{path}: invalid JSON inside the traceEvents array")
             pending[0][0] = glued
-            pending[0][2] = pool.submit(glued)
+            pending[0][2] = pool.submit(glued, base_ns)
         else:
             buf = body + sep + buf
 
@@ -514,7 +519,7 @@ def _chunks(
             body, sep = buf[: cut.start() + 1], buf[cut.start() + 1 : cut.end()]
             buf = buf[cut.end() :]
             searched_from = 0
-            pending.append([body, sep, pool.submit(body)])
+            pending.append([body, sep, pool.submit(body, base_ns)])
             while len(pending) > parsers:
                 yield from settle()
         while pending:
@@ -525,13 +530,14 @@ def _chunks(
         if on_progress:
             on_progress(raw.tell())
     finally:
-        pool.close()
+        if shared is None:
+            pool.close()
         fh.close()
         raw.close()
 
 
 def _final(
-    path: Path, pool: _ParserPool, buf: bytes, meta: dict[str, Any]
+    path: Path, pool: ParserPool, buf: bytes, meta: dict[str, Any]
 ) -> Iterator[tuple[KinetoChunk, int]]:
     """The last piece holds the array's end: find the ``]`` whose both sides parse."""
     end = buf.rfind(b"]")
@@ -542,7 +548,7 @@ def _final(
             if not body.strip():
                 meta.update({k: v for k, v in late.items() if k not in meta})
                 return
-            result = pool.parse(body)
+            result = pool.parse(body, meta["_base_ns"])
             if result is not None:
                 meta.update({k: v for k, v in late.items() if k not in meta})
                 yield result

@@ -38,7 +38,7 @@ from tracekit.ingest.discover import (
     manifest_rank,
     rank_from_name,
 )
-from tracekit.ingest.kineto import read_kineto
+from tracekit.ingest.kineto import ParserPool, read_kineto
 from tracekit.ingest.nsys_env import parse_rank_map
 
 KEPT_KINETO_META = (
@@ -109,8 +109,10 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _kineto(source: Source, sha: str, on_progress: Callable[[int], None]) -> ParsedTrace:
-    meta, chunks = read_kineto(source.path, on_progress=on_progress)
+def _kineto(
+    pool: ParserPool, source: Source, sha: str, on_progress: Callable[[int], None]
+) -> ParsedTrace:
+    meta, chunks = read_kineto(source.path, on_progress=on_progress, pool=pool)
     dist = meta.get("distributedInfo") or {}
     rank, rank_source = None, None
     if isinstance(dist.get("rank"), int):
@@ -137,9 +139,12 @@ def _kineto(source: Source, sha: str, on_progress: Callable[[int], None]) -> Par
 Reader = Callable[[Source, str, Callable[[int], None]], list[ParsedTrace]]
 
 
-def _readers(formats: set[str], rank_map: list[str] | None = None) -> dict[str, Reader]:
-    """Readers for the formats present; the nsys reader (ADBC, polars) loads only when needed."""
-    readers: dict[str, Reader] = {"kineto": lambda s, h, p: [_kineto(s, h, p)]}
+def _readers(formats: set[str], rank_map: list[str] | None, pool: ParserPool) -> dict[str, Reader]:
+    """Readers for the formats present; the nsys reader (ADBC, polars) loads only when needed.
+
+    Kineto files share ``pool``'s parser threads.
+    """
+    readers: dict[str, Reader] = {"kineto": lambda s, h, p: [_kineto(pool, s, h, p)]}
     ranks = parse_rank_map(rank_map)
     if "nsys" not in formats:
         return readers
@@ -170,8 +175,13 @@ def import_paths(
     sources = discover(paths, run)
     if rank is not None and len(sources) != 1:
         raise InputError("--rank applies to a single trace file", "Import the others separately.")
-    readers = _readers({s.format for s in sources}, rank_map)
-    con = store.connect(db)
+    parsers = ParserPool()
+    try:
+        readers = _readers({s.format for s in sources}, rank_map, parsers)
+        con = store.connect(db)
+    except BaseException:
+        parsers.close()
+        raise
     try:
         store.initialise(con)
         con.execute("SET preserve_insertion_order = false")
@@ -191,6 +201,7 @@ def import_paths(
         return _import(con, sources, readers, rank, replace, workers, progress)
     finally:
         con.close()
+        parsers.close()
 
 
 def _import(
