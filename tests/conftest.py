@@ -18,7 +18,10 @@ SHARED_TRACES = REPO.parent / "shared" / "traces"
 @pytest.fixture
 def shared_traces() -> Path:
     if not (SHARED_TRACES / "kineto").is_dir():
-        pytest.skip(f"the real trace corpus is not at {SHARED_TRACES} (see DEVELOPERS.md)")
+        pytest.skip(
+            f"the real trace corpus is not at {SHARED_TRACES} "
+            "(README, 'The real traces, and Holistic Trace Analysis')"
+        )
     return SHARED_TRACES
 
 
