@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import duckdb
@@ -186,3 +187,31 @@ def test_the_summary_counts_only_what_this_import_added(tmp_path: Path) -> None:
     assert expected[2] > 0
     assert (summary.ranks, summary.events, summary.comm_ops, summary.span_ns) == (*expected, spans)
     assert summary.kernels == 0  # CPU (gloo) runs
+
+
+def test_a_bad_file_among_more_workers_than_queued_chunks_fails_cleanly(tmp_path: Path) -> None:
+    # 24 workers and a queue of 8 chunks: whatever the timing, after the failure every
+    # worker still holding a chunk is drained (the import must raise, not hang), no
+    # parser thread is left and the database is as it was.
+    job = tmp_path / "job"
+    for rank in range(24):
+        events = [cpu("aten::mm", 10.0 + i, 0.5) for i in range(3000)]
+        write_kineto(job / f"rank{rank}.json", events, rank=rank)
+    (job / "rank12.json").write_bytes(b'{"traceEvents": [{"ph": "X", "ts": 1, "dur": 1}, {oops')
+    db = tmp_path / "t.duckdb"
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            import_paths(db, [job], workers=24)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "the import hung after a worker failed"
+    assert len(outcome) == 1 and isinstance(outcome[0], InputError)
+    assert "rank12.json" in outcome[0].message
+    assert _counts(db) == (0, 0, 0, 0)
+    assert not [t for t in threading.enumerate() if t.name.startswith("kineto-parse")]

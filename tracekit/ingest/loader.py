@@ -294,6 +294,8 @@ class _Stream:
         failure: list[BaseException] = []
 
         def work(source: Source, sha: str) -> None:
+            if stop.is_set():
+                return
             try:
                 size = source.path.stat().st_size
 
@@ -334,8 +336,7 @@ class _Stream:
 
         n_workers = workers or min(len(todo), os.cpu_count() or 1) or 1
         with ThreadPoolExecutor(max_workers=n_workers) as pool:
-            for source, sha in todo:
-                pool.submit(work, source, sha)
+            futures = [pool.submit(work, source, sha) for source, sha in todo]
             try:
                 self.con.register(
                     "_stream", pa.RecordBatchReader.from_batches(self.schema, batches())
@@ -347,9 +348,17 @@ class _Stream:
                     raise failure[0] from None
                 raise
             finally:
+                # After a failure, workers may still be putting chunks: take them until
+                # every worker has returned (more of them than the queue holds would
+                # otherwise block forever), and start no more.
                 stop.set()
-                while not out.empty():
-                    out.get_nowait()
+                for future in futures:
+                    future.cancel()
+                while not all(future.done() for future in futures):
+                    try:
+                        out.get(timeout=0.05)
+                    except queue.Empty:
+                        pass
         for number, threads in self.threads:
             self.con.register("_chunk", threads)
             self.con.execute(
