@@ -216,8 +216,10 @@ def _import(
     known = dict(con.execute("SELECT sha256, trace_id FROM traces").fetchall())
     todo: list[tuple[Source, str]] = []
     skipped: list[str] = []
-    for source in sources:
-        sha = sha256_of(source.path)
+    # hashlib releases the GIL: files are hashed in parallel (a job is hundreds of files)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        hashes = list(pool.map(sha256_of, [source.path for source in sources]))
+    for source, sha in zip(sources, hashes, strict=True):
         if sha in known and not replace:
             skipped.append(str(source.path))
         else:
