@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import tracekit.cli  # noqa: F401  (registers the commands)
 from tests.fixtures.kineto import AR, Trace, import_traces
 from tracekit.analysis.report import SECTIONS
-from tracekit.cli._app import app
+from tracekit.cli import app
 from tracekit.errors import InputError
 
 runner = CliRunner()

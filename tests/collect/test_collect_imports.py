@@ -13,6 +13,7 @@ def test_core_modules_do_not_import_torch() -> None:
     code = (
         "import sys\n"
         "import tracekit.cli, tracekit.collect, tracekit.wrap, tracekit.nsys_cmd\n"
+        "from tracekit.cli import app  # every command module\n"
         "import tracekit.launch_env, tracekit.supervise\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
