@@ -28,6 +28,10 @@ from tracekit.model.validate import fit_run, validate
 from tracekit.presets import get_preset
 
 FORMATS = ("table", "json", "markdown")
+
+# the time model's options, shared by `model` and `validate`
+AlphaUs = Annotated[float | None, typer.Option("--alpha-us", help="Latency per call, µs.")]
+BetaGbps = Annotated[float | None, typer.Option("--beta-gbps", help="Bus bandwidth, GB/s.")]
 BYTE_COLUMNS = {
     "msg_bytes",
     "total_bytes",
@@ -190,12 +194,8 @@ def model_cmd(
     per_rank: Annotated[
         bool, typer.Option("--per-rank", help="One row per rank, phase and op.")
     ] = False,
-    alpha_us: Annotated[
-        float | None, typer.Option("--alpha-us", help="Latency per call, µs.")
-    ] = None,
-    beta_gbps: Annotated[
-        float | None, typer.Option("--beta-gbps", help="Bus bandwidth, GB/s.")
-    ] = None,
+    alpha_us: AlphaUs = None,
+    beta_gbps: BetaGbps = None,
     fit_db: Annotated[
         Path | None, typer.Option("--fit-db", help="Fit alpha/beta to this store.")
     ] = None,
@@ -313,12 +313,8 @@ def validate_cmd(
     per_rank: Annotated[
         bool, typer.Option("--per-rank", help="Also compare rank by rank.")
     ] = False,
-    alpha_us: Annotated[
-        float | None, typer.Option("--alpha-us", help="Latency per call, µs.")
-    ] = None,
-    beta_gbps: Annotated[
-        float | None, typer.Option("--beta-gbps", help="Bus bandwidth, GB/s.")
-    ] = None,
+    alpha_us: AlphaUs = None,
+    beta_gbps: BetaGbps = None,
     fit_run_id: Annotated[
         str | None,
         typer.Option("--fit-run", help="Fit alpha/beta to this other run in the database."),
