@@ -7,13 +7,14 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text
 
 from tracekit import store
 from tracekit.cli._app import app, console
 from tracekit.errors import InputError
 from tracekit.ingest.loader import ImportSummary, import_paths
 from tracekit.ingest.parquet import export_parquet
+from tracekit.render import print_pairs
 
 
 @app.command("import")
@@ -131,18 +132,19 @@ def _import(
         finally:
             con.close()
         if not quiet:
-            console.print(f"wrote {len(parts)} rank partition(s) under {parquet}")
+            console.print(Text(f"wrote {len(parts)} rank partition(s) under {parquet}"))
 
 
 def _print_summary(db: Path, s: ImportSummary) -> None:
-    table = Table(title=f"imported into {db}", show_header=False, title_justify="left")
-    table.add_row("runs", ", ".join(s.runs) or "-")
-    table.add_row("traces", f"{s.traces:,}")
-    table.add_row("ranks", f"{s.ranks:,}")
-    table.add_row("events", f"{s.events:,}")
-    table.add_row("kernels", f"{s.kernels:,}")
-    table.add_row("communication ops", f"{s.comm_ops:,}")
-    table.add_row("time span", f"{s.span_ns / 1e6:,.3f} ms")
+    rows = [
+        ("runs", ", ".join(s.runs) or "-"),
+        ("traces", f"{s.traces:,}"),
+        ("ranks", f"{s.ranks:,}"),
+        ("events", f"{s.events:,}"),
+        ("kernels", f"{s.kernels:,}"),
+        ("communication ops", f"{s.comm_ops:,}"),
+        ("time span", f"{s.span_ns / 1e6:,.3f} ms"),
+    ]
     if s.skipped:
-        table.add_row("skipped (already imported)", "\n".join(s.skipped))
-    console.print(table)
+        rows.append(("skipped (already imported)", "\n".join(s.skipped)))
+    print_pairs(console, rows, title=f"imported into {db}")

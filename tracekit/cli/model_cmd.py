@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from tracekit.cli._app import app, console
 from tracekit.errors import TracekitError
@@ -146,11 +147,13 @@ HEADERS = {
 
 def _render(frame: pl.DataFrame, title: str) -> None:
     frame = frame.select([c for c in frame.columns if frame[c].null_count() < frame.height])
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(title, style="table.title"), title_justify="left")
     for name, dtype in zip(frame.columns, frame.dtypes, strict=True):
-        table.add_column(HEADERS.get(name, name), justify="left" if dtype == pl.Utf8 else "right")
+        table.add_column(
+            Text(HEADERS.get(name, name)), justify="left" if dtype == pl.Utf8 else "right"
+        )
     for row in frame.iter_rows():
-        table.add_row(*[_cell(n, v) for n, v in zip(frame.columns, row, strict=True)])
+        table.add_row(*[Text(_cell(n, v)) for n, v in zip(frame.columns, row, strict=True)])
     console.print(table)
 
 
@@ -369,7 +372,7 @@ def validate_cmd(
         if per_rank:
             _render(result.by_rank, "per rank")
         verdict = "match" if result.counts_and_bytes_match else "DIFFER (see flags)"
-        console.print(f"counts and bytes: {verdict}")
-        console.print(f"time: {time_note}")
+        console.print(Text(f"counts and bytes: {verdict}"))
+        console.print(Text(f"time: {time_note}"))
     if check and not result.counts_and_bytes_match:
         raise typer.Exit(1)

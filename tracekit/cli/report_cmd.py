@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import typer
+from rich.text import Text
 
 from tracekit import store
 from tracekit.analysis import report, timing
@@ -81,13 +82,20 @@ def report_command(
             f"Sections: {', '.join(report.SECTIONS)}.",
         )
     start_ns, end_ns = _parse_window(window)
+    if plot is not None and plot.exists() and not plot.is_dir():
+        raise InputError(
+            f"--plot {plot}: this is a file; the charts go into a folder",
+            "Pass a folder (created if missing), e.g. --plot charts/.",
+        )
     con = store.connect(db, read_only=True)
     try:
         name = report.pick_run(con, run)
         full = report.build(con, run=name, top=top)
         sections = full if section is None else {section: full[section]}
         if fmt == "table":
-            console.print(f"[bold]tracekit report[/bold]  run [cyan]{name}[/cyan]  ({db})")
+            console.print(
+                Text.assemble(("tracekit report", "bold"), "  run ", (name, "cyan"), f"  ({db})")
+            )
             for key, df in sections.items():
                 shown = _for_people(df)
                 if shown.height == 1 and shown.width > 8:
@@ -122,6 +130,6 @@ def report_command(
                 *plots.exposed_by_stage(full["stages"], plot),
             ]
             if fmt == "table":
-                console.print("charts: " + ", ".join(str(p) for p in written))
+                console.print(Text("charts: " + ", ".join(str(p) for p in written)))
     finally:
         con.close()

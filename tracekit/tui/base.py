@@ -64,15 +64,20 @@ class BaseScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.MODE)
-        yield Static("", id="context")
+        yield Static("", id="context", markup=False)
         yield from self.compose_body()
         yield Footer(compact=True, show_command_palette=False)
 
     def compose_body(self) -> Iterable[Any]:
         return ()
 
-    def set_context(self, text: str | Text) -> None:
-        self.query_one("#context", Static).update(text)
+    def set_context(self, *parts: str | tuple[str, str]) -> None:
+        """The context line: plain parts and (text, style) pairs, data shown literally."""
+        self.query_one("#context", Static).update(Text.assemble(*parts))
+
+    def show_error(self, selector: str, error: str) -> None:
+        """An error message (it may quote data) in red, taken literally."""
+        self.query_one(selector, Static).update(Text(error, style="red"))
 
     @work(thread=True, exclusive=True, group="main")
     def load(self, key: str, fn: Callable[..., Any], **kwargs: Any) -> None:
@@ -125,7 +130,7 @@ def fill_table(
     table.clear(columns=True)
     shown = list(columns or result.columns)
     for name in [*shown, *extra_columns]:
-        table.add_column((labels or {}).get(name, name), key=name)
+        table.add_column(Text((labels or {}).get(name, name)), key=name)
     for row in result.dicts():
         cells: list[Any] = [fmt.cell(name, row[name]) for name in shown]
         if extra:

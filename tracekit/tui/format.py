@@ -37,10 +37,17 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{float(value):.1f}%"
 
 
-def cell(column: str, value: Any) -> str | Text:
-    """Format by the unit in the column name (``*_ns``, ``*_bytes``, ``*_pct``)."""
+def cell(column: str, value: Any) -> Text:
+    """Format by the unit in the column name (``*_ns``, ``*_bytes``, ``*_pct``).
+
+    Always a :class:`Text`, so data is shown as it is (never read as markup).
+    """
     if value is None:
         return Text("NULL", style="dim")
+    return Text(_cell_text(column, value))
+
+
+def _cell_text(column: str, value: Any) -> str:
     if column.endswith("_ns") and isinstance(value, (int, float, decimal.Decimal)):
         return ns(float(value)) if column != "ts_ns" else f"{float(value) / 1e6:,.3f} ms"
     if column.endswith("bytes") and isinstance(value, (int, float, decimal.Decimal)):

@@ -60,7 +60,7 @@ class CollectivesScreen(BaseScreen):
             id="filter",
         )
         yield DataTable(id="collectives", cursor_type="cell", zebra_stripes=True)
-        yield Static("", id="status", classes="status")
+        yield Static("", id="status", classes="status", markup=False)
 
     def on_screen_resume(self) -> None:
         if self.shown and self.shown[0] != self.tk.run_id:
@@ -79,7 +79,7 @@ class CollectivesScreen(BaseScreen):
     def reload(self) -> None:
         run = self.tk.run_id
         direction = "↓" if self.descending else "↑"
-        self.set_context(f"run [b]{run or '—'}[/] · sorted by {self.sort_column} {direction}")
+        self.set_context("run ", (run or "—", "b"), f" · sorted by {self.sort_column} {direction}")
         if not run:
             return
         self.shown = self._state()
@@ -104,13 +104,13 @@ class CollectivesScreen(BaseScreen):
 
     def on_query_failed(self, message: QueryFailed) -> None:
         self.query_one(DataTable).loading = False
-        self.query_one("#status", Static).update(f"[red]{message.error}[/]")
+        self.show_error("#status", message.error)
 
     def _apply_filter(self, text: str) -> None:
         try:
             self.flt = browse.CollectiveFilter.parse(text)
         except TracekitError as exc:
-            self.query_one("#status", Static).update(f"[red]{exc}[/]")
+            self.show_error("#status", str(exc))
             return
         self.row_offset = 0
         self.reload()

@@ -56,13 +56,14 @@ class ConsoleScreen(BaseScreen):
         yield TextArea(
             STARTER, language="sql", id="editor", show_line_numbers=True, tab_behavior="focus"
         )
-        yield Static("", id="error", classes="status")
+        yield Static("", id="error", classes="status", markup=False)
         yield DataTable(id="results", zebra_stripes=True)
-        yield Static("", id="status", classes="status")
+        yield Static("", id="status", classes="status", markup=False)
 
     def on_screen_resume(self) -> None:
         self.set_context(
-            f"[b]{self.tk.db_name}[/] (read-only) · ^r run · ^x cancel · ^↑↓ history · Esc results"
+            (self.tk.db_name, "b"),
+            " (read-only) · ^r run · ^x cancel · ^↑↓ history · Esc results",
         )
 
     def action_run(self) -> None:
@@ -83,7 +84,7 @@ class ConsoleScreen(BaseScreen):
 
     def on_query_failed(self, message: QueryFailed) -> None:
         self.query_one(DataTable).loading = False
-        self.query_one("#error", Static).update(f"[red]{message.error}[/]")
+        self.show_error("#error", message.error)
         self.query_one("#status", Static).update("")
 
     def action_cancel(self) -> None:

@@ -49,12 +49,12 @@ class InstancesScreen(BaseScreen):
     def compose_body(self) -> Iterable[Any]:
         with Vertical(id="instances-body"):
             yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
-            yield Static("", id="status", classes="status")
+            yield Static("", id="status", classes="status", markup=False)
             yield DataTable(id="participants", cursor_type="row")
             yield Static(LEGEND, id="legend", classes="status")
 
     def on_screen_resume(self) -> None:
-        self.set_context(f"run [b]{self.tk.run_id or '—'}[/] · worst arrival skew first")
+        self.set_context("run ", (self.tk.run_id or "—", "b"), " · worst arrival skew first")
         wanted = self.tk.instance_focus is not None
         if self.tk.run_id and (self.tk.run_id != self.shown_run or wanted):
             self.action_reload()
@@ -90,7 +90,7 @@ class InstancesScreen(BaseScreen):
     def on_query_failed(self, message: QueryFailed) -> None:
         for table in self.query(DataTable):
             table.loading = False
-        self.query_one("#status", Static).update(f"[red]{message.error}[/]")
+        self.show_error("#status", message.error)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id != "instances" or not self.listing or not self.listing.rows:

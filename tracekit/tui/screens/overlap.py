@@ -35,7 +35,7 @@ class OverlapScreen(BaseScreen):
     def compose_body(self) -> Iterable[Any]:
         yield DataTable(id="overlap", cursor_type="row", zebra_stripes=True)
         yield Static(LEGEND, id="legend", classes="status")
-        yield Static("", id="status", classes="status")
+        yield Static("", id="status", classes="status", markup=False)
 
     def on_screen_resume(self) -> None:
         if self.shown != (self.tk.run_id, self.dimension):
@@ -48,7 +48,11 @@ class OverlapScreen(BaseScreen):
 
     def action_reload(self) -> None:
         self.set_context(
-            f"run [b]{self.tk.run_id or '—'}[/] · overlap by [b]{self.dimension}[/] (d: next)"
+            "run ",
+            (self.tk.run_id or "—", "b"),
+            " · overlap by ",
+            (self.dimension, "b"),
+            " (d: next)",
         )
         if not self.tk.run_id:
             return
@@ -78,4 +82,4 @@ class OverlapScreen(BaseScreen):
 
     def on_query_failed(self, message: QueryFailed) -> None:
         self.query_one(DataTable).loading = False
-        self.query_one("#status", Static).update(f"[red]{message.error}[/]")
+        self.show_error("#status", message.error)

@@ -63,10 +63,10 @@ class RanksScreen(BaseScreen):
     def compose_body(self) -> Iterable[Any]:
         yield DataTable(id="ranks", cursor_type="row", zebra_stripes=True)
         yield Static(LEGEND, id="legend", classes="status")
-        yield Static("", id="status", classes="status")
+        yield Static("", id="status", classes="status", markup=False)
 
     def on_screen_resume(self) -> None:
-        self.set_context(f"run [b]{self.tk.run_id or '—'}[/] · per rank and lane")
+        self.set_context("run ", (self.tk.run_id or "—", "b"), " · per rank and lane")
         if self.tk.run_id and self.tk.run_id != self.shown_run:
             self.action_reload()
 
@@ -98,7 +98,7 @@ class RanksScreen(BaseScreen):
 
     def on_query_failed(self, message: QueryFailed) -> None:
         self.query_one(DataTable).loading = False
-        self.query_one("#status", Static).update(f"[red]{message.error}[/]")
+        self.show_error("#status", message.error)
 
     def _cursor_rank(self) -> int | None:
         table = self.query_one(DataTable)

@@ -29,13 +29,13 @@ class RunsScreen(BaseScreen):
 
     def compose_body(self) -> Iterable[Any]:
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="status", classes="status")
+        yield Static("", id="status", classes="status", markup=False)
 
     def on_mount(self) -> None:
         self.action_reload()
 
     def on_screen_resume(self) -> None:
-        self.set_context(f"[b]{self.tk.db_name}[/] · run: {self.tk.run_id or '—'}")
+        self.set_context((self.tk.db_name, "b"), f" · run: {self.tk.run_id or '—'}")
 
     def action_reload(self) -> None:
         self.query_one(DataTable).loading = True
@@ -54,7 +54,7 @@ class RunsScreen(BaseScreen):
 
     def on_query_failed(self, message: QueryFailed) -> None:
         self.query_one(DataTable).loading = False
-        self.query_one("#status", Static).update(f"[red]{message.error}[/]")
+        self.show_error("#status", message.error)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_pick()

@@ -39,7 +39,7 @@ def describe(event: dict[str, Any]) -> Table:
     for key in ("name", "kind", "lane", "cls", "ts_ns", "dur_ns", "dtype", "in_nelems", "pg_name"):
         value = event.get(key)
         if value is not None:
-            shown = fmt.cell(key, value) if key != "name" else str(value)
+            shown = fmt.cell(key, value) if key != "name" else Text(str(value))
             table.add_row(key, shown)
     if event.get("args"):
         table.add_row("args", Text(str(event["args"])[:400], style="dim"))
@@ -66,7 +66,9 @@ class TimelineScreen(BaseScreen):
     def compose_body(self) -> Iterable[Any]:
         yield TimelineView(id="timeline")
         with VerticalScroll(id="details-box"):
-            yield Static("Enter (or a click) on a cell shows its event.", id="details")
+            yield Static(
+                "Enter (or a click) on a cell shows its event.", id="details", markup=False
+            )
 
     def on_screen_resume(self) -> None:
         request = self.tk.timeline_request
@@ -78,9 +80,12 @@ class TimelineScreen(BaseScreen):
             self.rank, self.window = self.tk.rank or 0, None
         self.call_after_refresh(self.reload)
 
+    def _show_context(self, run: str | None, note: str) -> None:
+        self.set_context("run ", (run or "—", "b"), " · rank ", (str(self.rank), "b"), note)
+
     def reload(self) -> None:
         run = self.tk.run_id
-        self.set_context(f"run [b]{run or '—'}[/] · rank [b]{self.rank}[/] · +/- zoom, h/l pan")
+        self._show_context(run, " · +/- zoom, h/l pan")
         if not run:
             return
         view = self.query_one(TimelineView)
@@ -88,7 +93,7 @@ class TimelineScreen(BaseScreen):
         if state == self.shown:
             return
         self.shown = state
-        self.set_context(f"run [b]{run}[/] · rank [b]{self.rank}[/] · loading…")
+        self._show_context(run, " · loading…")
         start, end = self.window or (None, None)
         self.load(
             "window",
@@ -110,13 +115,13 @@ class TimelineScreen(BaseScreen):
             details.update(describe(message.result) if message.result else "no event there")
             return
         view = self.query_one(TimelineView)
-        self.set_context(f"run [b]{self.tk.run_id}[/] · rank [b]{self.rank}[/] · +/- zoom, h/l pan")
+        self._show_context(self.tk.run_id, " · +/- zoom, h/l pan")
         if message.result is None:
             self.query_one("#details", Static).update(f"rank {self.rank} has no events")
         view.data = message.result
 
     def on_query_failed(self, message: QueryFailed) -> None:
-        self.query_one("#details", Static).update(f"[red]{message.error}[/]")
+        self.show_error("#details", message.error)
 
     def on_timeline_view_window_requested(self, message: TimelineView.WindowRequested) -> None:
         self.window = (message.start_ns, message.end_ns)
