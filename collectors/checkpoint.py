@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from llama import WeightSource, shard
 
-from tracekit.presets import ModelShape, shape_from_hf_config
+from tracekit.collect.presets import ModelShape, shape_from_hf_config
 
 _DTYPES = {
     "F32": torch.float32,

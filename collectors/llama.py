@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from annotate import Annotator
 from parallel import Comm, layer_range
 
-from tracekit.presets import ModelShape
+from tracekit.collect.presets import ModelShape
 
 WeightSource = Callable[[str, tuple[int, ...], int, int], torch.Tensor]
 """(name, full shape, shard dim or -1, shard count) -> this rank's shard."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tracekit.collect import Workload, collect, resolve_shape
+from tracekit.collect.runner import CollectSpec, collect, resolve_shape
 
 LAYOUTS = {"tp2": (2, 1), "pp2": (1, 2), "tp2pp2": (2, 2)}
 
@@ -21,7 +21,7 @@ def main(argv: list[str]) -> None:
     out = Path(argv[0]) if argv else Path(__file__).resolve().parent.parent / "sample_traces"
     shape = resolve_shape("tiny", None, {})
     for name, (tp, pp) in LAYOUTS.items():
-        workload = Workload(tp=tp, pp=pp, shape=shape, batch=2, prompt_len=16, gen_len=4)
+        workload = CollectSpec(tp=tp, pp=pp, shape=shape, batch=2, prompt_len=16, gen_len=4)
         command = [
             "tracekit", "collect", "--tp", str(tp), "--pp", str(pp), "--batch", "2",
             "--prompt-len", "16", "--gen-len", "4", "--out", f"sample_traces/{name}",

@@ -14,7 +14,9 @@ import torch.distributed as dist
 
 
 @dataclass(frozen=True)
-class Layout:
+class RankLayout:
+    """Where this rank sits in the T×P grid (the whole grid is ``tracekit.model.layout.Layout``)."""
+
     rank: int
     world_size: int
     tp: int
@@ -53,7 +55,7 @@ def layer_range(layers: int, pp: int, pp_rank: int) -> range:
 class Comm:
     """TP collectives and PP point-to-point calls for one rank."""
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: RankLayout) -> None:
         self.layout = layout
         self.tp_group = None
         self.pp_group = None

@@ -27,10 +27,10 @@ import torch
 import torch.distributed as dist
 from annotate import Annotator
 from llama import Stage, random_weights
-from parallel import Comm, Layout
+from parallel import Comm, RankLayout
 
-from tracekit.presets import ModelShape
-from tracekit.supervise import FAILURE_MARK
+from tracekit.collect.presets import ModelShape
+from tracekit.collect.supervise import FAILURE_MARK
 
 FAULT_ENV = "TRACEKIT_COLLECT_FAULT"
 """``<rank>:crash`` or ``<rank>:hang``: make one rank fail (used by the tests)."""
@@ -155,7 +155,7 @@ def main(argv: list[str]) -> None:
     rank = int(os.environ["RANK"])
     world = int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    layout = Layout(rank=rank, world_size=world, tp=args.tp, pp=args.pp)
+    layout = RankLayout(rank=rank, world_size=world, tp=args.tp, pp=args.pp)
     device = pick_device(args.device, local_rank, world)
     backend = args.backend
     if backend == "auto":

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tracekit.collect import Workload, collect, resolve_shape
+from tracekit.collect.runner import CollectSpec, collect, resolve_shape
 
 LAYOUTS = {"tp2": (2, 1), "pp2": (1, 2), "tp2pp2": (2, 2)}
 
@@ -18,7 +18,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     shape = resolve_shape("tiny", None, {})
     out = {}
     for name, (tp, pp) in LAYOUTS.items():
-        workload = Workload(tp=tp, pp=pp, shape=shape, batch=2, prompt_len=8, gen_len=4)
+        workload = CollectSpec(tp=tp, pp=pp, shape=shape, batch=2, prompt_len=8, gen_len=4)
         collect(workload, base / name, command_line=["test", name], timeout_s=120)
         out[name] = base / name
     return out

@@ -11,8 +11,8 @@ from types import ModuleType
 
 import pytest
 
-from tracekit.collect import Workload, collect, resolve_shape
-from tracekit.presets import PRESETS
+from tracekit.collect.presets import PRESETS
+from tracekit.collect.runner import CollectSpec, collect, resolve_shape
 from tracekit.resources import collectors_dir
 
 torch = pytest.importorskip("torch")
@@ -110,10 +110,10 @@ def test_a_checkpoint_run_matches_the_same_weights_drawn_at_random(
 ) -> None:
     ckpt = tmp_path / "tiny-hf"
     tiny_checkpoint(ckpt, collectors)
-    workload = Workload(
+    workload = CollectSpec(
         tp=2, pp=1, shape=resolve_shape("tiny", ckpt, {}), prompt_len=8, gen_len=4, checkpoint=ckpt
     )
     result = collect(workload, tmp_path / "run", command_line=["t"], timeout_s=120)
     reference = json.loads((runs["tp2"] / "manifest.json").read_text())
-    assert result.manifest["workload"]["checkpoint"] == str(ckpt)
-    assert result.manifest["output_tokens"] == reference["output_tokens"]
+    assert result.manifest.workload.checkpoint == str(ckpt)
+    assert result.manifest.to_json()["output_tokens"] == reference["output_tokens"]

@@ -15,7 +15,7 @@ import pytest
 
 import tracekit
 from tests.collect.collect_traces import live_processes_mentioning
-from tracekit.collect import Workload, collect, resolve_shape
+from tracekit.collect.runner import CollectSpec, collect, resolve_shape
 from tracekit.errors import TracekitError
 
 pytestmark = pytest.mark.slow
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 def run_with_fault(out: Path, fault: str, timeout_s: float) -> TracekitError:
     pytest.importorskip("torch")
-    workload = Workload(tp=2, pp=1, shape=resolve_shape("tiny", None, {}), gen_len=2)
+    workload = CollectSpec(tp=2, pp=1, shape=resolve_shape("tiny", None, {}), gen_len=2)
     env = {**os.environ, "TRACEKIT_COLLECT_FAULT": fault}
     with pytest.raises(TracekitError) as info:
         collect(workload, out, command_line=["test"], timeout_s=timeout_s, env=env)

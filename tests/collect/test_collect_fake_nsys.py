@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tracekit.collect import Workload, collect, resolve_shape
-from tracekit.wrap import wrap
+from tracekit.collect.manifest import Manifest
+from tracekit.collect.runner import CollectSpec, collect, resolve_shape
+from tracekit.collect.wrap import wrap
 
 FAKE_NSYS = """#!{python}
 import os, re, subprocess, sys
@@ -51,7 +52,8 @@ def test_wrapping_a_plain_command_gives_one_report_and_its_export(
     assert "--trace-fork-before-exec=true" in (out / "rank0.nsys-rep").read_text()
     assert (out / "rank0.sqlite").read_text().endswith("rank0.nsys-rep")
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest == result.manifest
+    assert manifest == result.manifest.to_json()
+    assert Manifest.read(out / "manifest.json") == result.manifest
     assert manifest["mode"] == "wrap" and manifest["complete"] is True
     assert manifest["ranks"][0]["nsys_rep"] == "rank0.nsys-rep"
     assert manifest["ranks"][0]["nsys_sqlite"] == "rank0.sqlite"
@@ -62,8 +64,8 @@ def test_nsys_mode_writes_a_report_and_export_per_rank(tmp_path: Path, fake_nsys
     pytest.importorskip("torch")
     out = tmp_path / "nsys"
     shape = resolve_shape("tiny", None, {})
-    workload = Workload(tp=2, pp=1, shape=shape, gen_len=2, profiler="both")
-    manifest = collect(workload, out, command_line=["t"], timeout_s=120).manifest
+    workload = CollectSpec(tp=2, pp=1, shape=shape, gen_len=2, profiler="both")
+    manifest = collect(workload, out, command_line=["t"], timeout_s=120).manifest.to_json()
     assert manifest["complete"] is True
     for row in manifest["ranks"]:
         report = (out / row["nsys_rep"]).read_text()

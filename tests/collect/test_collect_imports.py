@@ -12,9 +12,10 @@ import tracekit
 def test_core_modules_do_not_import_torch() -> None:
     code = (
         "import sys\n"
-        "import tracekit.cli, tracekit.collect, tracekit.wrap, tracekit.nsys_cmd\n"
+        "import tracekit.cli, tracekit.collect.runner, tracekit.collect.wrap\n"
         "from tracekit.cli import app  # every command module\n"
-        "import tracekit.launch_env, tracekit.supervise\n"
+        "import tracekit.collect.launch_env, tracekit.collect.supervise\n"
+        "import tracekit.collect.nsys_cmd, tracekit.collect.manifest\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
     root = str(Path(tracekit.__file__).resolve().parent.parent)

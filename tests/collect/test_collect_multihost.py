@@ -13,9 +13,9 @@ import pytest
 
 import tracekit
 from tests.collect.collect_traces import comm_per_step, expected_comm
-from tracekit.collect import free_port
+from tracekit.collect.launch_env import RankEnv, detect_rank_env
+from tracekit.collect.runner import free_port
 from tracekit.errors import TracekitError
-from tracekit.launch_env import RankEnv, detect_rank_env
 
 
 def test_torchrun_variables_are_read() -> None:

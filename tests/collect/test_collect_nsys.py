@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tracekit import nsys_cmd
-from tracekit.collect import Workload, collect, resolve_shape
+from tracekit.collect import nsys_cmd
+from tracekit.collect.runner import CollectSpec, collect, resolve_shape
+from tracekit.collect.wrap import wrap, wrap_commands
 from tracekit.errors import TracekitError
-from tracekit.wrap import wrap, wrap_commands
 
 FLAGS = (
     "-t cuda,nvtx,osrt --cuda-graph-trace=node --trace-fork-before-exec=true "
@@ -18,8 +18,8 @@ FLAGS = (
 )
 
 
-def workload(profiler: str) -> Workload:
-    return Workload(tp=2, pp=2, shape=resolve_shape("tiny", None, {}), profiler=profiler)
+def workload(profiler: str) -> CollectSpec:
+    return CollectSpec(tp=2, pp=2, shape=resolve_shape("tiny", None, {}), profiler=profiler)
 
 
 def test_profile_command_has_the_reference_flags() -> None:

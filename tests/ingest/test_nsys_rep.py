@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from tests.ingest.nsys_export import two_process_export
-from tracekit import nsys_cmd
+from tracekit.collect import nsys_cmd
 from tracekit.errors import InputError
 from tracekit.ingest.loader import import_paths
 

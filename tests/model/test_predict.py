@@ -8,10 +8,10 @@ bytes) and 3 decode steps of 2 tokens (512 bytes).
 import polars as pl
 import pytest
 
+from tracekit.collect.presets import get_preset
 from tracekit.errors import TracekitError
 from tracekit.model.predict import by_op, predict, volume
 from tracekit.model.study import study_volume
-from tracekit.presets import get_preset
 
 TINY = get_preset("tiny")
 WORK = {"batch": 2, "prompt_len": 3, "gen_len": 4, "dtype": "fp32"}

@@ -5,6 +5,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tracekit.collect.presets import get_preset
 from tracekit.errors import TracekitError
 from tracekit.model.reproduce import (
     growth,
@@ -15,7 +16,6 @@ from tracekit.model.reproduce import (
 )
 from tracekit.model.sweep import configurations, sweep
 from tracekit.model.timing import uniform
-from tracekit.presets import get_preset
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "study-reproduction.md"
 

@@ -5,8 +5,8 @@ N = Sp + Sd - 1 = 255 tokens, h b = 4096 x 2 = 8192 bytes per token.
 
 import pytest
 
+from tracekit.collect.presets import get_preset
 from tracekit.model.study import study_volume
-from tracekit.presets import get_preset
 
 M = get_preset("llama-3.1-8b")
 

@@ -6,6 +6,7 @@ import random
 import polars as pl
 import pytest
 
+from tracekit.collect.presets import get_preset
 from tracekit.errors import TracekitError
 from tracekit.model.layout import bus_factor
 from tracekit.model.predict import predict
@@ -17,7 +18,6 @@ from tracekit.model.timing import (
     uniform,
     with_times,
 )
-from tracekit.presets import get_preset
 
 TRUE = {
     "all_reduce": (20e-6, 50e9, 4),

@@ -9,9 +9,16 @@ from typing import Annotated
 import typer
 
 from tracekit.cli._app import app, console
-from tracekit.collect import DTYPES, PROFILERS, CollectResult, Workload, collect, resolve_shape
+from tracekit.collect.runner import (
+    DTYPES,
+    PROFILERS,
+    CollectResult,
+    CollectSpec,
+    collect,
+    resolve_shape,
+)
+from tracekit.collect.wrap import wrap
 from tracekit.errors import TracekitError
-from tracekit.wrap import wrap
 
 HELP = """Run a Llama-style decoder with tensor (--tp) and pipeline (--pp) parallelism
 and record a trace per rank, or (--nsys -- CMD) run your own launch under Nsight
@@ -107,7 +114,7 @@ def collect_command(
         "intermediate": intermediate,
         "vocab": vocab,
     }
-    workload = Workload(
+    workload = CollectSpec(
         tp=tp,
         pp=pp,
         shape=resolve_shape(model, checkpoint, overrides),
@@ -124,7 +131,7 @@ def collect_command(
     )
     result = collect(workload, out, command_line=command_line, timeout_s=timeout, dry_run=dry_run)
     _report(result, dry_run)
-    if parquet is not None and result.manifest and not dry_run:
+    if parquet is not None and result.manifest is not None:
         from tracekit.ingest.parquet import convert_run
 
         parts = convert_run(result.out, parquet)
@@ -137,12 +144,12 @@ def _report(result: CollectResult, dry_run: bool) -> None:
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         return
     manifest = result.manifest
-    if not manifest:
+    if manifest is None:
         return
     console.print(f"[green]complete[/green]: {result.out / 'manifest.json'}")
-    for row in manifest.get("latency", [])[:1]:
+    for row in manifest.latency[:1]:
         console.print(
-            f"TTFT {row['ttft_ms']:.1f} ms · TPOT {row['tpot_ms']:.1f} ms · "
-            f"end-to-end {row['e2e_ms']:.1f} ms (request 0, measured on rank 0)"
+            f"TTFT {row.ttft_ms:.1f} ms · TPOT {row.tpot_ms:.1f} ms · "
+            f"end-to-end {row.e2e_ms:.1f} ms (request 0, measured on rank 0)"
         )
     console.print(f"next: tracekit import {result.out}")

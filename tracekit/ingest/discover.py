@@ -7,13 +7,11 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import orjson
-
+from tracekit.collect.manifest import MANIFEST_NAME, Manifest
 from tracekit.errors import InputError
 
 KINETO_SUFFIXES = (".json", ".json.gz")
 NSYS_SUFFIXES = (".sqlite", ".nsys-rep")
-MANIFEST = "manifest.json"
 _RANK_IN_NAME = re.compile(r"(?:rank|worker)[-_.]?(\d+)", re.IGNORECASE)
 
 
@@ -24,12 +22,12 @@ class Source:
     path: Path
     format: str  # 'kineto' | 'nsys'
     run: str
-    manifest: Path | None
+    manifest: Manifest | None
 
 
 def trace_format(path: Path) -> str | None:
     name = path.name.lower()
-    if name == MANIFEST:
+    if name == MANIFEST_NAME:
         return None
     if name.endswith(KINETO_SUFFIXES):
         return "kineto"
@@ -47,11 +45,12 @@ def discover(paths: list[Path], run: str | None = None) -> list[Source]:
     """Expand files and folders (recursively) into sources grouped into runs.
 
     The run defaults to the name of the folder that holds the trace; a
-    ``manifest.json`` in that folder (written by ``tracekit collect``) is
-    attached. When an nsys report and its SQLite export sit side by side, the
-    export is used. When a run holds both Kineto traces and nsys exports (a
-    ``collect --profiler both`` folder), the nsys ones form the run
-    ``<run>-nsys``: each rank then appears once per run, once per profiler.
+    ``manifest.json`` in that folder (written by ``tracekit collect``) is read
+    (a malformed one is an InputError before anything is imported) and attached.
+    When an nsys report and its SQLite export sit side by side, the export is used.
+    When a run holds both Kineto traces and nsys exports (a ``collect --profiler
+    both`` folder), the nsys ones form the run ``<run>-nsys``: each rank then
+    appears once per run, once per profiler.
     """
     found: list[Path] = []
     for given in paths:
@@ -83,16 +82,19 @@ def discover(paths: list[Path], run: str | None = None) -> list[Source]:
     unique = sorted({p.resolve() for p in found})
     sqlite_stems = {p.with_suffix("") for p in unique if p.suffix == ".sqlite"}
     sources: list[Source] = []
+    manifests: dict[Path, Manifest | None] = {}
     for path in unique:
         if path.suffix == ".nsys-rep" and path.with_suffix("") in sqlite_stems:
             continue
-        manifest = path.parent / MANIFEST
+        if path.parent not in manifests:
+            manifest = path.parent / MANIFEST_NAME
+            manifests[path.parent] = Manifest.read(manifest) if manifest.is_file() else None
         sources.append(
             Source(
                 path=path,
                 format=trace_format(path) or "kineto",
                 run=run or path.parent.name,
-                manifest=manifest if manifest.is_file() else None,
+                manifest=manifests[path.parent],
             )
         )
     both = {s.run for s in sources if s.format == "nsys"} & {
@@ -102,23 +104,3 @@ def discover(paths: list[Path], run: str | None = None) -> list[Source]:
         replace(s, run=f"{s.run}-nsys") if s.format == "nsys" and s.run in both else s
         for s in sources
     ]
-
-
-def load_manifest(path: Path) -> dict:
-    try:
-        data = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise InputError(f"{path}: unreadable collect manifest ({exc})") from exc
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: a collect manifest must be a JSON object")
-    return data
-
-
-def manifest_rank(manifest: dict, trace: Path) -> int | None:
-    """The rank a collect manifest assigns to ``trace`` (by file name), if any."""
-    for entry in manifest.get("ranks", []):
-        for key in ("trace", "nsys_sqlite", "nsys_rep"):
-            name = entry.get(key)
-            if name and Path(name).name == trace.name:
-                return int(entry["rank"])
-    return None

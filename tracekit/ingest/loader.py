@@ -30,14 +30,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tracekit import store
+from tracekit.collect.manifest import Manifest
 from tracekit.errors import InputError
-from tracekit.ingest.discover import (
-    Source,
-    discover,
-    load_manifest,
-    manifest_rank,
-    rank_from_name,
-)
+from tracekit.ingest.discover import Source, discover, rank_from_name
 from tracekit.ingest.kineto import ParserPool, read_kineto
 from tracekit.ingest.nsys_env import parse_rank_map
 
@@ -428,13 +423,9 @@ def _resolve_ranks(
     replace: bool,
 ) -> None:
     """Rank: distributedInfo (or what the reader found), manifest, file name, --rank."""
-    manifests: dict[Path, dict] = {}
     for trace in traces:
         if trace.rank is None and trace.source.manifest:
-            manifest = manifests.setdefault(
-                trace.source.manifest, load_manifest(trace.source.manifest)
-            )
-            trace.rank = manifest_rank(manifest, trace.source.path)
+            trace.rank = trace.source.manifest.rank_of(trace.source.path.name)
             trace.rank_source = "manifest" if trace.rank is not None else None
         if trace.rank is None:
             trace.rank = rank_from_name(trace.source.path)
@@ -488,8 +479,9 @@ def _publish(con: duckdb.DuckDBPyConnection, stream: _Stream) -> ImportSummary:
         if run_id not in origins:
             origins[run_id] = min(stream.first[number] for number in members)
             manifest = _run_manifest([traces[number] for number in members])
-            parallel = (manifest or {}).get("parallel", {})
-            world = parallel.get("world_size") or max(
+            parallel = None if manifest is None else manifest.parallel
+            world = parallel.world_size if parallel else None
+            world = world or max(
                 (traces[n].world_size for n in members if traces[n].world_size), default=None
             )
             con.execute(
@@ -499,9 +491,9 @@ def _publish(con: duckdb.DuckDBPyConnection, stream: _Stream) -> ImportSummary:
                     run_id,
                     origins[run_id],
                     world,
-                    parallel.get("tp"),
-                    parallel.get("pp"),
-                    orjson.dumps(manifest).decode() if manifest else None,
+                    parallel.tp if parallel else None,
+                    parallel.pp if parallel else None,
+                    orjson.dumps(manifest.to_json()).decode() if manifest else None,
                 ],
             )
             _layout_from_manifest(con, run_id, manifest)
@@ -556,25 +548,20 @@ def _publish(con: duckdb.DuckDBPyConnection, stream: _Stream) -> ImportSummary:
     return _summarise(con, stream, sorted(by_run), ids)
 
 
-def _run_manifest(members: list[ParsedTrace]) -> dict | None:
+def _run_manifest(members: list[ParsedTrace]) -> Manifest | None:
     for trace in members:
         if trace.source.manifest:
-            return load_manifest(trace.source.manifest)
+            return trace.source.manifest
     return None
 
 
-def _layout_from_manifest(con: duckdb.DuckDBPyConnection, run_id: str, manifest: dict | None):
-    for entry in (manifest or {}).get("ranks", []):
+def _layout_from_manifest(
+    con: duckdb.DuckDBPyConnection, run_id: str, manifest: Manifest | None
+) -> None:
+    for entry in manifest.ranks if manifest else ():
         con.execute(
             "INSERT OR REPLACE INTO rank_layout VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                run_id,
-                entry.get("rank"),
-                entry.get("tp_rank"),
-                entry.get("pp_rank"),
-                entry.get("host"),
-                entry.get("device"),
-            ],
+            [run_id, entry.rank, entry.tp_rank, entry.pp_rank, entry.host, entry.device],
         )
 
 

@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tracekit.collect.nsys_cmd import export_argv, locate_nsys
 from tracekit.errors import InputError
 from tracekit.ingest import nsys_sql
 from tracekit.ingest.discover import Source
@@ -29,7 +30,6 @@ from tracekit.ingest.loader import ParsedTrace
 from tracekit.ingest.nsys_env import RankMap, mapped_rank, safe_env
 from tracekit.ingest.nsys_payload import MESSAGE_SIZE_ENTRY, message_sizes
 from tracekit.ingest.nsys_sqlite import ExportTables
-from tracekit.nsys_cmd import export_argv, locate_nsys
 from tracekit.resources import queries_dir
 
 I64, F64, STR, BIN = pa.int64(), pa.float64(), pa.string(), pa.binary()

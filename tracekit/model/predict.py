@@ -32,6 +32,7 @@ from typing import Literal
 
 import polars as pl
 
+from tracekit.collect.presets import ModelShape
 from tracekit.errors import TracekitError
 from tracekit.model.layout import (
     SAMPLE_DTYPE_BYTES,
@@ -42,7 +43,6 @@ from tracekit.model.layout import (
     stage_layers,
     wire_factor,
 )
-from tracekit.presets import ModelShape
 
 SampleFeedback = Literal["every_step", "none"]
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from tracekit.collect.presets import get_preset
 from tracekit.model.predict import predict
 from tracekit.model.study import study_volume
 from tracekit.model.sweep import sweep
-from tracekit.presets import get_preset
 
 STUDY_MODELS: tuple[str, ...] = ("llama-3.2-3b", "llama-3.1-8b", "llama-2-13b")
 STUDY_CONFIGS: tuple[tuple[int, int], ...] = (

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tracekit.collect.presets import ModelShape
 from tracekit.model.layout import dtype_bytes
-from tracekit.presets import ModelShape
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from tracekit.collect.presets import ModelShape
 from tracekit.errors import TracekitError
 from tracekit.model.predict import SampleFeedback, predict, volume
 from tracekit.model.study import study_volume
 from tracekit.model.timing import TimeModel, comm_time_s
-from tracekit.presets import ModelShape
 
 SWEEP_SCHEMA: dict[str, type[pl.DataType]] = {
     "place": pl.Int64,

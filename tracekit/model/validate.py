@@ -12,16 +12,16 @@ flagged, and left out of the verdict.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
+from tracekit.collect.manifest import Manifest
+from tracekit.collect.presets import ModelShape
 from tracekit.errors import TracekitError
 from tracekit.model.predict import SampleFeedback, predict
 from tracekit.model.timing import TimeModel, fit_alpha_beta, with_times
-from tracekit.presets import ModelShape, get_preset
 
 MEASURED_SCHEMA: dict[str, type[pl.DataType]] = {
     "rank": pl.Int64,
@@ -64,26 +64,6 @@ class RunSpec:
         )
 
 
-def _shape(model: Any, run_id: str) -> ModelShape:
-    if isinstance(model, str):
-        return get_preset(model)
-    if not isinstance(model, dict):
-        raise TracekitError(f"run {run_id}: manifest `model` is neither a dict nor a name")
-    known = {f.name for f in fields(ModelShape)}
-    given = {k: v for k, v in model.items() if k in known}
-    try:
-        return ModelShape(**given)
-    except TypeError as exc:
-        if "name" in given:
-            return get_preset(given["name"]).with_overrides(
-                **{k: v for k, v in given.items() if k != "name"}
-            )
-        raise TracekitError(
-            f"run {run_id}: manifest `model` lacks fields ({exc})",
-            "It needs the ModelShape fields (layers, hidden, vocab, ...) or a preset name.",
-        ) from None
-
-
 def run_spec(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSpec:
     """Read a run's manifest into a :class:`RunSpec`."""
     row = con.execute("SELECT manifest FROM runs WHERE run_id = ?", [run_id]).fetchone()
@@ -98,37 +78,44 @@ def run_spec(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSpec:
             f"run {run_id!r} has no manifest, so its model and layout are unknown",
             "validate needs a run made by `tracekit collect` (it writes manifest.json).",
         )
-    manifest = json.loads(row[0]) if isinstance(row[0], str) else row[0]
-    if manifest.get("complete") is False:
+    data = json.loads(row[0]) if isinstance(row[0], str) else row[0]
+    manifest = Manifest.from_json(data, f"run {run_id!r}")
+    if manifest.complete is False:
         raise TracekitError(
-            f"run {run_id!r} did not complete ({manifest.get('error') or 'no reason given'})",
+            f"run {run_id!r} did not complete ({manifest.error or 'no reason given'})",
             "Its traces may stop mid-generation; collect the run again.",
         )
-    try:
-        model, parallel, workload = manifest["model"], manifest["parallel"], manifest["workload"]
-        dtype = manifest.get("dtype") or model.get("dtype")
-        if dtype is None:
-            raise KeyError("dtype")
-        layers = parallel.get("layers_per_stage")
-        return RunSpec(
-            run_id=run_id,
-            shape=_shape(model, run_id),
-            dtype=str(dtype),
-            tp=int(parallel["tp"]),
-            pp=int(parallel["pp"]),
-            batch=int(workload["batch"]),
-            prompt_len=int(workload["prompt_len"]),
-            gen_len=int(workload["gen_len"]),
-            logits_tokens_per_seq=workload.get("logits_tokens_per_seq", 1),
-            sample_feedback=workload.get("sample_feedback", "every_step"),
-            layers_per_stage=tuple(layers) if layers else None,
+    model, parallel, workload = manifest.model, manifest.parallel, manifest.workload
+    missing = [
+        name
+        for name, value in (
+            ("model", model),
+            ("dtype", model and model.dtype),
+            ("parallel.tp", parallel.tp),
+            ("parallel.pp", parallel.pp),
+            ("workload", workload),
         )
-    except (KeyError, TypeError) as exc:
+        if value is None
+    ]
+    if missing or model is None or workload is None or model.dtype is None:
         raise TracekitError(
-            f"run {run_id!r}: manifest lacks {exc}",
+            f"run {run_id!r}: manifest lacks {', '.join(missing)}",
             "Expected keys: model, dtype, parallel {tp, pp}, workload {batch, prompt_len, "
             "gen_len}.",
-        ) from None
+        )
+    return RunSpec(
+        run_id=run_id,
+        shape=model.shape,
+        dtype=model.dtype,
+        tp=parallel.tp,
+        pp=parallel.pp,
+        batch=workload.batch,
+        prompt_len=workload.prompt_len,
+        gen_len=workload.gen_len,
+        logits_tokens_per_seq=workload.logits_tokens_per_seq,
+        sample_feedback=workload.sample_feedback,
+        layers_per_stage=parallel.layers_per_stage,
+    )
 
 
 def measured_calls(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:

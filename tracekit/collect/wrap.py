@@ -23,11 +23,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import tracekit
-from tracekit import nsys_cmd
-from tracekit.collect import CollectResult, export_reports, failure_hint, write_manifest
+from tracekit.collect import nsys_cmd
+from tracekit.collect.launch_env import detect_rank_env
+from tracekit.collect.manifest import Manifest, ManifestParallel, ManifestRank
+from tracekit.collect.runner import CollectResult, export_reports, failure_hint
+from tracekit.collect.supervise import Failure, RankCommand, RankGroup
 from tracekit.errors import TracekitError
-from tracekit.launch_env import detect_rank_env
-from tracekit.supervise import Failure, RankCommand, RankGroup
 
 _REPORT_RE = re.compile(r"rank(\d+)\.nsys-rep$")
 
@@ -90,7 +91,7 @@ def wrap(
     commands = wrap_commands(cmd, out, capture_api=capture_api, env=env, nsys=nsys)
     shown = tuple(f"{shlex.join(c.argv)} > {shlex.quote(str(c.log))} 2>&1" for c in commands)
     if dry_run:
-        return CollectResult(out, {}, shown)
+        return CollectResult(out, None, shown)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     failure = RankGroup(commands, env).wait(timeout_s)
@@ -100,17 +101,26 @@ def wrap(
     if failure is None:
         export_reports(out, [r for r, _ in reports], nsys)
     rank_env = detect_rank_env(env)
-    manifest: dict = {}
+    manifest = None
     if rank_env is None or rank_env.rank == 0:
-        manifest = wrap_manifest(
-            out, cmd, command_line, [r for r, _ in reports], commands, tp, pp, failure
-        )
+        launcher = "local"
         if rank_env is not None:
-            manifest["launcher"] = rank_env.launcher
+            launcher = rank_env.launcher
         elif nsys_cmd.is_torchrun(cmd):
-            manifest["launcher"] = "torchrun"
-        manifest["wall_s"] = round(time.time() - started, 3)
-        write_manifest(out, manifest)
+            launcher = "torchrun"
+        manifest = wrap_manifest(
+            out,
+            cmd,
+            command_line,
+            [r for r, _ in reports],
+            commands,
+            tp,
+            pp,
+            failure,
+            launcher,
+            time.time() - started,
+        )
+        manifest.write(out)
     if failure is not None:
         raise TracekitError(f"wrapped command failed: {failure.message()}", failure_hint(failure))
     return CollectResult(out, manifest, shown)
@@ -125,37 +135,35 @@ def wrap_manifest(
     tp: int | None,
     pp: int | None,
     failure: Failure | None,
-) -> dict:
+    launcher: str,
+    wall_s: float,
+) -> Manifest:
     world = max(len(ranks), (tp or 1) * (pp or 1))
     log = commands[0].log.name if len(commands) == 1 else None
-    rows = []
-    for r in range(world):
-        rows.append(
-            {
-                "rank": r,
-                "tp_rank": r % tp if tp else None,
-                "pp_rank": r // tp if tp else None,
-                "host": socket.gethostname(),
-                "device": None,
-                "trace": None,
-                "log": f"rank{r}.log" if (out / f"rank{r}.log").exists() else log,
-                "nsys_rep": f"rank{r}.nsys-rep",
-                "nsys_sqlite": f"rank{r}.sqlite" if (out / f"rank{r}.sqlite").exists() else None,
-            }
+    rows = [
+        ManifestRank(
+            rank=r,
+            tp_rank=r % tp if tp else None,
+            pp_rank=r // tp if tp else None,
+            host=socket.gethostname(),
+            device=None,
+            trace=None,
+            log=f"rank{r}.log" if (out / f"rank{r}.log").exists() else log,
+            nsys_rep=f"rank{r}.nsys-rep",
+            nsys_sqlite=f"rank{r}.sqlite" if (out / f"rank{r}.sqlite").exists() else None,
         )
-    return {
-        "tracekit_version": tracekit.__version__,
-        "command": shlex.join(command_line),
-        "wrapped_command": shlex.join(cmd),
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "complete": failure is None and bool(ranks),
-        "error": failure.message() if failure is not None else None,
-        "mode": "wrap",
-        "launcher": "local",
-        "model": None,
-        "parallel": {"tp": tp, "pp": pp, "world_size": world, "backend": None},
-        "ranks": rows,
-        "workload": None,
-        "versions": {"torch": None, "cuda": None, "nccl": None, "python": None},
-        "latency": [],
-    }
+        for r in range(world)
+    ]
+    return Manifest(
+        tracekit_version=tracekit.__version__,
+        command=shlex.join(command_line),
+        wrapped_command=shlex.join(cmd),
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        complete=failure is None and bool(ranks),
+        error=failure.message() if failure is not None else None,
+        mode="wrap",
+        launcher=launcher,
+        parallel=ManifestParallel(tp=tp, pp=pp, world_size=world, backend=None),
+        ranks=tuple(rows),
+        wall_s=round(wall_s, 3),
+    )

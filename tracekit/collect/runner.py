@@ -1,7 +1,7 @@
 """``tracekit collect``: run the sharded decoder on T×P ranks and gather traces.
 
 Spawns the ranks itself on one host, or runs as one rank when torchrun, srun
-or mpirun started it (see :mod:`tracekit.launch_env`). Each rank is
+or mpirun started it (see :mod:`tracekit.collect.launch_env`). Each rank is
 ``python collectors/worker.py ...``, optionally under ``nsys profile``. The
 launcher writes ``manifest.json`` (see docs/collect.md); it never imports
 torch, which only the rank processes need.
@@ -18,17 +18,26 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import tracekit
-from tracekit import nsys_cmd
+from tracekit.collect import nsys_cmd
+from tracekit.collect.launch_env import RankEnv, detect_rank_env
+from tracekit.collect.manifest import (
+    Latency,
+    Manifest,
+    ManifestModel,
+    ManifestParallel,
+    ManifestRank,
+    ManifestWorkload,
+    Versions,
+)
+from tracekit.collect.presets import PRESETS, ModelShape, get_preset, shape_from_hf_config
+from tracekit.collect.supervise import Failure, RankCommand, RankGroup, log_tail
 from tracekit.errors import TracekitError
-from tracekit.launch_env import RankEnv, detect_rank_env
 from tracekit.model.layout import stage_layers
-from tracekit.presets import PRESETS, ModelShape, get_preset, shape_from_hf_config
 from tracekit.resources import collectors_dir
-from tracekit.supervise import Failure, RankCommand, RankGroup, log_tail
 
 PROFILERS = ("torch", "nsys", "both", "none")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -37,7 +46,7 @@ WORKER_RESULT = "worker_result.json"
 
 
 @dataclass(frozen=True)
-class Workload:
+class CollectSpec:
     """What every rank runs: model, parallel layout, batch and profiler."""
 
     tp: int
@@ -83,7 +92,7 @@ def resolve_shape(
     return shape.with_overrides(**overrides)
 
 
-def validate(w: Workload) -> None:
+def validate(w: CollectSpec) -> None:
     s = w.shape
     problems = []
     if w.tp < 1 or w.pp < 1:
@@ -114,7 +123,7 @@ def validate(w: Workload) -> None:
         )
 
 
-def worker_argv(w: Workload, out: Path, python: str = sys.executable) -> list[str]:
+def worker_argv(w: CollectSpec, out: Path, python: str = sys.executable) -> list[str]:
     s = w.shape
     argv = [python, str(collectors_dir() / "worker.py"), "--tp", str(w.tp), "--pp", str(w.pp)]
     argv += ["--model", s.name, "--layers", str(s.layers), "--hidden", str(s.hidden)]
@@ -140,7 +149,7 @@ def python_path_env(base: Mapping[str, str]) -> dict[str, str]:
 
 
 def rank_commands(
-    w: Workload,
+    w: CollectSpec,
     out: Path,
     ranks: Sequence[RankEnv],
     nsys: str | None,
@@ -199,12 +208,12 @@ def clear_outputs(out: Path, rank: int | None) -> None:
 @dataclass(frozen=True)
 class CollectResult:
     out: Path
-    manifest: dict
+    manifest: Manifest | None
     commands: tuple[str, ...]
 
 
 def collect(
-    w: Workload,
+    w: CollectSpec,
     out: Path,
     *,
     command_line: Sequence[str],
@@ -237,7 +246,7 @@ def collect(
         reports = [out / f"rank{c.rank}.nsys-rep" for c in commands]
         shown += tuple(shlex.join(nsys_cmd.export_argv(r, nsys)) for r in reports)
     if dry_run:
-        return CollectResult(out, {}, shown)
+        return CollectResult(out, None, shown)
     require_torch()
     clear_outputs(out, None if rank_env is None else rank_env.rank)
     started = time.time()
@@ -250,20 +259,20 @@ def collect(
             reason = "interrupted (Ctrl-C or SIGTERM)"
             stopped = Failure(commands[0].rank, commands[0].log, reason, everyone)
             elapsed = time.time() - started
-            write_manifest(out, build_manifest(w, out, command_line, ranks, stopped, elapsed))
+            build_manifest(w, out, command_line, ranks, stopped, elapsed).write(out)
         raise
     if failure is None and nsys is not None:
         export_reports(out, [c.rank for c in commands], nsys)
     manifest = None
     if writes_manifest:
         manifest = build_manifest(w, out, command_line, ranks, failure, time.time() - started)
-        write_manifest(out, manifest)
+        manifest.write(out)
     if failure is not None:
         raise TracekitError(
             f"collection failed: {failure.message()}",
             hint=failure_hint(failure),
         )
-    return CollectResult(out, manifest or {}, shown)
+    return CollectResult(out, manifest, shown)
 
 
 def failure_hint(failure: Failure) -> str:
@@ -287,13 +296,14 @@ def export_reports(out: Path, ranks: Sequence[int], nsys: str) -> None:
 
 
 def build_manifest(
-    w: Workload,
+    w: CollectSpec,
     out: Path,
     command_line: Sequence[str],
     ranks: Sequence[RankEnv],
     failure: Failure | None,
     wall_s: float,
-) -> dict:
+) -> Manifest:
+    """The run's manifest, from the spec and what rank 0 gathered (``worker_result.json``)."""
     result_path = out / WORKER_RESULT
     result: dict = {}
     if result_path.exists():
@@ -301,61 +311,54 @@ def build_manifest(
         result_path.unlink()
     gathered = {r["rank"]: r for r in result.get("ranks", [])}
     host = socket.gethostname()
+    nsys = w.profiler in ("nsys", "both")
     rank_rows = []
     for r in range(w.world_size):
         seen = gathered.get(r, {})
-        row = {
-            "rank": r,
-            "tp_rank": r % w.tp,
-            "pp_rank": r // w.tp,
-            "host": seen.get("host", host if ranks[0].launcher == "local" else None),
-            "device": seen.get("device"),
-            "trace": f"rank{r}.pt.trace.json.gz" if w.profiler in ("torch", "both") else None,
-            "log": f"rank{r}.log",
-        }
-        if w.profiler in ("nsys", "both"):
-            row["nsys_rep"] = f"rank{r}.nsys-rep"
-            row["nsys_sqlite"] = f"rank{r}.sqlite" if (out / f"rank{r}.sqlite").exists() else None
-        rank_rows.append(row)
-    return {
-        "tracekit_version": tracekit.__version__,
-        "command": shlex.join(command_line),
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "complete": failure is None and bool(result),
-        "error": failure.message() if failure is not None else None,
-        "mode": "workload",
-        "launcher": ranks[0].launcher,
-        "model": {**asdict(w.shape), "dtype": result.get("model", {}).get("dtype", w.dtype)},
-        "parallel": {
-            "tp": w.tp,
-            "pp": w.pp,
-            "world_size": w.world_size,
-            "backend": result.get("backend", w.backend),
-            "layers_per_stage": stage_layers(w.shape.layers, w.pp),
-        },
-        "ranks": rank_rows,
-        "workload": {
-            "batch": w.batch,
-            "prompt_len": w.prompt_len,
-            "gen_len": w.gen_len,
-            "warmup": w.warmup,
-            "seed": w.seed,
-            "profiler": w.profiler,
-            "checkpoint": str(w.checkpoint) if w.checkpoint else None,
-            "logits_tokens_per_seq": 1,
-            "sample_feedback": "every_step",
-        },
-        "versions": result.get(
-            "versions",
-            {"torch": None, "cuda": None, "nccl": None, "python": sys.version.split()[0]},
+        rank_rows.append(
+            ManifestRank(
+                rank=r,
+                tp_rank=r % w.tp,
+                pp_rank=r // w.tp,
+                host=seen.get("host", host if ranks[0].launcher == "local" else None),
+                device=seen.get("device"),
+                trace=f"rank{r}.pt.trace.json.gz" if w.profiler in ("torch", "both") else None,
+                log=f"rank{r}.log",
+                nsys_rep=f"rank{r}.nsys-rep" if nsys else None,
+                nsys_sqlite=f"rank{r}.sqlite"
+                if nsys and (out / f"rank{r}.sqlite").exists()
+                else None,
+            )
+        )
+    versions = result.get("versions", {"python": sys.version.split()[0]})
+    return Manifest(
+        tracekit_version=tracekit.__version__,
+        command=shlex.join(command_line),
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        complete=failure is None and bool(result),
+        error=failure.message() if failure is not None else None,
+        mode="workload",
+        launcher=ranks[0].launcher,
+        model=ManifestModel(w.shape, result.get("model", {}).get("dtype", w.dtype)),
+        parallel=ManifestParallel(
+            tp=w.tp,
+            pp=w.pp,
+            world_size=w.world_size,
+            backend=result.get("backend", w.backend),
+            layers_per_stage=tuple(stage_layers(w.shape.layers, w.pp)),
         ),
-        "latency": result.get("latency", []),
-        "output_tokens": result.get("output_tokens", []),
-        "wall_s": round(wall_s, 3),
-    }
-
-
-def write_manifest(out: Path, manifest: dict) -> Path:
-    path = out / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return path
+        ranks=tuple(rank_rows),
+        workload=ManifestWorkload(
+            batch=w.batch,
+            prompt_len=w.prompt_len,
+            gen_len=w.gen_len,
+            warmup=w.warmup,
+            seed=w.seed,
+            profiler=w.profiler,
+            checkpoint=str(w.checkpoint) if w.checkpoint else None,
+        ),
+        versions=Versions(**versions),
+        latency=tuple(Latency(**row) for row in result.get("latency", [])),
+        output_tokens=tuple(tuple(tokens) for tokens in result.get("output_tokens", [])),
+        wall_s=round(wall_s, 3),
+    )
