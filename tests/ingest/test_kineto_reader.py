@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from tests.conftest import cpu, kernel, write_kineto
 from tracekit.errors import InputError
-from tracekit.ingest.kineto import _times, read_kineto
+from tracekit.ingest.kineto import NEGATIVE_DUR, NO_TS, _times, read_kineto
 
 
 def _read_all(path: Path, block: int = 1 << 24) -> tuple[dict, pa.Table, pa.Table]:
@@ -99,14 +100,15 @@ def test_string_pids_and_metadata_rows(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("compact", [True, False])
 def test_chunking_gives_the_same_rows_at_any_block_size(tmp_path: Path, compact: bool) -> None:
-    doc = {"schemaVersion": 1, "traceEvents": _tricky_events(300), "traceName": "x ] }"}
+    # 1.6 MB: past the first 1 MB (read whole with the metadata) come 64 kB pieces
+    doc = {"schemaVersion": 1, "traceEvents": _tricky_events(5000), "traceName": "x ] }"}
     text = json.dumps(doc, indent=None if compact else 2).encode()
     path = tmp_path / "t.json.gz"
     path.write_bytes(gzip.compress(text))
     _, whole, _ = _read_all(path)
-    meta, small, threads = _read_all(path, block=997)
+    meta, small, threads = _read_all(path, block=1 << 16)
     assert meta["traceName"] == "x ] }"
-    assert whole.num_rows == small.num_rows == 600
+    assert whole.num_rows == small.num_rows == 10000
     assert sorted(small.column("event_id").to_pylist()) == sorted(
         whole.column("event_id").to_pylist()
     )
@@ -206,3 +208,46 @@ def test_times_out_of_the_int64_range_fail_the_piece() -> None:
     too_big = pa.table({"ts": pa.array([Decimal("9223372036854775.808")], decimal), "dur": dur[:1]})
     assert _times(too_big, 0) is None
     assert _times(table.slice(0, 0), 10**19).num_rows == 0
+
+
+@pytest.mark.parametrize("block", [1 << 16, 1 << 24])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('"abc"', '`ts` is "abc", not a number'),
+        ("true", "`ts` is true, not a number"),
+        ("1e400", "`ts` 1e400 is out of range (more than 10^19 µs)"),
+        ("NaN", "`ts` is NaN, not a number"),
+        ('1.0, "ts": 2.0', "`ts` appears twice in one event"),
+    ],
+)
+def test_a_bad_event_is_named_by_its_position_at_any_block_size(
+    tmp_path: Path, block: int, value: str, message: str
+) -> None:
+    events = _tricky_events(5000)  # 2 thread names, 10,000 events: 1.6 MB, pieces past 1 MB
+    events[7777] = cpu("bad", 123456.0, 1.0)
+    text = json.dumps({"traceEvents": events}).replace('"ts": 123456.0', f'"ts": {value}')
+    path = tmp_path / "t.json"
+    path.write_text(text)
+    with pytest.raises(InputError) as err:
+        _read_all(path, block)
+    assert err.value.message == f"{path}: traceEvents[7777] {message}"
+
+
+def test_events_without_ts_and_negative_durations_are_counted(tmp_path: Path) -> None:
+    events = [
+        cpu("kept", 1.0, 2.0),
+        cpu("negative", 2.0, -3.5),
+        {"ph": "X", "cat": "cpu_op", "name": "no_ts", "pid": 1, "tid": 1, "dur": 1},
+        {"ph": "i", "name": "instant_no_ts", "pid": 1, "tid": 1},
+        {"ph": "M", "name": "thread_name", "pid": 1, "tid": 1, "args": {"name": "t"}},
+    ] * 3000
+    path = write_kineto(tmp_path / "t.json", events)  # 1.9 MB: the first 1 MB is one piece
+    _meta, chunks = read_kineto(path, block_bytes=4096)
+    parts = list(chunks)
+    assert len(parts) > 1
+    warnings = sum((c.warnings for c in parts), Counter())
+    assert warnings == {NO_TS: 6000, NEGATIVE_DUR: 3000}
+    rows = pa.concat_tables([c.events for c in parts]).to_pylist()
+    assert sorted({(r["name"], r["dur_ns"]) for r in rows}) == [("kept", 2000), ("negative", 0)]
+    assert len(rows) == 6000

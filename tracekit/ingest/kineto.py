@@ -8,6 +8,14 @@ or a nested object cannot parse (its quotes or brackets do not balance), so a
 chunk that fails to parse is retried with an earlier cut; only a file that is
 really not JSON fails.
 
+Every field is checked as it is read, in the same SQL (``READ_SQL``): an event
+whose ``ts``/``dur`` is not a number (or beyond DECIMAL(22,3) µs), whose
+``ph``/``name``/``cat`` is not text, whose ``pid``/``tid`` is neither, whose
+``args`` is not an object (or larger than ``MAX_ARGS_BYTES``), that repeats a key
+or holds bytes that are not UTF-8, fails the import with an :class:`InputError`
+naming its position in the array. Timed events without ``ts`` and negative
+``dur`` are accepted and counted (``KinetoChunk.warnings``).
+
 Metadata (everything outside ``traceEvents``: ``distributedInfo``,
 ``deviceProperties``, ``baseTimeNanoseconds``...) is parsed with orjson from
 the text before and after the array.
@@ -21,10 +29,10 @@ import re
 import tempfile
 import threading
 import zlib
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -86,10 +94,16 @@ _DROP_TYPED = orjson.dumps({k: None for k in _TYPED_ARGS}).decode()
 # which costs twice as much (about 2 CPU s per GB), and not json_merge_patch(NULL, ...),
 # which returns the patch itself.
 
+# Every field is read as JSON text, so that its type can be checked (READ_SQL), then
+# unquoted or cast: a typed read would take `"ts": true` as 1 and `"name": 5` as '5'.
 COLUMNS = (
-    "{ph: 'VARCHAR', cat: 'VARCHAR', name: 'VARCHAR', pid: 'JSON', tid: 'JSON', "
-    "ts: 'DECIMAL(22,3)', dur: 'DECIMAL(22,3)', args: 'JSON'}"
+    "{ph: 'JSON', cat: 'JSON', name: 'JSON', pid: 'JSON', tid: 'JSON', "
+    "ts: 'JSON', dur: 'JSON', args: 'JSON'}"
 )
+# The largest `args` of one event: beyond about 20 MB the parser's JSON functions need
+# more than PARSER_MEMORY (tracekit's own limit; profilers write a few kB).
+MAX_ARGS_BYTES = 16 << 20
+_NUMBER = "('-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9')"
 
 # The typed args are pulled out of `args` by one json_transform (one parse of the
 # args text per event, not one per key).
@@ -100,10 +114,35 @@ _GPU_KINDS = "('kernel', 'gpu_memcpy', 'gpu_memset', 'gpu_user_annotation')"
 # The chunk is read once into the temp table `_c` (READ_SQL); events, threads and
 # the row count are then taken from it. `ord` is the position of the event in the
 # chunk; the reader adds the chunk's first id.
+# `bad` says what is wrong with an event whose field has the wrong type or range (NULL
+# when nothing is): text, numbers and objects are told apart by their first character.
 READ_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _c AS
-SELECT row_number() OVER () - 1 AS ord, * FROM read_json(
-    $path, format = 'array', columns = {COLUMNS}, maximum_object_size = $max_object)
+SELECT row_number() OVER () - 1 AS ord,
+       ph->>'$' AS ph, cat->>'$' AS cat, name->>'$' AS name, pid, tid,
+       TRY_CAST(ts AS DECIMAL(22,3)) AS ts, TRY_CAST(dur AS DECIMAL(22,3)) AS dur, args,
+       CASE
+           WHEN (ts::VARCHAR)[1] NOT IN {_NUMBER}
+               THEN '`ts` is ' || left(ts, 40) || ', not a number'
+           WHEN (dur::VARCHAR)[1] NOT IN {_NUMBER}
+               THEN '`dur` is ' || left(dur, 40) || ', not a number'
+           WHEN TRY_CAST(ts AS DECIMAL(22,3)) IS NULL AND ts IS NOT NULL
+               THEN '`ts` ' || left(ts, 40) || ' is out of range (more than 10^19 µs)'
+           WHEN TRY_CAST(dur AS DECIMAL(22,3)) IS NULL AND dur IS NOT NULL
+               THEN '`dur` ' || left(dur, 40) || ' is out of range (more than 10^19 µs)'
+           WHEN (ph::VARCHAR)[1] <> '"' THEN '`ph` is ' || left(ph, 40) || ', not a string'
+           WHEN (name::VARCHAR)[1] <> '"' THEN '`name` is ' || left(name, 40) || ', not a string'
+           WHEN (cat::VARCHAR)[1] <> '"' THEN '`cat` is ' || left(cat, 40) || ', not a string'
+           WHEN (pid::VARCHAR)[1] IN ('{{', '[', 't', 'f') THEN '`pid` is ' || left(pid, 40)
+               || ', not a number or a string'
+           WHEN (tid::VARCHAR)[1] IN ('{{', '[', 't', 'f') THEN '`tid` is ' || left(tid, 40)
+               || ', not a number or a string'
+           WHEN (args::VARCHAR)[1] <> '{{' THEN '`args` is ' || left(args, 40) || ', not an object'
+           WHEN strlen(args::VARCHAR) > {MAX_ARGS_BYTES}
+               THEN '`args` holds ' || strlen(args::VARCHAR) // 1048576
+               || ' MB, more than tracekit reads per event (16 MB)'
+       END AS bad
+FROM read_json($path, format = 'array', columns = {COLUMNS}, maximum_object_size = $max_object)
 """
 
 # One row per timed event. `ts` and `dur` stay DECIMAL(22,3) microseconds: their
@@ -161,13 +200,65 @@ FROM _c
 WHERE ph = 'M' AND name IN ('thread_name', 'process_name') AND args->>'name' IS NOT NULL
 """
 
-COUNT_SQL = "SELECT count(*) FROM _c"
+# Entries read, the first bad one (see READ_SQL), and questionable data that is accepted.
+COUNT_SQL = """
+SELECT count(*),
+       arg_min((ord, bad), ord) FILTER (WHERE bad IS NOT NULL),
+       count(*) FILTER (WHERE ph IN ('X', 'i', 'I') AND ts IS NULL),
+       count(*) FILTER (WHERE ph IN ('X', 'i', 'I') AND dur < 0)
+FROM _c
+"""
+NO_TS = "events without `ts` (not stored)"
+NEGATIVE_DUR = "events with a negative `dur` (stored with dur_ns 0)"
 
 
 @dataclass
 class KinetoChunk:
+    """Parsed events and thread names of one piece of the array.
+
+    ``count`` is how many entries of the array the piece holds; ``warnings`` counts
+    the questionable data accepted in it (:data:`NO_TS`, :data:`NEGATIVE_DUR`).
+    """
+
     events: pa.Table
     threads: pa.Table
+    count: int = 0
+    warnings: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class BadEvent:
+    """A piece that is valid JSON but holds an event tracekit cannot take.
+
+    ``entry`` is its position in the piece (None where the problem is the piece's).
+    """
+
+    entry: int | None
+    problem: str
+
+
+# "JSON transform error in file "x", in record/value 3: Object {...} has duplicate key "ts""
+_RECORD = re.compile(r"in record/value (\d+): (.*)", re.DOTALL)
+
+
+def _bad_json(exc: duckdb.Error) -> BadEvent | None:
+    """What a parse error says about the piece: None if it may just be a cut inside a string.
+
+    A cut never splits a UTF-8 sequence or leaves a piece that parses, so invalid
+    UTF-8 and errors in turning a parsed entry into a row are the file's.
+    """
+    text = str(exc).split("\n", 1)[0]
+    found = _RECORD.search(text)
+    entry = int(found.group(1)) - 1 if found else None
+    if "invalid UTF-8" in text:
+        return BadEvent(entry, "holds bytes that are not UTF-8 text")
+    if "JSON transform error" in text and found:
+        detail = found.group(2).strip()
+        duplicate = re.search(r'has duplicate key "(.*)"', detail)
+        if duplicate:
+            return BadEvent(entry, f"`{duplicate.group(1)}` appears twice in one event")
+        return BadEvent(entry, f"is not an event object ({detail[:80]})")
+    return None
 
 
 def open_bytes(path: Path) -> tuple[IO[bytes], IO[bytes]]:
@@ -213,8 +304,8 @@ class _ChunkParser:
         self.tmp.close()
         self.con.close()
 
-    def parse(self, body: bytes, base_ns: int) -> tuple[KinetoChunk, int] | None:
-        """Parse ``[body]`` into (chunk with ids counted from 0, events read); None if not JSON."""
+    def parse(self, body: bytes, base_ns: int) -> KinetoChunk | BadEvent | None:
+        """Parse ``[body]`` into a chunk with ids counted from 0; None if not JSON."""
         self.tmp.seek(0)
         self.tmp.truncate()
         self.tmp.write(b"[")
@@ -225,17 +316,24 @@ class _ChunkParser:
             # read_json sizes its buffers from maximum_object_size: no event is larger
             # than the piece that holds it.
             max_object = max(len(body) + 64, 1 << 20)
-            self.con.execute(READ_SQL, {"path": self.tmp.name, "max_object": max_object})
-            count = self.con.execute(COUNT_SQL).fetchall()[0][0]
-            events = _times(self.con.sql(EVENT_SQL).to_arrow_table(), base_ns)
+            try:
+                self.con.execute(READ_SQL, {"path": self.tmp.name, "max_object": max_object})
+            except duckdb.InvalidInputException as exc:
+                return _bad_json(exc)
+            count, bad, no_ts, negative = self.con.execute(COUNT_SQL).fetchall()[0]
+            if bad is not None:
+                return BadEvent(*bad)
+            try:
+                events = _times(self.con.sql(EVENT_SQL).to_arrow_table(), base_ns)
+            except duckdb.OutOfMemoryException:
+                return BadEvent(None, f"needs more than {PARSER_MEMORY} to parse")
             threads = self.con.sql(THREAD_SQL).to_arrow_table()
-        except (duckdb.InvalidInputException, duckdb.ConversionException):
-            return None
         finally:
             self.con.execute("DROP TABLE IF EXISTS _c")
         if events is None:
-            return None
-        return KinetoChunk(events, threads), count
+            return BadEvent(None, "holds a `ts` + baseTimeNanoseconds or a `dur` beyond ±2^63 ns")
+        warnings = Counter({NO_TS: no_ts, NEGATIVE_DUR: negative})
+        return KinetoChunk(events, threads, count, +warnings)
 
 
 _INT64_MAX = (1 << 63) - 1
@@ -290,7 +388,17 @@ def _renumber(chunk: KinetoChunk, first_id: int) -> KinetoChunk:
     events = chunk.events
     column = events.schema.get_field_index("event_id")
     ids = pc.add(events.column(column), pa.scalar(first_id, pa.int64()))
-    return KinetoChunk(events.set_column(column, "event_id", ids), chunk.threads)
+    events = events.set_column(column, "event_id", ids)
+    return KinetoChunk(events, chunk.threads, chunk.count, chunk.warnings)
+
+
+def _reject(path: Path, bad: BadEvent, first_id: int) -> InputError:
+    where = "traceEvents" if bad.entry is None else f"traceEvents[{first_id + bad.entry}]"
+    return InputError(
+        f"{path}: {where} {bad.problem}",
+        "Fix or remove that event (the array counts from 0); "
+        "a PyTorch profiler trace holds objects with numeric `ts`/`dur` and text `ph`/`name`.",
+    )
 
 
 class ParserPool:
@@ -316,10 +424,10 @@ class ParserPool:
                 self.made.append(parser)
         return parser
 
-    def submit(self, body: bytes, base_ns: int) -> Future[tuple[KinetoChunk, int] | None]:
+    def submit(self, body: bytes, base_ns: int) -> Future[KinetoChunk | BadEvent | None]:
         return self.pool.submit(lambda: self._parser().parse(body, base_ns))
 
-    def parse(self, body: bytes, base_ns: int) -> tuple[KinetoChunk, int] | None:
+    def parse(self, body: bytes, base_ns: int) -> KinetoChunk | BadEvent | None:
         return self.submit(body, base_ns).result()
 
     def close(self) -> None:
@@ -482,17 +590,18 @@ def _chunks(
     base_ns, parsers = meta["_base_ns"], pool.threads
     pending: deque[list[Any]] = deque()  # [body, separator, future]
     next_id = 0
-    limit = 8 * block_bytes
+    limit = 8 * block_bytes + len(buf)  # the first piece holds what the head read
 
     def settle() -> Iterator[KinetoChunk]:
         """Resolve the oldest piece: yield it, or glue it to the next one."""
         nonlocal next_id, buf
         body, sep, future = pending.popleft()
         result = future.result()
+        if isinstance(result, BadEvent):  # the oldest piece starts at an event: a real error
+            raise _reject(path, result, next_id)
         if result is not None:
-            chunk, count = result
-            chunk = _renumber(chunk, next_id)
-            next_id += count
+            chunk = _renumber(result, next_id)
+            next_id += result.count
             if on_progress:
                 on_progress(raw.tell())
             yield chunk
@@ -524,9 +633,8 @@ def _chunks(
                 yield from settle()
         while pending:
             yield from settle()
-        for chunk, count in _final(path, pool, buf, meta):
+        for chunk in _final(path, pool, buf, meta, next_id):
             yield _renumber(chunk, next_id)
-            next_id += count
         if on_progress:
             on_progress(raw.tell())
     finally:
@@ -537,8 +645,8 @@ def _chunks(
 
 
 def _final(
-    path: Path, pool: ParserPool, buf: bytes, meta: dict[str, Any]
-) -> Iterator[tuple[KinetoChunk, int]]:
+    path: Path, pool: ParserPool, buf: bytes, meta: dict[str, Any], first_id: int
+) -> Iterator[KinetoChunk]:
     """The last piece holds the array's end: find the ``]`` whose both sides parse."""
     end = buf.rfind(b"]")
     while end != -1:
@@ -549,6 +657,8 @@ def _final(
                 meta.update({k: v for k, v in late.items() if k not in meta})
                 return
             result = pool.parse(body, meta["_base_ns"])
+            if isinstance(result, BadEvent):
+                raise _reject(path, result, first_id)
             if result is not None:
                 meta.update({k: v for k, v in late.items() if k not in meta})
                 yield result
