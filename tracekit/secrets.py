@@ -35,21 +35,24 @@ _KEYWORDS = (
     r"private[_-]?key|credentials?|auth|cookie"
 )
 _B64 = r"A-Za-z0-9+/"
+_BEFORE = r"(^|[^A-Za-z0-9])"
+_KEEP_BEFORE = rf"\1{REDACTED}"
 # The value after such a keyword: quoted (to its closing quote) or up to white space.
 _VALUE = r"(?:\"[^\"]*\"?|'[^']*'?|[^\s\"']+)"
 # (RE2 pattern, Arrow replacement): applied in order to the guarded values.
 REDACTIONS: tuple[tuple[str, str], ...] = (
     (r"-----BEGIN [A-Z0-9 ]*-----(?s:.*?)(?:-----END [A-Z0-9 ]*-----|$)", REDACTED),
     (r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@", rf"\1{REDACTED}@"),
-    (r"\b(?:gh[pousr]_[A-Za-z0-9]{8,}|github_pat_[A-Za-z0-9_]{8,})", REDACTED),
-    (r"\bxox[abposre]-[A-Za-z0-9-]{8,}", REDACTED),
+    # a token starts a word or follows `_` (`k_ghp_…`): the character before it is kept
+    (rf"{_BEFORE}(?:gh[pousr]_[A-Za-z0-9]{{8,}}|github_pat_[A-Za-z0-9_]{{8,}})", _KEEP_BEFORE),
+    (rf"{_BEFORE}xox[abposre]-[A-Za-z0-9-]{{8,}}", _KEEP_BEFORE),
     # hf_ and 8+ characters with an upper-case letter or digit early: tokens are
     # random base62, snake_case identifiers (`hf_generate`) are not
-    (r"\bhf_[a-z]*[A-Z0-9][A-Za-z0-9]{7,}", REDACTED),
-    (r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}", REDACTED),
-    (r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", REDACTED),
-    (rf"(^|[^{_B64}=_])[{_B64}]{{40}}([^{_B64}=_]|$)", rf"\1{REDACTED}\2"),
-    (r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)?", REDACTED),
+    (rf"{_BEFORE}hf_[a-z]*[A-Z0-9][A-Za-z0-9]{{7,}}", _KEEP_BEFORE),
+    (rf"{_BEFORE}sk-(?:ant-|proj-)?[A-Za-z0-9_-]{{16,}}", _KEEP_BEFORE),
+    (rf"{_BEFORE}(?:AKIA|ASIA)[A-Z0-9]{{16}}", _KEEP_BEFORE),
+    (rf"(^|[^{_B64}=])[{_B64}]{{40}}([^{_B64}=]|$)", rf"\1{REDACTED}\2"),
+    (rf"{_BEFORE}eyJ[A-Za-z0-9_-]{{8,}}\.[A-Za-z0-9_-]{{8,}}(?:\.[A-Za-z0-9_-]*)?", _KEEP_BEFORE),
     (r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+", rf"\1{REDACTED}"),
     # `HF_TOKEN=…`, `"password": "…"`, `--api-key=…`: a keyword ending a name, then = or :
     (
@@ -57,7 +60,7 @@ REDACTIONS: tuple[tuple[str, str], ...] = (
         rf"\1{REDACTED}",
     ),
     # `--api-key …`, `-token …`: a command-line flag ending in a keyword, then its value
-    (rf"(?i)((?:^|\s)--?(?:[a-z0-9]+[_-])*(?:{_KEYWORDS})\s+){_VALUE}", rf"\1{REDACTED}"),
+    (rf"(?i)((?:^|[^a-z0-9-])--?(?:[a-z0-9]+[_-])*(?:{_KEYWORDS})\s+){_VALUE}", rf"\1{REDACTED}"),
 )
 # Every value a redaction could change matches this (case-insensitive literals
 # and one counted class): the patterns above run only where it matches.

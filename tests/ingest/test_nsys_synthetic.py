@@ -322,7 +322,7 @@ def test_bulk_read_types_come_from_the_fields(tmp_path: Path) -> None:
     default batch), text in an integer column and a missing column read as their fields."""
     import pyarrow as pa
 
-    from tracekit.ingest.nsys_sqlite import ExportTables
+    from tracekit.ingest.nsys_sqlite import ExportTables, Field
 
     path = tmp_path / "types.sqlite"
     con = sqlite3.connect(path)
@@ -333,7 +333,7 @@ def test_bulk_read_types_come_from_the_fields(tmp_path: Path) -> None:
     con.close()
     path.chmod(0o444)
     fields = [("id", pa.int64()), ("value", pa.string()), ("absent", pa.float64())]
-    got = ExportTables(path).read("StringIds", fields)
+    got = ExportTables(path).read("StringIds", [Field(name, kind) for name, kind in fields])
     assert got.schema == pa.schema([("_ord", pa.int64()), *fields])
     assert got.slice(5000).to_pylist() == [
         {"_ord": 5001, "id": 7, "value": "late text", "absent": None},

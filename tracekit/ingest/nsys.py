@@ -24,42 +24,31 @@ import pyarrow.compute as pc
 
 from tracekit.collect.nsys_cmd import export_argv, locate_nsys
 from tracekit.errors import InputError
-from tracekit.ingest import nsys_sql
+from tracekit.ingest import nsys_sql, nsys_tables
 from tracekit.ingest.discover import Source
 from tracekit.ingest.loader import ParsedTrace
-from tracekit.ingest.nsys_env import RankMap, mapped_rank, safe_env
+from tracekit.ingest.nsys_env import RankMap, env_pairs, env_rank, mapped_rank, safe_env
 from tracekit.ingest.nsys_payload import MESSAGE_SIZE_ENTRY, message_sizes
-from tracekit.ingest.nsys_sqlite import ExportTables
+from tracekit.ingest.nsys_sqlite import REEXPORT, ExportTables, quote_ident
+from tracekit.ingest.nsys_tables import EVENT_TABLES, MAX_NS, MAX_SPAN_NS
 from tracekit.resources import queries_dir
+from tracekit.secrets import looks_secret, redact_array
 
-I64, F64, STR, BIN = pa.int64(), pa.float64(), pa.string(), pa.binary()
-KERNEL_FIELDS = [
-    (c, I64)
-    for c in "start end deviceId streamId correlationId globalPid demangledName shortName".split()
-]
-RUNTIME_FIELDS = [
-    (c, I64) for c in "start end eventClass globalTid correlationId nameId returnValue".split()
-]
-MEMCPY_FIELDS = [
-    (c, I64)
-    for c in (
-        "start end deviceId streamId correlationId globalPid bytes copyKind srcKind dstKind"
-    ).split()
-]
-MEMSET_FIELDS = [
-    (c, I64) for c in "start end deviceId streamId correlationId globalPid bytes value".split()
-]
-NVTX_FIELDS = [
-    *[(c, I64) for c in "start end eventType category globalTid textId domainId".split()],
-    ("text", STR),
-    *[(c, I64) for c in "int64Value uint64Value int32Value uint32Value jsonTextId".split()],
-    ("doubleValue", F64),
-    ("floatValue", F64),
-    ("jsonText", STR),
-]
-KEPT_SYSTEM = ("Hostname", "NvDriverVersion", "CudaDriverVersion", "OsDescription")
+# What a profile needs of the target system: the host and the driver versions
+# (not the OS description, the CPU list, ...), each dropped if it looks like a secret.
+KEPT_SYSTEM = ("Hostname", "NvDriverVersion", "CudaDriverVersion")
 CHUNK_ROWS = 1 << 17
 READ_THREADS = max(2, min(8, os.cpu_count() or 2))
+# The local view of each event table (nsys_sql) and the name its raw rows are registered as.
+EVENT_VIEWS = {
+    "CUPTI_ACTIVITY_KIND_KERNEL": ("kernel_raw", nsys_sql.KERNELS),
+    "CUPTI_ACTIVITY_KIND_RUNTIME": ("runtime_raw", nsys_sql.RUNTIME),
+    "CUPTI_ACTIVITY_KIND_MEMCPY": ("memcpy_raw", nsys_sql.MEMCPY),
+    "CUPTI_ACTIVITY_KIND_MEMSET": ("memset_raw", nsys_sql.MEMSET),
+    "NVTX_EVENTS": ("nvtx_raw", nsys_sql.NVTX),
+}
+# A process name is its command's first word without the folder: never its arguments.
+PROCESS_NAME = r"^\s*(?:\S*/)?(?P<name>[^\s/]+)"
 
 
 def export_report(report: Path, sha256: str) -> Path:
@@ -91,7 +80,12 @@ def export_report(report: Path, sha256: str) -> Path:
 
 
 class _Report:
-    """One export read into a local DuckDB: view ``ev`` (events) and table ``th`` (threads)."""
+    """One export read into a local DuckDB: view ``ev`` (events) and table ``th`` (threads).
+
+    Each raw table is checked as it is read (``nsys_tables``) and across tables
+    here: unique StringIds, every id a string, a span of at most a week.
+    Credentials in names and NVTX text are redacted before anything is shaped.
+    """
 
     def __init__(self, path: Path, on_progress: Callable[[int], None]) -> None:
         self.path = path
@@ -103,6 +97,8 @@ class _Report:
         self.on_progress = on_progress
         self.next_id = 0
         self.parts: list[str] = []
+        self.t0 = self.utc = 0
+        self.bounds: list[tuple[int, int, str, str, int]] = []
 
     def check(self) -> None:
         t = self.tables
@@ -119,9 +115,16 @@ class _Report:
                 "(no StringIds, META_DATA_EXPORT, CUPTI or NVTX tables)",
                 "Export a report with `nsys export --type sqlite REPORT.nsys-rep`.",
             )
+        kernels = "CUPTI_ACTIVITY_KIND_KERNEL"
+        if t.has(kernels) and not (t.has(kernels, "demangledName") or t.has(kernels, "shortName")):
+            raise InputError(
+                f"{self.path}: table {kernels} has neither a demangledName nor a shortName "
+                "column, which Nsight Systems exports always have (renamed or dropped?)",
+                REEXPORT,
+            )
         if (
-            not t.has("CUPTI_ACTIVITY_KIND_KERNEL", "start")
-            or not t.con.execute("SELECT 1 FROM CUPTI_ACTIVITY_KIND_KERNEL LIMIT 1").fetchall()
+            not t.has(kernels)
+            or not t.con.execute(f"SELECT 1 FROM {quote_ident(kernels)} LIMIT 1").fetchall()
         ):
             raise InputError(
                 f"{self.path}: the capture holds no CUDA kernels",
@@ -132,44 +135,88 @@ class _Report:
     def meta(self, table: str) -> dict[str, str]:
         return {str(k): str(v) for k, v in self.tables.pairs(table, "name", "value")}
 
-    def time_base(self) -> tuple[int, int]:
-        """(t0, utc): session start on the report clock and its UTC epoch ns (0 if unknown)."""
-        con = self.tables.con
-        t0 = utc = 0
-        if self.tables.has("ANALYSIS_DETAILS", "startTime"):
-            row = con.execute("SELECT min(startTime) FROM ANALYSIS_DETAILS").fetchone()
-            t0 = int(row[0]) if row and row[0] is not None else 0
-        if self.tables.has("TARGET_INFO_SESSION_START_TIME", "utcEpochNs"):
-            cols = self.tables.columns["TARGET_INFO_SESSION_START_TIME"]
-            clock = "systemClockNs" if "systemClockNs" in cols else "NULL"
-            row = con.execute(
-                f"SELECT utcEpochNs, {clock} FROM TARGET_INFO_SESSION_START_TIME LIMIT 1"
-            ).fetchone()
-            if row and row[0] is not None:
-                utc = int(row[0])
-                if not t0 and row[1] is not None:
-                    t0 = int(row[1])
-        return t0, utc
+    def _time_base(self) -> None:
+        """t0 and utc: session start on the report clock and its UTC epoch ns (0 if unknown)."""
+        session = self.tables.read("ANALYSIS_DETAILS", nsys_tables.SESSION)
+        self.t0 = pc.min(session["startTime"]).as_py() or 0
+        start = self.tables.read("TARGET_INFO_SESSION_START_TIME", nsys_tables.SESSION_UTC)
+        if start.num_rows and start["utcEpochNs"][0].as_py() is not None:
+            self.utc = start["utcEpochNs"][0].as_py()
+            if not self.t0:
+                self.t0 = start["systemClockNs"][0].as_py() or 0
+        self.db.execute("SET VARIABLE t0 = ?", [self.t0])
+        self.db.execute("SET VARIABLE utc = ?", [self.utc])
 
-    def _load(self, raw: pa.Table, sql: str, params: dict, nvtx_bytes: bool = False) -> None:
-        """Add a view over ``raw`` shaped by ``sql`` to the parts of ``ev``.
+    def _strings(self) -> pa.Table:
+        """StringIds with credentials redacted; each id once."""
+        strings = self.tables.read("StringIds", nsys_tables.STRINGS)
+        strings = strings.set_column(2, "value", redact_array(strings["value"]))
+        self.db.register("strings_raw", strings)
+        dup = self.db.execute(
+            "SELECT id, count(*) FROM strings_raw GROUP BY id HAVING count(*) > 1 LIMIT 1"
+        ).fetchone()
+        if dup:
+            raise InputError(
+                f"{self.path}: table StringIds, column id: id {dup[0]} appears {dup[1]} times, "
+                "where each id names one string",
+                REEXPORT,
+            )
+        self.db.execute(nsys_sql.STRINGS)
+        self.db.unregister("strings_raw")
+        return strings
+
+    def _check_ids(
+        self, table: str, raw: pa.Table, columns: tuple[str, ...], ids: pa.Array
+    ) -> None:
+        for column in columns:
+            values = raw[column]
+            missing = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=ids)))
+            if pc.any(missing).as_py():
+                row = pc.index(missing, True).as_py()
+                raise InputError(
+                    f"{self.path}: table {table}, column {column}, row {raw['_ord'][row]}: "
+                    f"string id {values[row]} is not in StringIds",
+                    REEXPORT,
+                )
+
+    def _note_bounds(self, table: str, raw: pa.Table) -> None:
+        """Remember the earliest start and latest end of ``table`` for the span check."""
+        if not raw.num_rows:
+            return
+        end = raw["end"] if raw["end"].null_count < raw.num_rows else raw["start"]
+        first = pc.min(raw["start"]).as_py()
+        last_at = pc.index(end, pc.max(end)).as_py()
+        self.bounds.append((first, end[last_at].as_py(), table, end._name, last_at))
+
+    def _check_span(self) -> None:
+        """All events within MAX_SPAN_NS of each other, and their UTC times within int64."""
+        if not self.bounds:
+            return
+        first = min(b[0] for b in self.bounds)
+        last, table, column, row = max((b[1], b[2], b[3], b[4]) for b in self.bounds)
+        if last - first > MAX_SPAN_NS or last - self.t0 + self.utc >= MAX_NS * 2:
+            years = (last - first) / (365.25 * 24 * 3600e9)
+            raise InputError(
+                f"{self.path}: table {table}, column {column}: a time of {last} ns lies "
+                f"{years:.3g} years after the report's first event ({first} ns); an export "
+                "spans hours, at most a week",
+                REEXPORT,
+            )
+
+    def _load(self, table: str, raw: pa.Table) -> None:
+        """Register ``raw`` (rows of ``table``) and its view, one part of ``ev``.
 
         Rows are shaped when ``chunks`` reads them, once, with no table in between.
         """
-        if nvtx_bytes:
-            self.db.register("sizes", self._message_sizes())
-            self.db.register("plain", raw)
-            raw = self.db.sql(
-                "SELECT p.*, s._bytes FROM plain p LEFT JOIN sizes s USING (_ord)"
-            ).to_arrow_table()
-        name = f"part{len(self.parts)}"
-        self.db.register(f"{name}_raw", raw)
-        body = sql.replace("FROM raw", f"FROM {name}_raw")
-        for key, value in (params | {"first": self.next_id}).items():
-            body = body.replace(f"${key}", str(int(value)))
-        self.db.execute(f"CREATE VIEW {name} AS {body}")
-        self.parts.append(name)
-        self.next_id += (pc.max(raw["_ord"]).as_py() or 0) + 1 if raw.num_rows else 0
+        name, sql = EVENT_VIEWS[table]
+        if not raw.num_rows:
+            return
+        ords = raw["_ord"]
+        raw = raw.set_column(0, "_ord", pc.add(ords, self.next_id))
+        self.db.register(name, raw)
+        self.db.execute(sql)
+        self.parts.append(sql.split()[2])
+        self.next_id += pc.max(ords).as_py() + 1
         self.on_progress(min(self.size, self.size * self.next_id // max(self._total, 1)))
 
     def _union(self) -> None:
@@ -189,72 +236,64 @@ class _Report:
         self.db.execute(f"CREATE VIEW ev AS SELECT {cells} FROM ({union})")
 
     def _size_offsets(self) -> dict[int, int]:
-        if not self.tables.has("NVTX_PAYLOAD_SCHEMA_ENTRIES", "offset"):
-            return {}
-        rows = self.tables.con.execute(
-            "SELECT schemaId, coalesce(offset, 0) FROM NVTX_PAYLOAD_SCHEMA_ENTRIES WHERE name = ?",
-            [MESSAGE_SIZE_ENTRY],
-        ).fetchall()
-        return {int(s): int(o) for s, o in rows if s is not None}
+        entries = self.tables.read("NVTX_PAYLOAD_SCHEMA_ENTRIES", nsys_tables.PAYLOAD_ENTRIES)
+        schemas, offsets, names = (entries[c].to_pylist() for c in ("schemaId", "offset", "name"))
+        return {
+            s: o or 0
+            for s, o, n in zip(schemas, offsets, names, strict=True)
+            if n == MESSAGE_SIZE_ENTRY and s is not None
+        }
+
+    def _nvtx(self, raw: pa.Table, offsets: dict[int, int]) -> pa.Table:
+        """NVTX rows with text redacted and ``_bytes``, the NCCL message size of a payload."""
+        for column in ("text", "jsonText"):
+            raw = raw.set_column(
+                raw.schema.get_field_index(column), column, redact_array(raw[column])
+            )
+        if "binaryData" in raw.column_names:
+            sizes = message_sizes(raw["binaryData"].combine_chunks(), offsets)
+            raw = raw.drop_columns(["binaryData"])
+        else:
+            sizes = pa.nulls(raw.num_rows, pa.int64())
+        return raw.append_column("_bytes", sizes)
 
     def load(self) -> None:
         t = self.tables
         self._total = sum(
-            t.con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
-            for name in (
-                "CUPTI_ACTIVITY_KIND_KERNEL",
-                "CUPTI_ACTIVITY_KIND_RUNTIME",
-                "CUPTI_ACTIVITY_KIND_MEMCPY",
-                "CUPTI_ACTIVITY_KIND_MEMSET",
-                "NVTX_EVENTS",
-            )
+            t.con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()[0]
+            for name, _fields, _ids in EVENT_TABLES
             if t.has(name)
         )
-        strings = t.read("StringIds", [("id", I64), ("value", STR)])
-        self.db.register("strings_arrow", strings)
-        self.db.execute(nsys_sql.STRINGS)
-        self.db.unregister("strings_arrow")
-        t0, utc = self.time_base()
-        params = {"t0": t0, "utc": utc}
-        jobs = [
-            ("CUPTI_ACTIVITY_KIND_KERNEL", KERNEL_FIELDS, nsys_sql.KERNELS),
-            ("CUPTI_ACTIVITY_KIND_RUNTIME", RUNTIME_FIELDS, nsys_sql.RUNTIME),
-            ("CUPTI_ACTIVITY_KIND_MEMCPY", MEMCPY_FIELDS, nsys_sql.MEMCPY),
-            ("CUPTI_ACTIVITY_KIND_MEMSET", MEMSET_FIELDS, nsys_sql.MEMSET),
-            ("NVTX_EVENTS", NVTX_FIELDS, nsys_sql.NVTX),
-        ]
-        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-            reads = [t.read_async(table, fields, pool=pool) for table, fields, _ in jobs]
-            for (table, _fields, sql), collect in zip(jobs, reads, strict=True):
-                self._load(collect(), sql, params, nvtx_bytes=table == "NVTX_EVENTS")
-        self._union()
-        for table, fields, sql in (
-            ("ThreadNames", [("nameId", I64), ("globalTid", I64)], nsys_sql.THREAD_NAMES),
-            (
-                "PROCESSES",
-                [("globalPid", I64), ("pid", I64), ("name", STR)],
-                nsys_sql.PROCESS_NAMES,
-            ),
-        ):
-            self.db.register("raw", t.read(table, fields))
-            self.db.execute(sql)
-            self.db.unregister("raw")
-
-    def _message_sizes(self) -> pa.Table:
-        """(_ord, _bytes): message sizes decoded from the NVTX rows that carry a blob."""
-        empty = pa.table({"_ord": pa.array([], I64), "_bytes": pa.array([], I64)})
+        ids = self._strings()["id"]
+        self._time_base()
         offsets = self._size_offsets()
-        if not offsets or not self.tables.has("NVTX_EVENTS", "binaryData"):
-            return empty
-        rows = self.tables.con.execute(
-            'SELECT rowid, CAST("binaryData" AS BLOB) FROM NVTX_EVENTS '
-            'WHERE "binaryData" IS NOT NULL'
-        ).fetchall()
-        if not rows:
-            return empty
-        ords, blobs = zip(*rows, strict=True)
-        sizes = message_sizes(pa.array(blobs, BIN), offsets)
-        return pa.table({"_ord": pa.array(ords, I64), "_bytes": sizes})
+        blobs = [nsys_tables.NVTX_BLOB] if offsets and t.has("NVTX_EVENTS", "binaryData") else []
+        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+            reads = [
+                t.read_async(table, fields + (blobs if table == "NVTX_EVENTS" else []), pool=pool)
+                for table, fields, _ids in EVENT_TABLES
+            ]
+            for (table, _fields, id_columns), collect in zip(EVENT_TABLES, reads, strict=True):
+                raw = collect()
+                self._check_ids(table, raw, id_columns, ids)
+                self._note_bounds(table, raw)
+                if table == "NVTX_EVENTS":
+                    raw = self._nvtx(raw, offsets)
+                self._load(table, raw)
+        self._check_span()
+        self._union()
+        threads = t.read("ThreadNames", nsys_tables.THREADS)
+        self._check_ids("ThreadNames", threads, ("nameId",), ids)
+        processes = t.read("PROCESSES", nsys_tables.PROCESSES)
+        names = pc.struct_field(pc.extract_regex(processes["name"], PROCESS_NAME), "name")
+        processes = processes.set_column(3, "name", redact_array(names))
+        for name, raw, sql in (
+            ("thread_raw", threads, nsys_sql.THREAD_NAMES),
+            ("process_raw", processes, nsys_sql.PROCESS_NAMES),
+        ):
+            self.db.register(name, raw)
+            self.db.execute(sql)
+            self.db.unregister(name)
 
     def gpu_processes(self) -> list[tuple[int | None, list[int], int]]:
         return [tuple(r) for r in self.db.execute(nsys_sql.GPU_PROCESSES).fetchall()]
@@ -300,9 +339,9 @@ def read_nsys(
 def _traces(source: Source, sha256: str, report: _Report, rank_map: RankMap) -> list[ParsedTrace]:
     gpus = report.gpu_processes()
     firsts = dict(report.db.execute("SELECT _proc, min(abs_ns) FROM ev GROUP BY _proc").fetchall())
-    system = report.meta("TARGET_INFO_SYSTEM_ENV")
+    system = {k: v for k, v in report.meta("TARGET_INFO_SYSTEM_ENV").items() if not looks_secret(v)}
     env_rows = [
-        v
+        str(v)
         for k, v in report.tables.pairs("TARGET_INFO_SYSTEM_ENV", "name", "value")
         if k == "DeviceEnvironment"
     ]
@@ -311,22 +350,24 @@ def _traces(source: Source, sha256: str, report: _Report, rank_map: RankMap) -> 
         for _k, v in report.tables.pairs("META_DATA_CAPTURE", "name", "value")
         if isinstance(v, str) and "=" in v
     ]
-    env = safe_env([str(v) for v in env_rows])
-    export_meta = report.meta("META_DATA_EXPORT")
+    env = safe_env(env_rows)
+    env_rank_, world = env_rank(
+        env_pairs(env_rows), f"{source.path}: table TARGET_INFO_SYSTEM_ENV (DeviceEnvironment)"
+    )
+    export_meta = {k: v for k, v in report.meta("META_DATA_EXPORT").items() if not looks_secret(v)}
     names = dict(
         report.db.execute(
             "SELECT _proc, any_value(name) FROM th WHERE tid IS NULL GROUP BY ALL"
         ).fetchall()
     )
     gpu_names = _gpu_names(report)
-    t0, utc = report.time_base()
     ranks: dict[Any, tuple[int | None, str | None]] = {}
     for proc, _devices, _n in gpus:
         pid = proc & 0xFFFFFF if proc is not None else -1
         rank = mapped_rank(rank_map, source.path.name, pid)
         ranks[proc] = (rank, "option" if rank is not None else None)
-    if len(gpus) == 1 and ranks[gpus[0][0]][0] is None and env.get("RANK", "").isdigit():
-        ranks[gpus[0][0]] = (int(env["RANK"]), "environment")
+    if len(gpus) == 1 and ranks[gpus[0][0]][0] is None and env_rank_ is not None:
+        ranks[gpus[0][0]] = (env_rank_, "environment")
     if len(gpus) > 1 and any(r is None for r, _ in ranks.values()):
         listing = ", ".join(
             f"pid {p & 0xFFFFFF if p is not None else '?'} on GPU {','.join(map(str, d))}"
@@ -340,7 +381,6 @@ def _traces(source: Source, sha256: str, report: _Report, rank_map: RankMap) -> 
             "and does not say which rank each is",
             f"Map them with --rank-map '{source.path.name}:{example}' (PID=RANK for each).",
         )
-    world = int(env["WORLD_SIZE"]) if env.get("WORLD_SIZE", "").isdigit() else None
     traces = []
     for proc, devices, kernels in gpus:
         rank, rank_source = ranks[proc]
@@ -350,8 +390,8 @@ def _traces(source: Source, sha256: str, report: _Report, rank_map: RankMap) -> 
             "process_name": names.get(proc),
             "devices": devices,
             "kernels": kernels,
-            "session_start_ns": t0,
-            "session_start_utc_ns": utc or None,
+            "session_start_ns": report.t0,
+            "session_start_utc_ns": report.utc or None,
             "system": {k: system[k] for k in KEPT_SYSTEM if k in system},
             "environment": env,
         }
@@ -376,8 +416,9 @@ def _traces(source: Source, sha256: str, report: _Report, rank_map: RankMap) -> 
 
 
 def _gpu_names(report: _Report) -> dict[int, str]:
+    gpus = report.tables.read("TARGET_INFO_GPU", nsys_tables.GPUS)
     return {
-        int(i): str(n)
-        for i, n in report.tables.pairs("TARGET_INFO_GPU", "id", "name")
-        if i is not None and n is not None
+        i: n
+        for i, n in zip(gpus["id"].to_pylist(), gpus["name"].to_pylist(), strict=True)
+        if i is not None and n is not None and not looks_secret(n)
     }

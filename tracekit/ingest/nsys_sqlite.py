@@ -1,7 +1,13 @@
 """Move Nsight Systems SQLite tables into Arrow in bulk, reading columns by name.
 
-Every table and every column is optional (``nsys export --lazy`` drops empty
-tables; schema micro versions add columns): a missing column reads as NULL.
+Every table is optional (``nsys export --lazy`` drops empty tables) and so is
+every column that a :class:`Field` does not mark ``needed`` (schema micro
+versions add columns): a missing column reads as NULL. Each read checks its
+rows: in the same SQLite scan, that an integer column holds whole numbers (a
+``_bad`` column names the first one that does not; CAST would make text 0),
+then vectorised in Arrow, the other rules of its :class:`Field` (NULLs where nsys
+always writes a value, numbers out of range, huge strings, an ``end`` before
+its ``start``). A damaged row stops the import with its table, column and row.
 Bulk reads go through the Arrow ADBC SQLite driver (``adbc-driver-sqlite``,
 which bundles its own SQLite): rows arrive as Arrow columns straight from C,
 with no per-row logic in Python. Small lookups (table list, metadata pairs,
@@ -13,9 +19,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tracekit.errors import InputError, TracekitError
 
@@ -40,6 +48,36 @@ SQL_CASTS = (
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+# Longer strings are not trace data (a kernel name, an NVTX range): 1 MiB.
+MAX_TEXT_BYTES = 1 << 20
+REEXPORT = (
+    "Export the report again (nsys export --type sqlite --include-blobs=true REPORT.nsys-rep); "
+    "an export that was edited or written by another tool must keep nsys's column types."
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    """A column read from an export table, and what a valid value of it is.
+
+    ``needed``: the table must have the column (if the table exists at all);
+    ``not_null``: every row has a value; ``low``/``high``: bounds of an integer;
+    ``after``: another field this one may not be less than (``end`` after ``start``).
+    Every integer must be a whole number and every string at most 1 MiB.
+    """
+
+    name: str
+    kind: pa.DataType
+    needed: bool = False
+    not_null: bool = False
+    low: int | None = None
+    high: int | None = None
+    after: str | None = None
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as an SQLite identifier (a table may be called ``a"b``)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def export_uri(path: Path) -> str:
@@ -98,48 +136,52 @@ class ExportTables:
             r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         ]
         self.columns: dict[str, set[str]] = {
-            name: {r[1] for r in self.con.execute(f'PRAGMA table_info("{name}")')} for name in names
+            name: {r[0] for r in self.con.execute("SELECT name FROM pragma_table_info(?)", [name])}
+            for name in names
         }
 
     def has(self, table: str, column: str | None = None) -> bool:
         cols = self.columns.get(table)
         return cols is not None and (column is None or column in cols)
 
-    def read(
-        self,
-        table: str,
-        fields: list[tuple[str, pa.DataType]],
-        exprs: dict[str, str] | None = None,
-    ) -> pa.Table:
+    def read(self, table: str, fields: list[Field]) -> pa.Table:
         """``fields`` of ``table`` (NULL where a column is missing) plus ``_ord`` (the rowid)."""
-        return self.read_async(table, fields, exprs)()
+        return self.read_async(table, fields)()
 
     def read_async(
-        self,
-        table: str,
-        fields: list[tuple[str, pa.DataType]],
-        exprs: dict[str, str] | None = None,
-        pool: Executor | None = None,
+        self, table: str, fields: list[Field], pool: Executor | None = None
     ) -> Callable[[], pa.Table]:
         """Start reading ``table`` (on ``pool`` if given); the returned call collects it.
 
-        ``exprs`` gives an SQL expression for a field instead of its column.
+        Raises :class:`InputError` for a missing needed column or a row that breaks
+        its fields' rules.
         """
-        schema = pa.schema([("_ord", pa.int64()), *fields])
+        schema = pa.schema([("_ord", pa.int64()), *((f.name, f.kind) for f in fields)])
         empty = schema.empty_table()
         if table not in self.columns:
             return lambda: empty
+        for f in fields:
+            if f.needed and f.name not in self.columns[table]:
+                raise InputError(
+                    f"{self.path}: table {table} has no column {f.name}, which Nsight Systems "
+                    "exports always have (renamed or dropped?)",
+                    REEXPORT,
+                )
         cells = ['rowid AS "_ord"']
-        for name, kind in fields:
-            if exprs and name in exprs:
-                value = exprs[name]
-            elif name in self.columns[table]:
-                value = f'"{name}"'
-            else:
-                value = "NULL"
-            cells.append(f'CAST({value} AS {_sql_type(kind)}) AS "{name}"')
-        sql = f'SELECT {", ".join(cells)} FROM "{table}" WHERE rowid >= ? AND rowid < ?'
-        low, high = self.con.execute(f'SELECT min(rowid), max(rowid) FROM "{table}"').fetchone()
+        checks: list[tuple[str, str]] = []
+        for f in fields:
+            present = f.name in self.columns[table]
+            value = quote_ident(f.name) if present else "NULL"
+            cells.append(f"CAST({value} AS {_sql_type(f.kind)}) AS {quote_ident(f.name)}")
+            if present and (cond := _type_check(f, value)):
+                checks.append((cond, f.name))
+        if checks:
+            cases = " ".join(f"WHEN {cond} THEN {_sql_text(name)}" for cond, name in checks)
+            cells.append(f'CASE {cases} END AS "_bad"')
+        sql = f"SELECT {', '.join(cells)} FROM {quote_ident(table)} WHERE rowid >= ? AND rowid < ?"
+        low, high = self.con.execute(
+            f"SELECT min(rowid), max(rowid) FROM {quote_ident(table)}"
+        ).fetchone()
 
         def batch(start: int) -> pa.Table:
             try:
@@ -154,9 +196,18 @@ class ExportTables:
                     f"{self.path}: the SQLite export is truncated or damaged ({exc})",
                     "Export the report again: nsys export --type sqlite --include-blobs=true ...",
                 ) from exc
-            return pa.Table.from_arrays(
-                [got.column(i).cast(f.type) for i, f in enumerate(schema)], schema=schema
+            if checks:
+                bad = got.column("_bad")
+                if bad.null_count < len(bad):
+                    row = _first(pc.is_valid(bad))
+                    self._reject(table, bad[row].as_py(), got, row, "is not an integer")
+            typed = pa.Table.from_arrays(
+                [_as(got.column(i), f.type) for i, f in enumerate(schema)], schema=schema
             )
+            for f in fields:
+                if f.name in self.columns[table] and (found := _problem(f, typed)):
+                    self._reject(table, f.name, typed, *found)
+            return typed
 
         starts = range(low if low is not None else 0, (high or -1) + 1, BATCH_ROWS)
         if pool is None:
@@ -165,10 +216,77 @@ class ExportTables:
         futures = [pool.submit(batch, start) for start in starts]
         return lambda: _concat([f.result() for f in futures], empty)
 
-    def pairs(self, table: str, key: str, value: str, where: str = "") -> list[tuple]:
+    def _reject(self, table: str, column: str, got: pa.Table, row: int, problem: str) -> None:
+        """Raise for row ``row`` of ``got`` (read from ``table``), showing its stored value."""
+        rowid = got.column("_ord")[row].as_py()
+        (shown,) = self.con.execute(
+            f"SELECT quote({quote_ident(column)}) FROM {quote_ident(table)} WHERE rowid = ?",
+            [rowid],
+        ).fetchone()
+        if len(shown) > 60:
+            shown = f"{shown[:60]}... ({len(shown):,} characters)"
+        raise InputError(
+            f"{self.path}: table {table}, column {column}, row {rowid}: {shown} {problem}",
+            REEXPORT,
+        )
+
+    def pairs(self, table: str, key: str, value: str) -> list[tuple]:
         if not (self.has(table, key) and self.has(table, value)):
             return []
-        return self.con.execute(f'SELECT "{key}", "{value}" FROM "{table}" {where}').fetchall()
+        return self.con.execute(
+            f"SELECT {quote_ident(key)}, {quote_ident(value)} FROM {quote_ident(table)}"
+        ).fetchall()
+
+
+def _as(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
+    """``column`` as ``kind``; all NULL (the driver types it int64) becomes NULLs of ``kind``."""
+    if column.null_count == len(column):
+        return pa.chunked_array([pa.nulls(len(column), kind)])
+    return column.cast(kind)
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _type_check(f: Field, value: str) -> str | None:
+    """An SQLite condition true where ``value`` is not a whole number (for an integer field).
+
+    The one rule SQL must test: CAST turns text into 0, so Arrow cannot see it.
+    A whole number stored as text or real compares equal to its integer cast.
+    """
+    if not pa.types.is_integer(f.kind):
+        return None
+    return (
+        f"typeof({value}) NOT IN ('integer', 'null') AND NOT (CAST({value} AS INTEGER) = {value})"
+    )
+
+
+def _first(mask: pa.ChunkedArray | pa.Array) -> int | None:
+    mask = pc.fill_null(mask, False)
+    return pc.index(mask, True).as_py() if pc.any(mask).as_py() else None
+
+
+def _problem(f: Field, table: pa.Table) -> tuple[int, str] | None:
+    """(first row, problem) where column ``f`` of ``table`` breaks a rule of ``f``, else None."""
+    column = table.column(f.name)
+    if f.not_null and column.null_count:
+        return _first(pc.is_null(column)), "is NULL, where nsys always writes a value"
+    if f.low is not None and f.high is not None and column.null_count < len(column):
+        low, high = pc.min_max(column).values()
+        if low.as_py() < f.low or high.as_py() > f.high:
+            outside = pc.or_(pc.less(column, f.low), pc.greater(column, f.high))
+            return _first(outside), f"is out of range (expected {f.low}..{f.high})"
+    if f.after is not None:
+        row = _first(pc.less(column, table.column(f.after)))
+        if row is not None:
+            return row, f"is before its {f.after}"
+    if pa.types.is_string(f.kind) and column.null_count < len(column):
+        lengths = pc.binary_length(column)
+        if pc.max(lengths).as_py() > MAX_TEXT_BYTES:
+            row = _first(pc.greater(lengths, MAX_TEXT_BYTES))
+            return row, f"is longer than {MAX_TEXT_BYTES:,} bytes: not trace data"
+    return None
 
 
 def _concat(parts: list[pa.Table], empty: pa.Table) -> pa.Table:
