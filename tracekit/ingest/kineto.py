@@ -24,6 +24,7 @@ the text before and after the array.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 import tempfile
@@ -47,6 +48,7 @@ from isal import igzip
 from isal.isal_zlib import error as IsalError
 
 from tracekit.errors import InputError
+from tracekit.secrets import redact_array, scrub
 
 BLOCK_BYTES = 16 << 20
 # Memory each parser's in-memory DuckDB may use (a 16 MB piece needs far less).
@@ -327,13 +329,19 @@ class _ChunkParser:
                 events = _times(self.con.sql(EVENT_SQL).to_arrow_table(), base_ns)
             except duckdb.OutOfMemoryException:
                 return BadEvent(None, f"needs more than {PARSER_MEMORY} to parse")
-            threads = self.con.sql(THREAD_SQL).to_arrow_table()
+            threads = _redacted_names(self.con.sql(THREAD_SQL).to_arrow_table())
         finally:
             self.con.execute("DROP TABLE IF EXISTS _c")
         if events is None:
             return BadEvent(None, "holds a `ts` + baseTimeNanoseconds or a `dur` beyond ±2^63 ns")
         warnings = Counter({NO_TS: no_ts, NEGATIVE_DUR: negative})
         return KinetoChunk(events, threads, count, +warnings)
+
+
+def _redacted_names(threads: pa.Table) -> pa.Table:
+    """Thread and process names are free text: credentials in them are redacted."""
+    column = threads.schema.get_field_index("name")
+    return threads.set_column(column, "name", redact_array(threads.column(column)))
 
 
 _INT64_MAX = (1 << 63) - 1
@@ -436,12 +444,45 @@ class ParserPool:
             parser.close()
 
 
-def _meta_from(path: Path, text: bytes) -> dict[str, Any]:
+_META_HINT = "Re-export the trace, or fix that key: the metadata is one JSON object around it."
+
+
+def _meta_from(path: Path, text: bytes, where: str) -> dict[str, Any]:
+    """The metadata object ``text`` (``where`` says which part of the file, for messages).
+
+    A repeated key is an error (JSON parsers keep one of the two silently), and values
+    that look like credentials are dropped (:func:`tracekit.secrets.scrub`).
+    """
     try:
         meta = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        raise InputError(f"{path}: invalid JSON around the traceEvents array ({exc})") from exc
-    return meta
+        raise InputError(
+            f"{path}: the metadata {where} the traceEvents array is not valid JSON ({exc})",
+            _META_HINT,
+        ) from exc
+    if not isinstance(meta, dict):
+        raise InputError(f"{path}: the top level is not a JSON object")
+    _no_repeated_keys(path, text, where)
+    return scrub(meta)
+
+
+def _no_repeated_keys(path: Path, text: bytes, where: str) -> None:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _value in items:
+            if key in seen:
+                raise InputError(
+                    f"{path}: the key `{key}` appears twice in the metadata {where} the "
+                    "traceEvents array; tracekit does not guess which one holds",
+                    _META_HINT,
+                )
+            seen.add(key)
+        return {}
+
+    try:
+        json.loads(text, object_pairs_hook=pairs)
+    except RecursionError:  # nested deeper than Python's stack: orjson has parsed it
+        pass
 
 
 def _head_meta(path: Path, prefix: bytes) -> dict[str, Any]:
@@ -449,21 +490,37 @@ def _head_meta(path: Path, prefix: bytes) -> dict[str, Any]:
     text = prefix.rstrip()
     if text.endswith(b","):
         text = text[:-1]
-    return _meta_from(path, text + b"}")
+    return _meta_from(path, text + b"}", "before")
 
 
-def _tail_meta(suffix: bytes) -> dict[str, Any] | None:
-    """Parse the text after the array's ``]`` (``, "k": v }`` or ``}``); None if it is not that."""
+def _tail_meta(suffix: bytes) -> bytes | None:
+    """The text after the array's ``]`` (``, "k": v }`` or ``}``) as an object; None if it
+    is not that."""
     text = suffix.strip()
     if text == b"}":
-        return {}
+        return b"{}"
     if not text.startswith(b","):
         return None
+    text = b"{" + text[1:]
     try:
-        meta = orjson.loads(b"{" + text[1:])
+        meta = orjson.loads(text)
     except orjson.JSONDecodeError:
         return None
-    return meta if isinstance(meta, dict) else None
+    return text if isinstance(meta, dict) else None
+
+
+def _merge_tail(path: Path, meta: dict[str, Any], text: bytes) -> None:
+    """Add the keys written after the array to ``meta``; a key written on both sides is
+    an error, as is a second ``traceEvents``."""
+    late = _meta_from(path, text, "after")
+    for key in late:
+        if key in meta or key == "traceEvents":
+            raise InputError(
+                f"{path}: the key `{key}` appears twice in the trace (before and after "
+                "the traceEvents array); tracekit does not guess which one holds",
+                _META_HINT,
+            )
+    meta.update(late)
 
 
 def read_kineto(
@@ -497,8 +554,8 @@ def read_kineto(
         if match is None:
             _explain_no_events(path, head)
         meta = _head_meta(path, head[: match.start()])
-        if not isinstance(meta, dict):
-            raise InputError(f"{path}: the top level is not a JSON object")
+        if "traceEvents" in meta:
+            raise InputError(f"{path}: the key `traceEvents` appears twice", _META_HINT)
     except BaseException:
         fh.close()
         raw.close()
@@ -654,13 +711,13 @@ def _final(
         if late is not None:
             body = buf[:end]
             if not body.strip():
-                meta.update({k: v for k, v in late.items() if k not in meta})
+                _merge_tail(path, meta, late)
                 return
             result = pool.parse(body, meta["_base_ns"])
             if isinstance(result, BadEvent):
                 raise _reject(path, result, first_id)
             if result is not None:
-                meta.update({k: v for k, v in late.items() if k not in meta})
+                _merge_tail(path, meta, late)
                 yield result
                 return
         end = buf.rfind(b"]", 0, end)
