@@ -8,7 +8,12 @@ from __future__ import annotations
 
 
 class TracekitError(Exception):
-    """A problem with the user's input or environment, explained for a person."""
+    """A problem with the user's input or environment, explained for a person.
+
+    Nothing was changed: the CLI exits with ``exit_code`` 2.
+    """
+
+    exit_code = 2
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -21,3 +26,12 @@ class TracekitError(Exception):
 
 class InputError(TracekitError):
     """A trace, manifest or database file that cannot be used as given."""
+
+
+class PartialError(TracekitError):
+    """Part of a command's work landed before another part failed; the message says which.
+
+    The CLI exits with status 3, so that a script does not take it for "nothing changed".
+    """
+
+    exit_code = 3

@@ -33,7 +33,7 @@ def test_export_command() -> None:
 
 def test_missing_nsys_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    monkeypatch.setenv("TRACEKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(nsys_cmd, "NSYS_DIRS", (str(tmp_path / "none*"),))
     report = tmp_path / "rank0.nsys-rep"
     report.write_bytes(b"not really a report")
@@ -57,7 +57,7 @@ def test_report_exported_through_nsys(tmp_path: Path, monkeypatch: pytest.Monkey
     )
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("TRACEKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     report = tmp_path / "job.nsys-rep"
     report.write_bytes(b"report bytes")
     db = tmp_path / "t.duckdb"
@@ -67,4 +67,4 @@ def test_report_exported_through_nsys(tmp_path: Path, monkeypatch: pytest.Monkey
     assert args.endswith(str(report))
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*), min(path) FROM traces").fetchall() == [(2, str(report))]
-    assert list((tmp_path / "cache" / "nsys").glob("*.sqlite"))
+    assert list((tmp_path / "cache" / "tracekit" / "nsys").glob("*.sqlite"))

@@ -7,7 +7,9 @@ Errors are translated once, here, into one readable block and exit code 2.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import traceback
 from typing import Any
 
 from rich.markup import escape
@@ -49,19 +51,46 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl+C so that an import rolls back and cleans up."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
+    """Run the CLI; errors end here, each as one paragraph and an exit status.
+
+    2: bad input, nothing changed (:class:`TracekitError`); 3: part of the work landed
+    (:class:`PartialError`, the message says what); 1: a bug in tracekit (any other
+    exception); 130/143: interrupted / terminated. ``--debug`` adds the traceback and
+    keeps the status.
+    """
     register(sys.argv[1:])
     from tracekit.cli._app import app
 
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except TracekitError as exc:
-        if State.debug:
-            raise
-        err_console.print(f"[bold red]error:[/bold red] {escape(exc.message)}", soft_wrap=True)
-        if exc.hint:
-            err_console.print(f"[dim]{escape(exc.hint)}[/dim]", soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
+        _fail(exc.message, exc.hint)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt as exc:
+        err_console.print("terminated" if isinstance(exc, Terminated) else "interrupted")
+        sys.exit(143 if isinstance(exc, Terminated) else 130)
+    except Exception as exc:
+        _fail(
+            f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}",
+            "This is a bug in tracekit. Run the command again with --debug (before the "
+            "command) for the traceback, and report it.",
+        )
+        sys.exit(1)
+
+
+def _fail(message: str, hint: str | None) -> None:
+    if State.debug:
+        traceback.print_exc()
+    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
+    if hint:
+        err_console.print(f"[dim]{escape(hint)}[/dim]", soft_wrap=True)

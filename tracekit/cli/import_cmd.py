@@ -9,12 +9,14 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from tracekit import store
+from tracekit import places, store
 from tracekit.cli._app import app, console
-from tracekit.errors import InputError
+from tracekit.errors import InputError, PartialError, TracekitError
 from tracekit.ingest.loader import ImportSummary, import_paths
 from tracekit.ingest.parquet import export_parquet
 from tracekit.render import print_pairs
+
+SCRATCH_DB = "import.duckdb"  # the database an import with --parquet alone goes through
 
 
 @app.command("import")
@@ -63,12 +65,16 @@ def import_command(
     """
     if db is None and parquet is None:
         raise InputError("say where to import to", "Pass --db FILE, --parquet DIR, or both.")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers {workers}: expected at least 1 parser thread")
+    if parquet is not None:
+        _dataset_folder(parquet)
     if db is None:
         assert parquet is not None
-        parquet.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".tracekit-", dir=parquet) as scratch:
+            places.remove_if_killed(Path(scratch))
             _import(
-                Path(scratch) / "import.duckdb",
+                Path(scratch) / SCRATCH_DB,
                 paths,
                 run,
                 rank,
@@ -126,13 +132,38 @@ def _import(
             )
         _print_summary(db if parquet is None else parquet, summary)
     if parquet is not None and summary.runs:
-        con = store.connect(db)
-        try:
-            parts = export_parquet(con, parquet, summary.runs)
-        finally:
-            con.close()
+        parts = _export(db, parquet, summary.runs, landed=db.name != SCRATCH_DB)
         if not quiet:
             console.print(Text(f"wrote {len(parts)} rank partition(s) under {parquet}"))
+
+
+def _dataset_folder(parquet: Path) -> None:
+    """Create the dataset folder, or say why it cannot be one."""
+    if parquet.exists() and not parquet.is_dir():
+        raise InputError(
+            f"{parquet}: a file, not a folder for the Parquet dataset",
+            "--parquet names a folder (new, or one an earlier --parquet wrote).",
+        )
+    try:
+        parquet.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{parquet}: cannot create the dataset folder ({exc.strerror})") from exc
+
+
+def _export(db: Path, parquet: Path, runs: list[str], *, landed: bool) -> list[tuple[str, int]]:
+    """Write ``runs`` of ``db`` as Parquet; when ``landed`` a failure says the import stays."""
+    try:
+        with store.open(db, read_only=False) as con:
+            return export_parquet(con, parquet, runs)
+    except TracekitError as exc:
+        if not landed:
+            raise
+        raise PartialError(
+            f"{db}: imported run(s) {', '.join(runs)}, but writing the Parquet dataset failed: "
+            f"{exc.message}",
+            "The database holds the import. Write the dataset again with the same command "
+            "and --replace.",
+        ) from exc
 
 
 def _print_summary(db: Path, s: ImportSummary) -> None:

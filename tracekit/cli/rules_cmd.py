@@ -28,13 +28,10 @@ def list_rules(
     """
     if table not in TABLES:
         raise InputError(f"--table {table}: expected one of {', '.join(TABLES)}")
-    con = store.connect(db, read_only=True)
-    try:
+    with store.open(db, read_only=True) as con:
         cursor = con.execute(f"SELECT * FROM {table} ORDER BY ALL")
         columns = [d[0] for d in cursor.description]
         print_table(console, columns, cursor.fetchall(), title=table)
-    finally:
-        con.close()
 
 
 @rules_app.command("add")
@@ -52,11 +49,6 @@ def add_rules(
     """
     if table not in TABLES:
         raise InputError(f"--table {table}: expected one of {', '.join(TABLES)}")
-    con = store.connect(db)
-    try:
-        store.initialise(con)
-        with store.transaction(con):
-            added = store.load_rule_file(con, table, file, source=str(file.resolve()))
-    finally:
-        con.close()
+    with store.open(db, read_only=False) as con:
+        added = store.load_rule_file(con, table, file, source=str(file.resolve()))
     console.print(f"added {added} row(s) to {table} from {file}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import duckdb
 import typer
 
 from tracekit import store
@@ -38,27 +37,11 @@ def sql_command(
         raise InputError("pass exactly one of --db FILE and --parquet DIR")
     if fmt not in ("table", "csv", "json"):
         raise InputError(f"--format {fmt}: expected table, csv or json")
-    if file is not None:
-        try:
-            text = file.read_text()
-        except OSError as exc:
-            raise InputError(f"{file}: cannot read the SQL file ({exc.strerror})") from exc
-    elif query is None or query == "-":
-        text = sys.stdin.read()
-    else:
-        text = query
+    text = _sql_text(query, file)
     if not text.strip():
         raise InputError("no SQL given", "Pass a query, --file FILE, or pipe SQL on stdin.")
-    if db is not None:
-        con = store.connect(db, read_only=True)
-    else:
-        con = duckdb.connect()
-        store.attach_parquet(con, parquet)
-    try:
-        try:
-            cursor = con.execute(text)
-        except duckdb.Error as exc:
-            raise InputError(f"SQL error: {exc}") from exc
+    with store.open(db, read_only=True, parquet=parquet) as con:
+        cursor = store.run_query(con, text)
         if cursor.description is None:
             return
         columns = [d[0] for d in cursor.description]
@@ -67,5 +50,21 @@ def sql_command(
             print_table(console, columns, rows[:limit], more=len(rows) > limit)
         else:
             write_rows(sys.stdout, fmt, columns, cursor.fetchall())
-    finally:
-        con.close()
+
+
+def _sql_text(query: str | None, file: Path | None) -> str:
+    """The SQL from the argument, ``--file`` or stdin; bytes that are not UTF-8 are refused."""
+    if file is None and query is not None and query != "-":
+        return query
+    name = str(file) if file is not None else "stdin"
+    try:
+        data = file.read_bytes() if file is not None else sys.stdin.buffer.read()
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read the SQL file ({exc.strerror})") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{name}: not SQL text (byte {exc.start} is not UTF-8; a binary file?)",
+            "Pass a file of SQL statements in UTF-8.",
+        ) from exc

@@ -47,6 +47,7 @@ import pyarrow.compute as pc
 from isal import igzip
 from isal.isal_zlib import error as IsalError
 
+from tracekit import places
 from tracekit.errors import InputError
 from tracekit.secrets import redact_array, scrub
 
@@ -300,7 +301,9 @@ class _ChunkParser:
                 "arrow_lossless_conversion": True,
             }
         )
-        self.tmp = tempfile.NamedTemporaryFile(prefix="tracekit-", suffix=".json")
+        self.tmp = tempfile.NamedTemporaryFile(
+            prefix="chunk-", suffix=".json", dir=places.scratch_dir()
+        )
 
     def close(self) -> None:
         self.tmp.close()

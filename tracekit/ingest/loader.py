@@ -173,30 +173,28 @@ def import_paths(
     parsers = ParserPool()
     try:
         readers = _readers({s.format for s in sources}, rank_map, parsers)
-        con = store.connect(db)
-    except BaseException:
-        parsers.close()
-        raise
-    try:
-        store.initialise(con)
-        con.execute("SET preserve_insertion_order = false")
-        if {s.format for s in sources} == {"kineto"}:
-            # One writer thread: the Kineto parser threads use the cores. A parallel
-            # INSERT also leaves partly filled row groups that the commit rewrites,
-            # their old blocks left in the file as free space (a quarter of a 100 MB
-            # trace's database). The nsys reader leaves the INSERT cores to use.
-            con.execute("SET threads = 1")
-        # Bounded memory: the INSERT into `events` and the staged threads spill beyond this.
-        con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
-        # The INSERT lasts as long as the parsing; progress is the caller's to show.
-        con.execute("SET enable_progress_bar = false")
-        # JSON columns travel as `arrow.json` (as the parsers hand them out): the INSERT
-        # then takes them as JSON without parsing every value again to check it.
-        con.execute("SET arrow_lossless_conversion = true")
-        return _import(con, sources, readers, rank, replace, workers, progress)
+        with store.open(db, read_only=False, create=True) as con:
+            return _import(con, sources, readers, rank, replace, workers, progress)
     finally:
-        con.close()
         parsers.close()
+
+
+def _settings(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> None:
+    """The writing connection's settings for one import."""
+    con.execute("SET preserve_insertion_order = false")
+    if {s.format for s in sources} == {"kineto"}:
+        # One writer thread: the Kineto parser threads use the cores. A parallel
+        # INSERT also leaves partly filled row groups that the commit rewrites,
+        # their old blocks left in the file as free space (a quarter of a 100 MB
+        # trace's database). The nsys reader leaves the INSERT cores to use.
+        con.execute("SET threads = 1")
+    # Bounded memory: the INSERT into `events` and the staged threads spill beyond this.
+    con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
+    # The INSERT lasts as long as the parsing; progress is the caller's to show.
+    con.execute("SET enable_progress_bar = false")
+    # JSON columns travel as `arrow.json` (as the parsers hand them out): the INSERT
+    # then takes them as JSON without parsing every value again to check it.
+    con.execute("SET arrow_lossless_conversion = true")
 
 
 def _import(
@@ -229,19 +227,18 @@ def _import(
     # INSERT that reads a stream of the chunks as the workers parse them: one statement
     # keeps DuckDB's memory bounded (it writes full row groups out as they fill), where
     # an INSERT per chunk inside a transaction keeps every row in memory until COMMIT.
-    # Threads are staged in a temp table. A failure rolls everything back.
+    # Threads are staged in a temp table. The import is one transaction (store.open):
+    # a failure rolls everything back.
+    _settings(con, sources)
     con.execute(STAGE_SQL)
-    try:
-        with store.transaction(con):
-            stream = _Stream(con)
-            stream.run(todo, readers, workers, progress)
-            _check_nonempty(stream)
-            _resolve_ranks(con, stream.traces, rank_option, replace)
-            if replace:
-                _delete_traces(con, [known[sha] for _, sha in todo if sha in known])
-            summary = _publish(con, stream)
-    finally:
-        con.execute("DROP TABLE IF EXISTS _stage_threads")
+    stream = _Stream(con)
+    stream.run(todo, readers, workers, progress)
+    _check_nonempty(stream)
+    _resolve_ranks(con, stream.traces, rank_option, replace)
+    if replace:
+        _delete_traces(con, [known[sha] for _, sha in todo if sha in known])
+    summary = _publish(con, stream)
+    con.execute("DROP TABLE _stage_threads")
     summary.skipped = skipped
     return summary
 

@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tracekit import places
 from tracekit.collect.nsys_cmd import export_argv, locate_nsys
 from tracekit.errors import InputError
 from tracekit.ingest import nsys_sql, nsys_tables
@@ -53,7 +54,7 @@ PROCESS_NAME = r"^\s*(?:\S*/)?(?P<name>[^\s/]+)"
 
 def export_report(report: Path, sha256: str) -> Path:
     """Export ``report`` (.nsys-rep) to SQLite in the cache, once per content hash."""
-    cache = Path(os.environ.get("TRACEKIT_CACHE", Path.home() / ".cache" / "tracekit")) / "nsys"
+    cache = places.cache_dir() / "nsys"
     target = cache / f"{sha256}.sqlite"
     if target.is_file():
         return target

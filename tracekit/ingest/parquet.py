@@ -4,7 +4,7 @@ Layout (see docs/parquet.md)::
 
     DIR/<table>/run_id=<run>/rank=<rank>/part-0.parquet
 
-for the tables ``runs``, ``traces``, ``events``, ``threads`` and ``rank_layout``.
+for the tables ``store.PARQUET_TABLES`` (runs, traces, events, threads, rank_layout).
 The partition columns are not repeated inside the files (Spark and DuckDB add
 them back from the path; values are percent-encoded). Every GPU host can convert
 its own ranks and copy the folders into one shared dataset: no two hosts write the
@@ -30,9 +30,8 @@ from urllib.parse import quote
 
 import duckdb
 
+from tracekit import store
 from tracekit.errors import InputError
-
-TABLES = ("runs", "traces", "events", "threads", "rank_layout")
 
 
 def global_trace_id(run_id: str, rank: int, fmt: str, sha256: str) -> int:
@@ -86,14 +85,15 @@ def export_parquet(
                 "rank_layout": "SELECT * EXCLUDE (run_id, rank) FROM rank_layout t "
                 f"WHERE {where_rank}",
             }
-            for table, query in queries.items():
+            for table in store.PARQUET_TABLES:
+                query = queries[table]
                 folder = out / table / partition(run, rank)
                 if folder.exists():
                     shutil.rmtree(folder)
                 folder.mkdir(parents=True)
                 target = folder / "part-0.parquet"
                 con.execute(f"COPY ({query}) TO {_lit(str(target))} {options}")
-    except OSError as exc:
+    except (OSError, duckdb.IOException) as exc:
         raise InputError(f"{out}: cannot write the Parquet dataset ({exc})") from exc
     finally:
         con.execute("DROP TABLE IF EXISTS _pq_ids")
@@ -108,15 +108,11 @@ def convert_run(run_dir: Path, out: Path, *, run: str | None = None) -> list[tup
     output (bounded memory), written out per rank, and the scratch file removed.
     Returns the (run, rank) partitions written.
     """
-    from tracekit import store
     from tracekit.ingest.loader import import_paths
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".tracekit-", dir=out) as scratch:
         db = Path(scratch) / "convert.duckdb"
         summary = import_paths(db, [run_dir], run=run)
-        con = store.connect(db)
-        try:
+        with store.open(db, read_only=False) as con:
             return export_parquet(con, out, summary.runs)
-        finally:
-            con.close()
