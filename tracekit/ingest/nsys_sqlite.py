@@ -91,7 +91,13 @@ def export_uri(path: Path) -> str:
 
 def open_export(path: Path) -> sqlite3.Connection:
     with path.open("rb") as fh:
-        is_sqlite = fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+        head = fh.read(len(SQLITE_MAGIC))
+    if not head:
+        raise InputError(
+            f"{path}: the file is empty (0 bytes), not an Nsight Systems export",
+            "Export the report again: nsys export --type sqlite --include-blobs=true ...",
+        )
+    is_sqlite = head == SQLITE_MAGIC
     try:
         con = sqlite3.connect(export_uri(path), uri=True, check_same_thread=False)
         con.execute("SELECT count(*) FROM sqlite_master").fetchall()
