@@ -26,25 +26,25 @@ def con(gloo_db: Path) -> duckdb.DuckDBPyConnection:
 @pytest.mark.parametrize("by", ["layer", "stage", "phase"])
 def test_partitions_sum_to_rank(con: duckdb.DuckDBPyConnection, by: str) -> None:
     cols = ["comm_ns", "compute_ns", "overlap_ns", "exposed_comm_ns"]
-    rank = analysis.overlap(con, by="rank").sort("rank").select("rank", *cols)
-    parts = (analysis.overlap(con, by=by).group_by("rank").agg(pl.col(c).sum() for c in cols)).sort(
-        "rank"
-    )
+    rank = analysis.overlap(con, by="rank").frame.sort("rank").select("rank", *cols)
+    parts = (
+        analysis.overlap(con, by=by).frame.group_by("rank").agg(pl.col(c).sum() for c in cols)
+    ).sort("rank")
     assert rank.to_dicts() == parts.to_dicts()
     assert rank.height == 4
 
 
 def test_layers_belong_to_their_stage(con: duckdb.DuckDBPyConnection) -> None:
-    layers = analysis.overlap(con, by="layer").filter(pl.col("layer").is_not_null())
+    layers = analysis.overlap(con, by="layer").frame.filter(pl.col("layer").is_not_null())
     seen = {(r, layer) for r, layer in layers.select("rank", "layer").iter_rows()}
     # 2 layers per stage: stage 0 (ranks 0, 1) holds layers 0-1, stage 1 (ranks 2, 3) 2-3
     assert seen == {(r, layer) for r in range(4) for layer in ((0, 1) if r < 2 else (2, 3))}
-    stages = analysis.overlap(con, by="stage")
+    stages = analysis.overlap(con, by="stage").frame
     assert dict(stages.select("rank", "stage").iter_rows()) == {0: 0, 1: 0, 2: 1, 3: 1}
 
 
 def test_every_collective_matches(con: duckdb.DuckDBPyConnection) -> None:
-    inst = analysis.collective_instances(con, run="tp2pp2")
+    inst = analysis.collective_instances(con, run="tp2pp2").frame
     assert inst["complete"].all()
     counts = dict(
         inst.group_by("pg", "op")
@@ -73,7 +73,7 @@ def test_every_collective_matches(con: duckdb.DuckDBPyConnection) -> None:
 def test_pipeline_receives_split_into_transfer_and_bubble(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    recv = analysis.collective_participants(con).filter(
+    recv = analysis.collective_participants(con).frame.filter(
         (pl.col("rank_op") == "recv") & (pl.col("block") == "pp_recv")
     )
     assert recv.height == 16
@@ -82,7 +82,7 @@ def test_pipeline_receives_split_into_transfer_and_bubble(
 
 
 def test_comm_labels_and_sizes(con: duckdb.DuckDBPyConnection) -> None:
-    summary = analysis.comm_summary(con)
+    summary = analysis.comm_summary(con).frame
     gather = summary.filter(pl.col("op") == "all_gather")
     # prefill all-gather output: 2 x 16 tokens x hidden 64 x 4 bytes = 8 KiB
     assert 8192 in gather["bucket_lo_bytes"].to_list()
@@ -95,7 +95,7 @@ def test_comm_labels_and_sizes(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_latency_matches_manifest(con: duckdb.DuckDBPyConnection) -> None:
-    row = analysis.latency(con).to_dicts()[0]
+    row = analysis.latency(con).frame.to_dicts()[0]
     assert (row["steps"], row["prefill_steps"], row["decode_steps"]) == (4, 1, 3)
     # the collector times rank 0 from just before its first step range to just after the
     # step's barrier; the trace times the slowest rank. Close, not equal (shared CPUs).
@@ -105,16 +105,16 @@ def test_latency_matches_manifest(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_temporal_breakdown_adds_up(con: duckdb.DuckDBPyConnection) -> None:
-    tb = analysis.temporal_breakdown(con)
+    tb = analysis.temporal_breakdown(con).frame
     total = tb["compute_ns"] + tb["comm_ns"] + tb["memory_ns"] + tb["idle_ns"]
     assert (total == tb["span_ns"]).all()
-    assert (tb["comm_ns"] == analysis.overlap(con, by="rank")["exposed_comm_ns"]).all()
+    assert (tb["comm_ns"] == analysis.overlap(con, by="rank").frame["exposed_comm_ns"]).all()
 
 
 def test_skew_and_timeline(con: duckdb.DuckDBPyConnection) -> None:
-    skew = analysis.rank_skew(con)
+    skew = analysis.rank_skew(con).frame
     assert skew["rank"].to_list() == [0, 1, 2, 3]
-    lanes = analysis.timeline(con, run="tp2pp2")
+    lanes = analysis.timeline(con, run="tp2pp2").frame
     assert set(lanes["cls"].unique()) == {"comm", "compute"}
     assert (lanes["e_ns"] > lanes["s_ns"]).all()
 

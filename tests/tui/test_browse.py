@@ -1,4 +1,4 @@
-"""The headless queries behind the TUI (no Textual), on the sample database."""
+"""The analysis API the TUI calls (no Textual), on the sample database."""
 
 from __future__ import annotations
 
@@ -9,28 +9,29 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tracekit import analysis
 from tracekit.analysis import browse
 from tracekit.errors import InputError
 
 
 def test_filter_parsing() -> None:
-    flt = browse.CollectiveFilter.parse("op=all_reduce,all_gather rank=0,3 layer=2 bytes>=1M")
+    flt = analysis.OpFilter.parse("op=all_reduce,all_gather rank=0,3 layer=2 bytes>=1M")
     assert flt.ops == ("all_reduce", "all_gather")
     assert flt.ranks == (0, 3) and flt.layers == (2,)
     assert flt.bytes_min == 1 << 20 and flt.bytes_max is None
-    assert browse.CollectiveFilter.parse("bytes<64k").bytes_max == 64 * 1024 - 1
-    assert browse.CollectiveFilter.parse("name~Ring").name == "Ring"
-    assert browse.CollectiveFilter.parse("") == browse.CollectiveFilter()
+    assert analysis.OpFilter.parse("bytes<64k").bytes_max == 64 * 1024 - 1
+    assert analysis.OpFilter.parse("name~Ring").name == "Ring"
+    assert analysis.OpFilter.parse("") == analysis.OpFilter()
     for bad in ("rank=x", "size=3", "bytes>=lots", "op>3"):
         with pytest.raises(InputError):
-            browse.CollectiveFilter.parse(bad)
+            analysis.OpFilter.parse(bad)
 
 
 def test_runs_and_ranks(sample_con: duckdb.DuckDBPyConnection) -> None:
-    runs = browse.runs(sample_con)
+    runs = analysis.runs(sample_con)
     assert runs.columns[:4] == ["run_id", "world_size", "tp", "pp"]
     run = runs.rows[0][0]
-    ranks = browse.ranks(sample_con, run_id=run).dicts()
+    ranks = analysis.ranks(sample_con, run=run).dicts()
     assert ranks
     for r in ranks:
         assert r["idle_ns"] == max(
@@ -39,64 +40,82 @@ def test_runs_and_ranks(sample_con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_collectives_filter_sort_page(sample_con: duckdb.DuckDBPyConnection) -> None:
-    run = browse.runs(sample_con).rows[0][0]
-    total = sample_con.execute("SELECT count(*) FROM comm_ops WHERE run_id = ?", [run]).fetchone()[
+    run = analysis.runs(sample_con).rows[0][0]
+    total = sample_con.execute("SELECT count(*) FROM comm_ops WHERE run_id = ?", [run]).fetchall()[
         0
-    ]
-    everything = browse.collectives(sample_con, run_id=run, limit=100_000)
+    ][0]
+    everything = analysis.comm_ops(sample_con, run=run, limit=100_000)
     assert len(everything.rows) == total and not everything.more
-    page = browse.collectives(sample_con, run_id=run, limit=3, offset=3)
+    page = analysis.comm_ops(sample_con, run=run, limit=3, offset=3)
     assert page.rows == everything.rows[3:6] and page.more == (total > 6)
-    longest = browse.collectives(sample_con, run_id=run, sort="dur_ns", descending=True, limit=1)
+    longest = analysis.comm_ops(sample_con, run=run, sort="dur_ns", descending=True, limit=1)
     assert longest.dicts()[0]["dur_ns"] == max(r["dur_ns"] for r in everything.dicts())
-    only = browse.collectives(sample_con, run_id=run, where=browse.CollectiveFilter(ranks=(1,)))
+    only = analysis.comm_ops(sample_con, run=run, where=analysis.OpFilter(ranks=(1,)))
     assert only.rows and {r["rank"] for r in only.dicts()} == {1}
     with pytest.raises(InputError):
-        browse.collectives(sample_con, run_id=run, sort="dur_ns; DROP TABLE runs")
+        analysis.comm_ops(sample_con, run=run, sort="dur_ns; DROP TABLE runs")
 
 
 def test_collectives_carry_the_enclosing_layer(sample_con: duckdb.DuckDBPyConnection) -> None:
     """Depends on the sample traces' `tk:layer=N` annotations (a tensor-parallel run has
     all-reduces inside layers; pipeline send/recv sit between them)."""
     runs = [r for (r,) in sample_con.execute("SELECT run_id FROM runs").fetchall()]
-    layers = {
-        r["layer"] for run in runs for r in browse.collectives(sample_con, run_id=run).dicts()
-    }
+    layers = {r["layer"] for run in runs for r in analysis.comm_ops(sample_con, run=run).dicts()}
     assert layers - {None}
 
 
 def test_missing_views_are_reported(db_without_views: Path) -> None:
     con = duckdb.connect(str(db_without_views), read_only=True)
-    run = browse.runs(con).rows[0][0]
-    for dimension in browse.OVERLAP_DIMENSIONS:
-        result = browse.overlap_by(con, run_id=run, dimension=dimension)
-        assert result.missing == f"overlap_by_{dimension}"
-    assert browse.instances(con, run_id=run).missing == "collective_instances"
+    run = analysis.runs(con).rows[0][0]
+    for dimension in ("layer", "stage", "phase"):
+        with pytest.raises(analysis.MissingView) as missing:
+            analysis.overlap_totals(con, run=run, by=dimension)
+        assert missing.value.view == f"overlap_by_{dimension}"
+    with pytest.raises(analysis.MissingView) as missing:
+        analysis.instances_by_skew(con, run=run)
+    assert missing.value.view == "collective_instances"
     con.close()
 
 
 def test_timeline_buckets(sample_con: duckdb.DuckDBPyConnection) -> None:
-    run = browse.runs(sample_con).rows[0][0]
-    start, end = browse.rank_span(sample_con, run_id=run, rank=0)
-    tl = browse.timeline(sample_con, run_id=run, rank=0, start_ns=start, end_ns=end, buckets=50)
-    assert tl.lanes and all(len(v) == 50 for v in tl.busy.values())
-    assert all(0.0 <= f <= 1.0 for v in tl.busy.values() for f in v)
+    run = analysis.runs(sample_con).rows[0][0]
+    start, end = analysis.rank_span(sample_con, run=run, rank=0)
+    tl = analysis.lanes(sample_con, run=run, rank=0, start_ns=start, end_ns=end, buckets=50)
+    assert tl.lanes and all(len(v) == 50 for v in tl.busy_ns.values())
+    assert all(0.0 <= f <= 1.0 for k in tl.lanes for f in tl.busy(k))
     comm = [k for k in tl.lanes if k[1] == "comm"]
-    busy_ns = sum(sum(tl.busy[k]) for k in comm) * tl.bucket_ns
+    busy_ns = sum(sum(tl.busy_ns[k]) for k in comm)
     assert busy_ns > 0
     lane, cls = comm[0]
-    event = browse.event_at(
-        sample_con, run_id=run, rank=0, lane=lane, cls=cls, start_ns=start, end_ns=end
-    )
+    event = analysis.event_at(
+        sample_con, run=run, rank=0, lane=lane, cls=cls, start_ns=start, end_ns=end
+    ).dicts()[0]
     assert event and event["lane"] == lane and event["dur_ns"] > 0
 
 
+def test_timeline_compute_is_overlap_by_rank_compute(sample_con: duckdb.DuckDBPyConnection) -> None:
+    """The Timeline's lanes are the islands overlap_by_rank measures: over a rank's whole
+    span they add up to its comm_ns and compute_ns, on every sample run and rank. (On
+    tp2 rank 0 the old Timeline showed 0.17 ms of compute on gloo threads and 14.99 ms on
+    the main thread, where overlap_by_rank counts 14.22 ms.)"""
+    expected = sample_con.execute(
+        "SELECT run_id, rank, lane, comm_ns, compute_ns FROM overlap_by_rank"
+    ).fetchall()
+    assert len(expected) >= 8
+    for run, rank, lane, comm_ns, compute_ns in expected:
+        start, end = analysis.rank_span(sample_con, run=run, rank=rank)
+        tl = analysis.lanes(sample_con, run=run, rank=rank, start_ns=start, end_ns=end, buckets=97)
+        assert {k[0] for k in tl.lanes} == {lane}
+        assert sum(tl.busy_ns[(lane, "compute")]) == compute_ns, (run, rank)
+        assert sum(tl.busy_ns[(lane, "comm")]) == comm_ns, (run, rank)
+
+
 def test_run_sql_limit_plus_one(sample_con: duckdb.DuckDBPyConnection) -> None:
-    assert browse.run_sql(sample_con, "SELECT * FROM range(10)", limit=10).more is False
-    result = browse.run_sql(sample_con, "SELECT * FROM range(11)", limit=10)
+    assert analysis.run_sql(sample_con, "SELECT * FROM range(10)", limit=10).more is False
+    result = analysis.run_sql(sample_con, "SELECT * FROM range(11)", limit=10)
     assert len(result.rows) == 10 and result.more
     with pytest.raises(duckdb.Error):
-        browse.run_sql(sample_con, "SELEC 1")
+        analysis.run_sql(sample_con, "SELEC 1")
 
 
 @pytest.mark.parametrize("content", [None, b"", b"not a database"])

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.tui.tui_helpers import make_app, settle, table_cells
-from tracekit import store
-from tracekit.analysis import browse
+from tracekit import analysis, store
 
 N_OPS = 120_000
 
@@ -37,9 +36,9 @@ def large_db(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_a_page_of_120k_ops_is_quick(large_db: Path) -> None:
     con = store.connect(large_db, read_only=True)
-    run = browse.runs(con).rows[0][0]
+    run = analysis.runs(con).rows[0][0]
     start = time.perf_counter()
-    page = browse.collectives(con, run_id=run, sort="dur_ns", descending=True, limit=200)
+    page = analysis.comm_ops(con, run=run, sort="dur_ns", descending=True, limit=200)
     elapsed = time.perf_counter() - start
     con.close()
     assert len(page.rows) == 200 and page.more

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
 
 from tests.tui.tui_helpers import make_app, settle, table_cells
-from tracekit.analysis import browse
+from tracekit import analysis
 from tracekit.tui import format as fmt
 from tracekit.tui.capture import screen_text
 from tracekit.tui.screens import collectives as collectives_screen
 
 
 def first_run(con: duckdb.DuckDBPyConnection) -> str:
-    return con.execute("SELECT min(run_id) FROM runs").fetchone()[0]
+    return con.execute("SELECT min(run_id) FROM runs").fetchall()[0][0]
 
 
 async def test_runs_screen_lists_every_run(sample_db: Path, sample_con) -> None:
@@ -56,9 +57,7 @@ async def test_ranks_screen_shows_overlap_per_rank(sample_db: Path, sample_con) 
 async def test_collectives_filter_sort_and_errors(sample_db: Path, sample_con) -> None:
     """On the first run with ops inside a layer (a tensor-parallel run)."""
     runs = [r for (r,) in sample_con.execute("SELECT run_id FROM runs ORDER BY 1").fetchall()]
-    layered = {
-        run: browse.collectives(sample_con, run_id=run, limit=10_000).dicts() for run in runs
-    }
+    layered = {run: analysis.comm_ops(sample_con, run=run, limit=10_000).dicts() for run in runs}
     run = next(run for run in runs if any(r["layer"] is not None for r in layered[run]))
     ops = layered[run]
     app = make_app(sample_db)
@@ -197,12 +196,13 @@ async def test_timeline_zoom_pan_and_select(sample_db: Path, sample_con) -> None
         assert view.data.start_ns > start
         await pilot.press("r")
         await settle(pilot)
-        busiest = max(range(data.buckets), key=lambda b: view.data.busy[view.data.lanes[0]][b])
+        busiest = max(range(data.buckets), key=lambda b: view.data.busy(view.data.lanes[0])[b])
         view.cursor, view.lane_index = busiest, 0
         await pilot.press("enter")
         await settle(pilot)
         text = screen_text(app)
-        assert "name" in text and "dur_ns" in text and view.data.lanes[0][0] in text
+        assert "name" in text and view.data.lanes[0][0] in text
+        assert re.search(r"dur +[\d.]+ (ns|µs|ms|s)\b", text)  # the unit is on the value
 
 
 async def test_sql_console_runs_queries_and_shows_errors(sample_db: Path) -> None:
@@ -312,8 +312,8 @@ async def test_jumps_from_collectives_to_timeline_and_instance(sample_db: Path) 
         await settle(pilot)
         assert app.current_mode == "instances"
         con = duckdb.connect(str(sample_db), read_only=True)
-        wanted = browse.instance_of(
-            con, run_id=app.run_id, trace_id=op["trace_id"], event_id=op["event_id"]
+        wanted = analysis.instance_of(
+            con, run=app.run_id, trace_id=op["trace_id"], event_id=op["event_id"]
         )
         con.close()
         row = app.screen.listing.dicts()[app.screen.query_one("#instances").cursor_row]
@@ -341,10 +341,11 @@ async def test_clicking_a_timeline_cell_shows_its_event(sample_db: Path) -> None
         await settle(pilot)
         view = app.screen.query_one("#timeline")
         lane = next(i for i, key in enumerate(view.data.lanes) if key[1] == "comm")
-        busy = view.data.busy[view.data.lanes[lane]]
+        busy = view.data.busy(view.data.lanes[lane])
         column = max(range(len(busy)), key=busy.__getitem__)
         await pilot.click("#timeline", offset=(16 + column, 1 + lane))
         await settle(pilot)
         assert view.cursor == column and view.lane_index == lane
         text = screen_text(app)
-        assert "dur_ns" in text and f"lane   {view.data.lanes[lane][0]}" in text
+        assert re.search(r"dur +[\d.]+ (ns|µs|ms|s)\b", text)
+        assert re.search(rf"lane +{view.data.lanes[lane][0]}\b", text)

@@ -1,29 +1,66 @@
-"""Running a view query with optional filters and returning a tidy Polars frame."""
+"""The one way the analysis API reads the store: a view or table macro of ``queries/``,
+filtered, ordered and paged with DuckDB's relational API, into one result type.
+
+No SQL text lives here: the questions are the views and macros of ``queries/views``;
+a caller names one, with column filters built as DuckDB expressions. A database made
+by an older tracekit may lack a view: that is :class:`MissingView`, everywhere.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import polars as pl
+from duckdb import ColumnExpression, ConstantExpression, Expression
 
 from tracekit.errors import InputError
 
+_MISSING = re.compile(r"with name (\w+) does not exist")
 
-def frame(
-    con: duckdb.DuckDBPyConnection,
-    sql: str,
-    params: Sequence[Any] | None = None,
-) -> pl.DataFrame:
-    """Run ``sql``; integral decimals (DuckDB sums of BIGINT) come back as Int64."""
-    try:
-        df = con.sql(sql, params=list(params or [])).pl()
-    except duckdb.CatalogException as exc:
-        raise InputError(
-            f"the database lacks a view this analysis needs ({exc})",
-            "Re-open it with this tracekit version: `tracekit import` refreshes the views.",
-        ) from exc
+
+@dataclass(frozen=True)
+class Result:
+    """Rows of one analysis: a Polars frame, where it starts in the full answer and whether
+    more rows follow (read as LIMIT + 1, so nothing is counted)."""
+
+    frame: pl.DataFrame
+    offset: int = 0
+    more: bool = False
+
+    @property
+    def columns(self) -> list[str]:
+        return self.frame.columns
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        return self.frame.rows()
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return self.frame.to_dicts()
+
+
+class MissingView(InputError):
+    """The database lacks a view or macro of this tracekit version (an older store)."""
+
+    def __init__(self, view: str) -> None:
+        super().__init__(
+            f"view {view} not available in this database",
+            "Re-import with this tracekit version (`tracekit import`) to get it.",
+        )
+        self.view = view
+
+
+def missing_view(exc: duckdb.CatalogException) -> MissingView:
+    found = _MISSING.search(str(exc))
+    return MissingView(found.group(1) if found else str(exc).splitlines()[0])
+
+
+def tidy(df: pl.DataFrame) -> pl.DataFrame:
+    """Integral decimals (DuckDB sums of BIGINT) as Int64, other decimals as Float64."""
     casts = [
         pl.col(name).cast(pl.Int64 if dtype.scale == 0 else pl.Float64)
         for name, dtype in df.schema.items()
@@ -32,9 +69,95 @@ def frame(
     return df.with_columns(casts) if casts else df
 
 
-def where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
-    """A WHERE clause (possibly empty) for the non-None ``filters`` (column -> value)."""
-    used = {k: v for k, v in filters.items() if v is not None}
-    if not used:
-        return "", []
-    return "WHERE " + " AND ".join(f"{k} = ?" for k in used), list(used.values())
+def equal(**columns: Any) -> Expression | None:
+    """``column = value`` for every value that is not None, and-ed; None if there is none."""
+    terms = [
+        ColumnExpression(k) == ConstantExpression(v) for k, v in columns.items() if v is not None
+    ]
+    if not terms:
+        return None
+    where = terms[0]
+    for term in terms[1:]:
+        where = where & term
+    return where
+
+
+def is_(column: str, value: Any) -> Expression:
+    """``column IS NOT DISTINCT FROM value`` (a NULL value matches NULL)."""
+    if value is None:
+        return ColumnExpression(column).isnull()
+    return ColumnExpression(column) == ConstantExpression(value)
+
+
+def select(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    *,
+    args: Sequence[Any] | None = None,
+    where: Expression | None = None,
+    columns: Sequence[str] | None = None,
+    order: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Result:
+    """Rows of view ``source`` (or of table macro ``source(*args)``).
+
+    ``order`` is an ORDER BY list over the source's columns (callers build it from known
+    column names only), applied before ``columns`` picks the columns returned; with
+    ``limit``, one row more is read to set ``more``.
+    """
+    try:
+        rel = con.table_function(source, list(args)) if args is not None else con.view(source)
+        if where is not None:
+            rel = rel.filter(where)
+        if order:
+            rel = rel.order(order)
+        if columns is not None:
+            rel = rel.select(*columns)
+        if limit is not None:
+            rel = rel.limit(limit + 1, offset)
+        df = tidy(rel.pl())
+    except duckdb.CatalogException as exc:
+        raise missing_view(exc) from exc
+    if limit is not None and df.height > limit:
+        return Result(df.head(limit), offset, more=True)
+    return Result(df, offset)
+
+
+def sql_result(
+    con: duckdb.DuckDBPyConnection, text: str, params: Sequence[Any] | None = None
+) -> Result:
+    """Rows of a query still written in Python (``default_window``, ``top_collectives``,
+    ``rank_skew``: being moved into views of ``queries/``)."""
+    try:
+        return Result(tidy(con.sql(text, params=list(params or [])).pl()))
+    except duckdb.CatalogException as exc:
+        raise missing_view(exc) from exc
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, text: str, *, limit: int = 1000) -> Result:
+    """A user's own statement (the TUI's SQL screen): its first ``limit`` rows.
+
+    A column Polars cannot hold is kept as text; a repeated column name gets a ``_2``
+    suffix. DuckDB errors propagate (the console shows
+    them inline).
+    """
+    cur = con.execute(text)
+    if cur.description is None:
+        return Result(pl.DataFrame())
+    names = [d[0] for d in cur.description]
+    rows = cur.fetchmany(limit + 1)
+    series, seen = [], set()
+    for index, name in enumerate(names):
+        unique, n = name, 1
+        while unique in seen:
+            n += 1
+            unique = f"{name}_{n}"
+        seen.add(unique)
+        values = [row[index] for row in rows[:limit]]
+        try:
+            series.append(pl.Series(unique, values))
+        except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError):
+            text = [None if v is None else str(v) for v in values]
+            series.append(pl.Series(unique, text, dtype=pl.String))
+    return Result(pl.DataFrame(series), more=len(rows) > limit)

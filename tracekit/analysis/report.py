@@ -22,7 +22,7 @@ SECTIONS = (
 
 def pick_run(con: duckdb.DuckDBPyConnection, run: str | None) -> str:
     """``run`` if the database has it; the only run when ``run`` is None."""
-    names = timing.runs(con)["run_id"].to_list()
+    names = timing.runs(con).frame["run_id"].to_list()
     if run is not None:
         if run not in names:
             raise InputError(
@@ -42,19 +42,14 @@ def pick_run(con: duckdb.DuckDBPyConnection, run: str | None) -> str:
 
 def build(con: duckdb.DuckDBPyConnection, *, run: str, top: int = 10) -> dict[str, pl.DataFrame]:
     """Every report section for ``run``, keyed by section name (see SECTIONS)."""
-    by_rank = timing.overlap(con, by="rank", run=run)
-    breakdown = timing.temporal_breakdown(con, run=run).select(
-        "trace_id", "device", "memory_ns", "idle_ns", "idle_pct"
-    )
-    ranks = by_rank.join(breakdown, on=["trace_id", "device"], how="left", nulls_equal=True)
     drop = ["run_id", "trace_id"]
     return {
-        "latency": timing.latency(con, run=run).drop("run_id"),
-        "ranks": ranks.drop(drop),
-        "stages": timing.overlap(con, by="stage", run=run).drop(drop),
-        "layers": timing.overlap(con, by="layer", run=run).drop(drop),
-        "phases": timing.overlap(con, by="phase", run=run).drop(drop),
-        "comm_summary": comm.comm_summary(con, run=run).drop("run_id"),
-        "top_collectives": comm.top_collectives(con, run=run, n=top).drop("run_id"),
-        "skew": comm.rank_skew(con, run=run).drop("run_id"),
+        "latency": timing.latency(con, run=run).frame.drop("run_id"),
+        "ranks": timing.ranks(con, run=run).frame.drop(drop),
+        "stages": timing.overlap(con, by="stage", run=run).frame.drop(drop),
+        "layers": timing.overlap(con, by="layer", run=run).frame.drop(drop),
+        "phases": timing.overlap(con, by="phase", run=run).frame.drop(drop),
+        "comm_summary": comm.comm_summary(con, run=run).frame.drop("run_id"),
+        "top_collectives": comm.top_collectives(con, run=run, n=top).frame.drop("run_id"),
+        "skew": comm.rank_skew(con, run=run).frame.drop("run_id"),
     }

@@ -120,7 +120,7 @@ def report_command(
             hi = hi if end_ns is None else end_ns
             written = [
                 *plots.timeline(
-                    timing.timeline(con, run=name, start_ns=lo, end_ns=hi),
+                    timing.timeline(con, run=name, start_ns=lo, end_ns=hi).frame,
                     plot,
                     start_ns=lo,
                     end_ns=hi,

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from tracekit.analysis.browse import Rows
+from tracekit.analysis import Result
 from tracekit.errors import TracekitError
 from tracekit.tui import format as fmt
 from tracekit.tui.messages import QueryDone, QueryFailed
@@ -116,7 +116,7 @@ class BaseScreen(Screen[None]):
 
 def fill_table(
     table: DataTable[Any],
-    result: Rows,
+    result: Result,
     *,
     columns: Sequence[str] | None = None,
     extra: Callable[[dict[str, Any]], Sequence[Text | str]] | None = None,
@@ -125,12 +125,13 @@ def fill_table(
 ) -> None:
     """Replace the table's content with ``result`` (formatted by column unit).
 
-    ``labels`` gives shorter headers for some columns (keys stay the column names).
+    Headers are the column names without their unit suffix (each cell shows its unit);
+    ``labels`` gives other headers for some columns (keys stay the column names).
     """
     table.clear(columns=True)
     shown = list(columns or result.columns)
     for name in [*shown, *extra_columns]:
-        table.add_column(Text((labels or {}).get(name, name)), key=name)
+        table.add_column(Text((labels or {}).get(name, fmt.header(name))), key=name)
     for row in result.dicts():
         cells: list[Any] = [fmt.cell(name, row[name]) for name in shown]
         if extra:
@@ -139,7 +140,7 @@ def fill_table(
     table.loading = False
 
 
-def count_note(result: Rows, seconds: float | None, *, offset: int = 0) -> str:
+def count_note(result: Result, seconds: float | None, *, offset: int = 0) -> str:
     """'rows 1–200 of >200 · 0.12 s' (the time only where the app shows timings)."""
     n = len(result.rows)
     took = "" if seconds is None else f" · {seconds:.2f} s"
@@ -148,12 +149,3 @@ def count_note(result: Rows, seconds: float | None, *, offset: int = 0) -> str:
     span = f"{offset + 1:,}–{offset + n:,}" if offset else f"{n:,}"
     more = f" of >{offset + n:,}" if result.more else f" of {offset + n:,}"
     return f"rows {span}{more}{took}"
-
-
-def missing_note(view: str) -> Text:
-    return Text.assemble(
-        ("view ", "bold"),
-        (view, "bold yellow"),
-        (" not available in this database", "bold"),
-        " — re-import with a newer tracekit to get it.",
-    )

@@ -37,6 +37,18 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{float(value):.1f}%"
 
 
+_UNITS = ("_ns", "_bytes", "_pct")
+
+
+def header(column: str) -> str:
+    """A column's heading: the name without its unit suffix (``dur_ns`` -> ``dur``), since
+    :func:`cell` shows each value with its own unit (4.56 ms, 64 KiB, 12.5%)."""
+    for suffix in _UNITS:
+        if column.endswith(suffix) and len(column) > len(suffix):
+            return column.removesuffix(suffix)
+    return column
+
+
 def cell(column: str, value: Any) -> Text:
     """Format by the unit in the column name (``*_ns``, ``*_bytes``, ``*_pct``).
 

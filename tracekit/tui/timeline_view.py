@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from tracekit.analysis.browse import Timeline
+from tracekit.analysis import Timeline
 from tracekit.tui import format as fmt
 
 LABEL = 16
@@ -113,7 +113,7 @@ class TimelineView(Widget, can_focus=True):
             lane, cls = key
             label_style = "reverse" if i == self.lane_index and self.has_focus else "bold"
             line = Text(f"{lane} {cls[:4]}"[: LABEL - 1].ljust(LABEL), style=label_style)
-            for b, busy in enumerate(tl.busy[key]):
+            for b, busy in enumerate(tl.busy(key)):
                 char = LEVELS[0] if busy <= 0 else LEVELS[max(1, round(busy * 8))]
                 style = STYLE.get(cls, "white")
                 if b == self.cursor and i == self.lane_index:

@@ -8,8 +8,9 @@ from typing import Any
 from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
-from tracekit.analysis import browse
+from tracekit import analysis
 from tracekit.errors import TracekitError
+from tracekit.tui import format as fmt
 from tracekit.tui.base import BaseScreen, count_note, fill_table
 from tracekit.tui.messages import QueryDone, QueryFailed
 
@@ -50,8 +51,8 @@ class CollectivesScreen(BaseScreen):
         self.sort_column = "ts_ns"
         self.descending = False
         self.row_offset = 0
-        self.flt = browse.CollectiveFilter()
-        self.page: browse.Rows | None = None
+        self.flt = analysis.OpFilter()
+        self.page: analysis.Result | None = None
         self.shown: tuple[Any, ...] = ()
 
     def compose_body(self) -> Iterable[Any]:
@@ -79,15 +80,16 @@ class CollectivesScreen(BaseScreen):
     def reload(self) -> None:
         run = self.tk.run_id
         direction = "↓" if self.descending else "↑"
-        self.set_context("run ", (run or "—", "b"), f" · sorted by {self.sort_column} {direction}")
+        sort = fmt.header(self.sort_column)
+        self.set_context("run ", (run or "—", "b"), f" · sorted by {sort} {direction}")
         if not run:
             return
         self.shown = self._state()
         self.query_one(DataTable).loading = True
         self.load(
             "page",
-            browse.collectives,
-            run_id=run,
+            analysis.comm_ops,
+            run=run,
             where=self.flt,
             sort=self.sort_column,
             descending=self.descending,
@@ -98,7 +100,7 @@ class CollectivesScreen(BaseScreen):
     def on_query_done(self, message: QueryDone) -> None:
         self.page = message.result
         table = self.query_one(DataTable)
-        fill_table(table, message.result, columns=browse.COLLECTIVE_COLUMNS)
+        fill_table(table, message.result, columns=analysis.OP_COLUMNS)
         note = count_note(message.result, message.seconds, offset=self.row_offset)
         self.query_one("#status", Static).update(note + "  ([ ] pages, s sorts, / filters)")
 
@@ -108,7 +110,7 @@ class CollectivesScreen(BaseScreen):
 
     def _apply_filter(self, text: str) -> None:
         try:
-            self.flt = browse.CollectiveFilter.parse(text)
+            self.flt = analysis.OpFilter.parse(text)
         except TracekitError as exc:
             self.show_error("#status", str(exc))
             return
@@ -136,7 +138,7 @@ class CollectivesScreen(BaseScreen):
     def action_sort(self) -> None:
         table = self.query_one(DataTable)
         if table.columns:
-            self._sort_by(browse.COLLECTIVE_COLUMNS[table.cursor_column])
+            self._sort_by(analysis.OP_COLUMNS[table.cursor_column])
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         self._sort_by(str(event.column_key.value))

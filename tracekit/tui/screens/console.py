@@ -8,7 +8,7 @@ from typing import Any
 from textual.binding import Binding
 from textual.widgets import DataTable, Static, TextArea
 
-from tracekit.analysis import browse
+from tracekit import analysis
 from tracekit.tui.base import BaseScreen, count_note, fill_table
 from tracekit.tui.messages import QueryDone, QueryFailed
 
@@ -75,7 +75,7 @@ class ConsoleScreen(BaseScreen):
         self.position = len(self.history)
         self.query_one("#error", Static).update("running…")
         self.query_one(DataTable).loading = True
-        self.load("sql", browse.run_sql, text=text, limit=LIMIT)
+        self.load("sql", analysis.run_sql, text=text, limit=LIMIT)
 
     def on_query_done(self, message: QueryDone) -> None:
         self.query_one("#error", Static).update("")

@@ -10,22 +10,22 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from tracekit.analysis import browse
+from tracekit import analysis
 from tracekit.tui import format as fmt
-from tracekit.tui.base import BaseScreen, count_note, fill_table, missing_note
+from tracekit.tui.base import BaseScreen, count_note, fill_table
 from tracekit.tui.messages import QueryDone, QueryFailed
 
 BAR_WIDTH = 24
 
 
 def load_listing(
-    con: Any, *, run_id: str, op_ref: tuple[int, int] | None
-) -> tuple[tuple[str | None, str, int] | None, browse.Rows]:
+    con: Any, *, run: str, op_ref: tuple[int, int] | None
+) -> tuple[tuple[str | None, str, int] | None, analysis.Result]:
     """The instances, with the one ``op_ref`` (trace_id, event_id) takes part in on top."""
     first = None
     if op_ref is not None:
-        first = browse.instance_of(con, run_id=run_id, trace_id=op_ref[0], event_id=op_ref[1])
-    return first, browse.instances(con, run_id=run_id, first=first)
+        first = analysis.instance_of(con, run=run, trace_id=op_ref[0], event_id=op_ref[1])
+    return first, analysis.instances_by_skew(con, run=run, first=first)
 
 
 LEGEND = Text.assemble("per rank: ", ("█ wait (early arrival) ", "red"), ("█ transfer", "cyan"))
@@ -43,8 +43,8 @@ class InstancesScreen(BaseScreen):
     def __init__(self) -> None:
         super().__init__()
         self.shown_run: str | None = None
-        self.listing: browse.Rows | None = None
-        self.members: browse.Rows | None = None
+        self.listing: analysis.Result | None = None
+        self.members: analysis.Result | None = None
 
     def compose_body(self) -> Iterable[Any]:
         with Vertical(id="instances-body"):
@@ -65,7 +65,7 @@ class InstancesScreen(BaseScreen):
         op_ref, self.tk.instance_focus = self.tk.instance_focus, None
         self.shown_run = self.tk.run_id
         self.query_one("#instances", DataTable).loading = True
-        self.load("instances", load_listing, run_id=self.tk.run_id, op_ref=op_ref)
+        self.load("instances", load_listing, run=self.tk.run_id, op_ref=op_ref)
 
     def on_query_done(self, message: QueryDone) -> None:
         if message.key == "participants":
@@ -75,11 +75,6 @@ class InstancesScreen(BaseScreen):
         table = self.query_one("#instances", DataTable)
         status = self.query_one("#status", Static)
         self.listing = result
-        if result.missing:
-            table.clear(columns=True)
-            table.loading = False
-            status.update(missing_note(result.missing))
-            return
         fill_table(table, result)
         note = count_note(result, message.seconds)
         if first is not None:
@@ -99,21 +94,16 @@ class InstancesScreen(BaseScreen):
         self.query_one("#participants", DataTable).loading = True
         self.load_detail(
             "participants",
-            browse.participants,
-            run_id=self.tk.run_id,
+            analysis.participants,
+            run=self.tk.run_id,
             pg=row["pg"],
             op=row["op"],
             instance=row["instance"],
         )
 
-    def _show_participants(self, result: browse.Rows) -> None:
+    def _show_participants(self, result: analysis.Result) -> None:
         self.members = result
         table = self.query_one("#participants", DataTable)
-        if result.missing:
-            table.clear(columns=True)
-            table.loading = False
-            self.query_one("#legend", Static).update(missing_note(result.missing))
-            return
         top = max((float(r["dur_ns"] or 0) for r in result.dicts()), default=0.0) or 1.0
 
         def bars(row: dict[str, Any]) -> Sequence[Text]:

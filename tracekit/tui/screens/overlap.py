@@ -9,12 +9,13 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from tracekit.analysis import browse
+from tracekit import analysis
 from tracekit.tui import format as fmt
-from tracekit.tui.base import BaseScreen, count_note, fill_table, missing_note
+from tracekit.tui.base import BaseScreen, count_note, fill_table
 from tracekit.tui.messages import QueryDone, QueryFailed
 
 BAR_WIDTH = 24
+DIMENSIONS = ("layer", "stage", "phase")
 LEGEND = Text.assemble(
     "comm bar (scaled to the largest): ", ("█ exposed ", "red"), ("█ overlapped", "yellow")
 )
@@ -42,7 +43,7 @@ class OverlapScreen(BaseScreen):
             self.action_reload()
 
     def action_dimension(self) -> None:
-        dims = browse.OVERLAP_DIMENSIONS
+        dims = DIMENSIONS
         self.dimension = dims[(dims.index(self.dimension) + 1) % len(dims)]
         self.action_reload()
 
@@ -58,17 +59,12 @@ class OverlapScreen(BaseScreen):
             return
         self.shown = (self.tk.run_id, self.dimension)
         self.query_one(DataTable).loading = True
-        self.load("overlap", browse.overlap_by, run_id=self.tk.run_id, dimension=self.dimension)
+        self.load("overlap", analysis.overlap_totals, run=self.tk.run_id, by=self.dimension)
 
     def on_query_done(self, message: QueryDone) -> None:
-        result: browse.Rows = message.result
+        result: analysis.Result = message.result
         table = self.query_one(DataTable)
         status = self.query_one("#status", Static)
-        if result.missing:
-            table.clear(columns=True)
-            table.loading = False
-            status.update(missing_note(result.missing))
-            return
         top = max((float(r["comm_ns"] or 0) for r in result.dicts()), default=0.0) or 1.0
 
         def bars(row: dict[str, Any]) -> Sequence[Text]:

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from tracekit.analysis import browse
+from tracekit import analysis
 from tracekit.tui import format as fmt
 from tracekit.tui.base import BaseScreen, count_note, fill_table
 from tracekit.tui.messages import QueryDone, QueryFailed
@@ -54,7 +54,16 @@ class RanksScreen(BaseScreen):
         Binding("t", "timeline", "Timeline", id="ranks.timeline", tooltip="This rank's timeline"),
         Binding("r", "reload", "Reload", id="ranks.reload"),
     ]
-    COLUMNS = ("rank", "lane", "comm_ns", "compute_ns", "exposed_comm_ns", "overlap_pct", "idle_ns")
+    COLUMNS = (
+        "rank",
+        "lane",
+        "comm_ns",
+        "compute_ns",
+        "exposed_comm_ns",
+        "overlap_pct",
+        "memory_ns",
+        "idle_ns",
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -76,17 +85,14 @@ class RanksScreen(BaseScreen):
             return
         self.shown_run = self.tk.run_id
         self.query_one(DataTable).loading = True
-        self.load("ranks", browse.ranks, run_id=self.tk.run_id)
+        self.load("ranks", analysis.ranks, run=self.tk.run_id)
 
     def on_query_done(self, message: QueryDone) -> None:
         table = self.query_one(DataTable)
-        columns = list(self.COLUMNS)
-        if "memory_ns" in message.result.columns:
-            columns.insert(columns.index("idle_ns"), "memory_ns")
         fill_table(
             table,
             message.result,
-            columns=columns,
+            columns=self.COLUMNS,
             extra=span_bar,
             extra_columns=("span",),
             labels=LABELS,

@@ -8,7 +8,7 @@ from typing import Any
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from tracekit.analysis import browse
+from tracekit import analysis
 from tracekit.tui.base import BaseScreen, count_note, fill_table
 from tracekit.tui.messages import QueryDone, QueryFailed
 
@@ -39,7 +39,7 @@ class RunsScreen(BaseScreen):
 
     def action_reload(self) -> None:
         self.query_one(DataTable).loading = True
-        self.load("runs", browse.runs)
+        self.load("runs", analysis.runs)
 
     def on_query_done(self, message: QueryDone) -> None:
         table = self.query_one(DataTable)

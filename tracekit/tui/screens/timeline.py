@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tracekit.analysis import browse
+from tracekit import analysis
 from tracekit.tui import format as fmt
 from tracekit.tui.base import BaseScreen
 from tracekit.tui.messages import QueryDone, QueryFailed
@@ -19,17 +19,23 @@ from tracekit.tui.timeline_view import TimelineView
 
 
 def load_window(
-    con: Any, *, run_id: str, rank: int, start_ns: int | None, end_ns: int | None, buckets: int
-) -> browse.Timeline | None:
+    con: Any, *, run: str, rank: int, start_ns: int | None, end_ns: int | None, buckets: int
+) -> analysis.Timeline | None:
     """The window's timeline; the rank's whole span when no window is given."""
     if start_ns is None or end_ns is None:
-        span = browse.rank_span(con, run_id=run_id, rank=rank)
+        span = analysis.rank_span(con, run=run, rank=rank)
         if span is None:
             return None
         start_ns, end_ns = span
-    return browse.timeline(
-        con, run_id=run_id, rank=rank, start_ns=start_ns, end_ns=end_ns, buckets=buckets
+    return analysis.lanes(
+        con, run=run, rank=rank, start_ns=start_ns, end_ns=end_ns, buckets=buckets
     )
+
+
+def event_at(con: Any, **window: Any) -> dict[str, Any] | None:
+    """The longest event of the lane group and class in the window, or None."""
+    rows = analysis.event_at(con, **window).dicts()
+    return rows[0] if rows else None
 
 
 def describe(event: dict[str, Any]) -> Table:
@@ -40,7 +46,7 @@ def describe(event: dict[str, Any]) -> Table:
         value = event.get(key)
         if value is not None:
             shown = fmt.cell(key, value) if key != "name" else Text(str(value))
-            table.add_row(key, shown)
+            table.add_row(fmt.header(key), shown)
     if event.get("args"):
         table.add_row("args", Text(str(event["args"])[:400], style="dim"))
     return table
@@ -98,7 +104,7 @@ class TimelineScreen(BaseScreen):
         self.load(
             "window",
             load_window,
-            run_id=run,
+            run=run,
             rank=self.rank,
             start_ns=start,
             end_ns=end,
@@ -131,8 +137,8 @@ class TimelineScreen(BaseScreen):
         self.query_one("#details", Static).update("loading…")
         self.load_detail(
             "event",
-            browse.event_at,
-            run_id=self.tk.run_id,
+            event_at,
+            run=self.tk.run_id,
             rank=self.rank,
             lane=message.lane,
             cls=message.cls,
