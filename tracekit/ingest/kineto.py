@@ -254,6 +254,8 @@ def _bad_json(exc: duckdb.Error) -> BadEvent | None:
     found = _RECORD.search(text)
     entry = int(found.group(1)) - 1 if found else None
     if "invalid UTF-8" in text:
+        # DuckDB counts a malformed record one further than a transform error's (1.4, 2.0)
+        entry = entry - 1 if entry else None
         return BadEvent(entry, "holds bytes that are not UTF-8 text")
     if "JSON transform error" in text and found:
         detail = found.group(2).strip()
@@ -496,7 +498,7 @@ def _head_meta(path: Path, prefix: bytes) -> dict[str, Any]:
     return _meta_from(path, text + b"}", "before")
 
 
-def _tail_meta(suffix: bytes) -> bytes | None:
+def _tail_meta(path: Path, suffix: bytes) -> bytes | None:
     """The text after the array's ``]`` (``, "k": v }`` or ``}``) as an object; None if it
     is not that."""
     text = suffix.strip()
@@ -507,7 +509,9 @@ def _tail_meta(suffix: bytes) -> bytes | None:
     text = b"{" + text[1:]
     try:
         meta = orjson.loads(text)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):  # a cut-off or wrong end is never that deep
+            _meta_from(path, text, "after")
         return None
     return text if isinstance(meta, dict) else None
 
@@ -710,7 +714,7 @@ def _final(
     """The last piece holds the array's end: find the ``]`` whose both sides parse."""
     end = buf.rfind(b"]")
     while end != -1:
-        late = _tail_meta(buf[end + 1 :])
+        late = _tail_meta(path, buf[end + 1 :])
         if late is not None:
             body = buf[:end]
             if not body.strip():
