@@ -2,6 +2,7 @@
 -- matches, with the winning rule (lowest priority) and the fields its pattern captures.
 -- Classifying distinct names, not events, keeps the regular expressions off the hot path;
 -- a rule's `hint` substring keeps them off the names it cannot match.
+-- Depends on: events, comm_rules.
 --   kind, name  the event kind and name classified
 --   rule_id     the winning comm_rules row
 --   library     its library

@@ -1,6 +1,6 @@
 -- comm_ops: one row per communication op on its device/stream (GPU) or thread (CPU),
 -- i.e. every event that `comm_rules` classifies as communication.
--- Depends on: events, traces, comm_rules (via _comm_names), comm_op_aliases, dtype_sizes.
+-- Depends on: events, traces, runs, _comm_names, comm_op_aliases, dtype_sizes.
 -- (The NVTX payload link repeats event_launches/event_annotations inline, since views are
 -- created in file order and those come later.)
 --   run_id, rank, trace_id, event_id   where the op comes from

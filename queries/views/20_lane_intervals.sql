@@ -10,7 +10,7 @@
 --     compute = top-level `cpu_op` events (not nested in another cpu_op of the same thread)
 --               on threads whose name does not mention gloo, except the c10d::* launch ops
 --               and record_param_comms (so a blocking c10d::recv_ is not compute)
--- Depends on: events, comm_ops, _comm_names, threads.
+-- Depends on: events, _comm_names, threads.
 --   trace_id, device   the lane group (device NULL for the CPU group)
 --   cls                'comm' or 'compute'
 --   event_id           the event

@@ -8,7 +8,7 @@
 --   _compute_before(trace_id, dev_key, s_ns, e_ns, before_ns): compute islands with
 --       dev_key = coalesce(device, -1) (an equality key ASOF joins accept) and before_ns =
 --       total island time before this island.
--- Depends on: _lane_islands, traces.
+-- Depends on: _lane_islands, traces, events.
 --   run_id, rank, trace_id
 --   device          GPU index; NULL for the CPU lane
 --   lane            'gpu<device>' or 'cpu'

@@ -15,11 +15,11 @@
 --      `^(nccl.*Kernel|.*Memcpy|Memset|.*Sync)` (Python re.match); the rest counts as
 --      neither.
 --   5. Each class is merged into islands in start order (a row starts a new island when
---      it starts after every earlier end), island = [min start, max end].
+--      it starts after every earlier end), island = [min start, max end]: merged_intervals.
 --   6. Overlap = time during which both a comm island and a compute island are open
 --      (a sweep over island starts/ends); ratio = overlap / sum(comm island lengths);
 --      HTA prints round(100 * ratio, 2).
--- Depends on: events, traces.
+-- Depends on: events, traces, merged_intervals.
 --   run_id, rank, trace_id
 --   comm_us       sum of comm island lengths, µs (HTA's denominator)
 --   compute_us    sum of compute island lengths, µs
@@ -70,18 +70,11 @@ WITH ev AS (
                 ELSE 'compute' END AS cls,
            s_ns, e_ns
     FROM kept
-), ordered AS (
-    SELECT *, max(e_ns) OVER (PARTITION BY trace_id, cls ORDER BY s_ns, e_ns
-                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+), intervals AS (
+    SELECT trace_id, NULL::INTEGER AS device, cls AS grp, s_ns, e_ns
     FROM rounded WHERE cls IS NOT NULL
-), grouped AS (
-    SELECT *, sum(CASE WHEN prev_end IS NULL OR s_ns > prev_end THEN 1 ELSE 0 END)
-                  OVER (PARTITION BY trace_id, cls ORDER BY s_ns, e_ns
-                        ROWS UNBOUNDED PRECEDING) AS island
-    FROM ordered
 ), islands AS (
-    SELECT trace_id, cls, min(s_ns) AS s_ns, max(e_ns) AS e_ns
-    FROM grouped GROUP BY trace_id, cls, island
+    SELECT trace_id, grp AS cls, s_ns, e_ns FROM merged_intervals('intervals')
 ), sweep AS (
     SELECT trace_id, s_ns AS t_ns, CASE cls WHEN 'comm' THEN 1 ELSE 2 END AS delta
     FROM islands

@@ -9,7 +9,7 @@
 -- (`_rank_roles`) when no range names it.
 -- Private helpers defined here:
 --   _rank_roles(run_id, rank, tp_rank, pp_rank, role_source): rank_layout (collect manifest
---       or user rows), else rank % runs.tp and rank // runs.tp where the run knows tp, else
+--       or user rows), else rank_coords(rank, runs.tp) where the run knows tp, else
 --       from distributedInfo.pg_config: a group of consecutive ranks smaller than the job
 --       is the rank's TP group (tp_rank = position in it, pp_rank = rank // its size).
 --   _label_names(name, key, value, priority): each distinct annotation name x matching rule.
@@ -26,7 +26,7 @@
 -- innermost labelled range around the probe or a descendant of it that already ended; in
 -- the second case the deepest of its ancestors still open at the probe is the innermost.
 -- Depends on: events, traces, runs, rank_layout, label_rules, event_launches,
---             annotation_ranges.
+--             annotation_ranges, rank_coords.
 --   run_id, rank, trace_id, event_id   the labelled event
 --   step          BIGINT   generation step (tk:step=N), NULL when no range names it
 --   phase         VARCHAR  'prefill' | 'decode' | ... (tk:phase=...)
@@ -55,8 +55,8 @@ WITH ranks AS (
     GROUP BY run_id, rank
 )
 SELECT t.run_id, t.rank,
-       coalesce(l.tp_rank, CASE WHEN r.tp > 0 THEN t.rank % r.tp END, p.tp_rank) AS tp_rank,
-       coalesce(l.pp_rank, CASE WHEN r.tp > 0 THEN t.rank // r.tp END, t.rank // p.tp)
+       coalesce(l.tp_rank, rank_coords(t.rank, r.tp).tp_rank, p.tp_rank) AS tp_rank,
+       coalesce(l.pp_rank, rank_coords(t.rank, r.tp).pp_rank, rank_coords(t.rank, p.tp).pp_rank)
            AS pp_rank,
        CASE WHEN l.rank IS NOT NULL THEN 'rank_layout'
             WHEN r.tp > 0 THEN 'runs.tp'

@@ -19,7 +19,10 @@
 --       no part in the ordering).
 --   _overlap_parts(trace_id, device, layer, stage, phase, comm_ns, compute_ns, overlap_ns):
 --       the segments summed per label combination (stage falls back to the rank's
---       pp_rank); overlap_by_layer, overlap_by_stage and overlap_by_phase sum it by one key.
+--       pp_rank).
+--   _overlap_by_label(label): _overlap_parts summed per rank, lane group and one label
+--       (label = 'layer', 'stage' or 'phase'), with this view's columns; overlap_by_layer,
+--       overlap_by_stage and overlap_by_phase are it for their label.
 -- Depends on: _lane_intervals, event_labels, traces, _rank_roles.
 --   run_id, rank, trace_id
 --   device          GPU index; NULL for the CPU lane (gloo)
@@ -80,17 +83,19 @@ JOIN traces t ON t.trace_id = s.trace_id
 LEFT JOIN _rank_roles rr ON rr.run_id = t.run_id AND rr.rank = t.rank
 GROUP BY ALL;
 
-CREATE OR REPLACE VIEW overlap_by_layer AS
+CREATE OR REPLACE MACRO _overlap_by_label(label) AS TABLE
 WITH sums AS (
-    SELECT trace_id, device, layer, sum(comm_ns) AS comm_ns, sum(compute_ns) AS compute_ns,
+    SELECT trace_id, device, CASE WHEN device IS NULL THEN 'cpu' ELSE 'gpu' || device END AS lane,
+           COLUMNS(lambda c: c = label), sum(comm_ns) AS comm_ns, sum(compute_ns) AS compute_ns,
            sum(overlap_ns) AS overlap_ns
-    FROM _overlap_parts GROUP BY trace_id, device, layer
+    FROM _overlap_parts GROUP BY ALL
 )
-SELECT t.run_id, t.rank, x.trace_id, x.device,
-       CASE WHEN x.device IS NULL THEN 'cpu' ELSE 'gpu' || x.device END AS lane,
-       x.layer,
+SELECT t.run_id, t.rank, x.* EXCLUDE (comm_ns, compute_ns, overlap_ns),
        x.comm_ns::BIGINT AS comm_ns, x.compute_ns::BIGINT AS compute_ns,
        x.overlap_ns::BIGINT AS overlap_ns, (x.comm_ns - x.overlap_ns)::BIGINT AS exposed_comm_ns,
        round(100.0 * x.overlap_ns / nullif(x.comm_ns, 0), 4) AS overlap_pct
-FROM sums x JOIN traces t USING (trace_id)
-ORDER BY t.run_id, t.rank, x.device, x.layer NULLS LAST;
+FROM sums x JOIN traces t USING (trace_id);
+
+CREATE OR REPLACE VIEW overlap_by_layer AS
+SELECT * FROM _overlap_by_label('layer')
+ORDER BY run_id, rank, device, layer NULLS LAST;

@@ -2,7 +2,7 @@
 -- The same exact partition as overlap_by_layer (see its header for the rule: each instant of
 -- a class's union belongs to the most recently started interval covering it, and carries
 -- that event's labels), so the rows of a (run_id, rank, device) sum to overlap_by_rank.
--- Depends on: _overlap_parts (defined with overlap_by_layer), traces.
+-- Depends on: _overlap_by_label (defined with overlap_by_layer).
 --   run_id, rank, trace_id
 --   device          GPU index; NULL for the CPU lane (gloo)
 --   lane            'gpu<device>' or 'cpu'
@@ -14,16 +14,5 @@
 --   exposed_comm_ns comm_ns - overlap_ns, ns
 --   overlap_pct     100 * overlap_ns / comm_ns (NULL without communication)
 CREATE OR REPLACE VIEW overlap_by_phase AS
-WITH sums AS (
-    SELECT trace_id, device, phase, sum(comm_ns) AS comm_ns, sum(compute_ns) AS compute_ns,
-           sum(overlap_ns) AS overlap_ns
-    FROM _overlap_parts GROUP BY trace_id, device, phase
-)
-SELECT t.run_id, t.rank, x.trace_id, x.device,
-       CASE WHEN x.device IS NULL THEN 'cpu' ELSE 'gpu' || x.device END AS lane,
-       x.phase,
-       x.comm_ns::BIGINT AS comm_ns, x.compute_ns::BIGINT AS compute_ns,
-       x.overlap_ns::BIGINT AS overlap_ns, (x.comm_ns - x.overlap_ns)::BIGINT AS exposed_comm_ns,
-       round(100.0 * x.overlap_ns / nullif(x.comm_ns, 0), 4) AS overlap_pct
-FROM sums x JOIN traces t USING (trace_id)
-ORDER BY t.run_id, t.rank, x.device, phase NULLS LAST;
+SELECT * FROM _overlap_by_label('phase')
+ORDER BY run_id, rank, device, phase NULLS LAST;

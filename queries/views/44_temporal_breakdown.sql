@@ -10,7 +10,7 @@
 -- Private helper defined here:
 --   _busy_islands(trace_id, device, grp, s_ns, e_ns): disjoint islands of K ∪ C (grp 'kc')
 --       and of K ∪ C ∪ M (grp 'kcm') per lane group.
--- Depends on: _lane_intervals, _lane_islands, events, overlap_by_rank.
+-- Depends on: _lane_intervals, events, merged_intervals, overlap_by_rank.
 --   run_id, rank, trace_id
 --   device       GPU index; NULL for the CPU lane
 --   lane         'gpu<device>' or 'cpu'
@@ -31,18 +31,8 @@ WITH memory AS (
     SELECT trace_id, device, 'kcm', s_ns, e_ns FROM _lane_intervals
     UNION ALL
     SELECT trace_id, device, 'kcm', s_ns, e_ns FROM memory
-), ordered AS (
-    SELECT *, max(e_ns) OVER (PARTITION BY trace_id, device, grp ORDER BY s_ns, e_ns
-                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
-    FROM layered
-), numbered AS (
-    SELECT *, sum(CASE WHEN prev_end IS NULL OR s_ns > prev_end THEN 1 ELSE 0 END)
-                  OVER (PARTITION BY trace_id, device, grp ORDER BY s_ns, e_ns
-                        ROWS UNBOUNDED PRECEDING) AS island
-    FROM ordered
 )
-SELECT trace_id, device, grp, min(s_ns) AS s_ns, max(e_ns) AS e_ns
-FROM numbered GROUP BY trace_id, device, grp, island;
+SELECT trace_id, device, grp, s_ns, e_ns FROM merged_intervals('layered');
 
 CREATE OR REPLACE VIEW temporal_breakdown AS
 WITH islands AS (

@@ -1,7 +1,8 @@
 -- comm_summary: communication per rank, op and message-size bucket, with algorithm and bus
 -- bandwidth by the nccl-tests convention:
---   algbw = bytes / time;  busbw = algbw x factor(op, n), n = group size:
---   all_reduce 2(n-1)/n; all_gather, reduce_scatter, all_to_all (n-1)/n; everything else 1.
+--   algbw = bytes / time;  busbw = algbw x busbw_factor(op, n), n = group size:
+--   all_reduce 2(n-1)/n; all_gather, reduce_scatter, all_to_all (n-1)/n; gather n-1 (per
+--   byte of one rank's contribution); everything else 1.
 -- Buckets are powers of two: [2^k, 2^(k+1)) bytes of msg_bytes; 'unknown' where the trace
 -- gives no size.
 -- Private helper defined here:
@@ -20,7 +21,7 @@
 --                 in_bytes x group_size
 --     call_k      the op's instance number: seq where the trace has one, else its 0-based
 --                 order among the trace's ops of the same (pg, op), by start time
--- Depends on: comm_ops, _rank_roles, rank_layout, runs, traces.
+-- Depends on: comm_ops, _rank_roles, rank_layout, runs, traces, rank_at, busbw_factor.
 --   run_id, rank      the rank
 --   op                comm_ops.op
 --   size_bucket       '[8.0 KiB, 16.0 KiB)' style label, or 'unknown'
@@ -30,7 +31,7 @@
 --   total_ns, mean_ns, min_ns, max_ns   op durations, ns
 --   total_bytes       sum of msg_bytes, bytes
 --   algbw_gbps        total_bytes / total_ns (bytes per ns = GB/s)
---   busbw_gbps        algbw_gbps x factor(op, group_size)
+--   busbw_gbps        algbw_gbps x busbw_factor(op, group_size)
 CREATE OR REPLACE VIEW _comm_groups AS
 WITH world AS (
     SELECT t.run_id, coalesce(max(r.world_size), max(t.world_size), count(DISTINCT t.rank))
@@ -49,9 +50,9 @@ WITH world AS (
 ), peers AS (
     SELECT *,
            CASE WHEN pg_name IS NULL AND tp > 0 AND op = 'send'
-                THEN ((pp_rank + 1) % pp) * tp + tp_rank
+                THEN rank_at((pp_rank + 1) % pp, tp_rank, tp)
                 WHEN pg_name IS NULL AND tp > 0 AND op = 'recv'
-                THEN ((pp_rank + pp - 1) % pp) * tp + tp_rank END AS peer_rank
+                THEN rank_at((pp_rank + pp - 1) % pp, tp_rank, tp) END AS peer_rank
     FROM base
 ), grouped AS (
     SELECT *,
@@ -99,9 +100,6 @@ SELECT run_id, rank, op,
        bucket_lo_bytes, group_size, calls, total_ns, mean_ns, min_ns, max_ns, total_bytes,
        round(total_bytes / nullif(total_ns, 0), 4) AS algbw_gbps,
        round(total_bytes / nullif(total_ns, 0)
-             * CASE WHEN op = 'all_reduce' THEN 2.0 * (group_size - 1) / group_size
-                    WHEN op IN ('all_gather', 'reduce_scatter', 'all_to_all')
-                    THEN 1.0 * (group_size - 1) / group_size
-                    ELSE 1.0 END, 4) AS busbw_gbps
+             * busbw_factor(op, group_size), 4) AS busbw_gbps
 FROM agg
 ORDER BY run_id, rank, op, bucket_lo_bytes NULLS LAST;

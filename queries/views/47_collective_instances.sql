@@ -3,7 +3,7 @@
 -- skew, the transfer-time estimate and the time ranks spent waiting. Matching and the
 -- transfer estimate are defined in collective_participants. A rank missing from an
 -- instance shows as ranks_seen < group_size.
--- Depends on: collective_participants.
+-- Depends on: collective_participants, busbw_factor.
 --   run_id, pg, op, instance   the instance
 --   ranks_seen       ranks that took part
 --   group_size       size of the process group
@@ -20,7 +20,7 @@
 --   bubble_ns        pipeline pairs: the receiver's wait (bubble), ns; else NULL
 --   msg_bytes        largest message size among the ranks, bytes
 --   algbw_gbps       msg_bytes / transfer_ns (GB/s)
---   busbw_gbps       algbw_gbps x the nccl-tests factor for op and group_size
+--   busbw_gbps       algbw_gbps x busbw_factor(op, group_size) (the nccl-tests factor)
 --   step, phase, layer, block   labels of the lowest rank's op
 CREATE OR REPLACE VIEW collective_instances AS
 WITH agg AS (
@@ -49,10 +49,7 @@ SELECT run_id, pg, op, instance, ranks_seen, group_size, ranks_seen = group_size
        transfer_ns, max_dur_ns, total_wait_ns, bubble_ns, msg_bytes,
        round(msg_bytes / nullif(transfer_ns, 0), 4) AS algbw_gbps,
        round(msg_bytes / nullif(transfer_ns, 0)
-             * CASE WHEN op = 'all_reduce' THEN 2.0 * (group_size - 1) / group_size
-                    WHEN op IN ('all_gather', 'reduce_scatter', 'all_to_all')
-                    THEN 1.0 * (group_size - 1) / group_size
-                    ELSE 1.0 END, 4) AS busbw_gbps,
+             * busbw_factor(op, group_size), 4) AS busbw_gbps,
        step, phase, layer, block
 FROM agg
 ORDER BY run_id, first_ts_ns, pg, op, instance;

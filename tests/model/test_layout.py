@@ -52,3 +52,24 @@ def test_ring_factors() -> None:
     assert (wire_factor("send", 1), wire_factor("recv", 1)) == (1.0, 0.0)
     assert bus_factor("gather", 4) == 3.0
     assert bus_factor("recv", 1) == 1.0
+
+
+def test_dtype_sizes_and_layout_are_the_stores(tmp_path) -> None:
+    """One definition each: the model's dtype sizes are the `dtype_sizes` rule table, and its
+    rank layout is the `rank_coords` / `rank_at` macros the views use."""
+    import duckdb
+
+    from tracekit import store
+    from tracekit.model.layout import DTYPE_BYTES
+
+    con = duckdb.connect(str(tmp_path / "s.duckdb"))
+    store.initialise(con)
+    table = dict(con.execute("SELECT lower(dtype), bytes FROM dtype_sizes").fetchall())
+    assert DTYPE_BYTES == table
+    assert {"bf16", "fp32", "fp8", "float8"} <= set(table)
+    layout = Layout(tp=4, pp=3)
+    for rank in range(12):
+        place = con.execute("SELECT rank_coords(?, 4)", [rank]).fetchall()[0][0]
+        assert layout.coords(rank) == (place["pp_rank"], place["tp_rank"]) == divmod(rank, 4)
+        assert layout.rank(*layout.coords(rank)) == rank
+    con.close()

@@ -117,3 +117,46 @@ def test_roles_from_user_rank_layout(tmp_path: Path) -> None:
     rows = con.execute("SELECT rank, stage FROM overlap_by_stage ORDER BY rank").fetchall()
     assert rows == [(r, r) for r in range(4)]
     con.close()
+
+
+def test_gather_busbw_is_the_models(tmp_path: Path) -> None:
+    """A 4-rank gather of 4 KiB per rank: SQL (comm_summary, collective_instances) and the
+    model's alpha-beta fit use one bus factor, (n-1) per byte of a rank's contribution."""
+    from tracekit.model.layout import bus_factor
+
+    traces = []
+    for rank in range(4):
+        t = Trace(rank=rank, world_size=4)
+        t.events.append(
+            {
+                "ph": "X",
+                "cat": "kernel",
+                "name": "ncclDevKernel_Generic(ncclDevComm*, unsigned long, ncclWork*)",
+                "pid": 0,
+                "tid": 7,
+                "ts": 1000 + rank,
+                "dur": 10 - rank,
+                "args": {
+                    "device": 0,
+                    "stream": 7,
+                    "Collective name": "gather",
+                    "In msg nelems": 1024,
+                    "dtype": "Float",
+                    "Group size": 4,
+                    "Process Group Name": "0",
+                },
+            }
+        )
+        traces.append(t)
+    db = import_traces(tmp_path / "g.duckdb", tmp_path / "g", traces)
+    with duckdb.connect(str(db), read_only=True) as con:
+        instance = con.execute(
+            "SELECT msg_bytes, transfer_ns, busbw_gbps FROM collective_instances"
+        ).fetchall()
+        summary = con.execute(
+            "SELECT total_bytes, total_ns, busbw_gbps FROM comm_summary WHERE rank = 0"
+        ).fetchall()
+        macro = con.execute("SELECT busbw_factor('gather', 4)").fetchone()[0]
+    assert bus_factor("gather", 4) == macro == 3.0
+    assert instance == [(4096, 7 * US, round(4096 / (7 * US) * 3.0, 4))]
+    assert summary == [(4096, 10 * US, round(4096 / (10 * US) * 3.0, 4))]

@@ -124,17 +124,6 @@ def select(
     return Result(df, offset)
 
 
-def sql_result(
-    con: duckdb.DuckDBPyConnection, text: str, params: Sequence[Any] | None = None
-) -> Result:
-    """Rows of a query still written in Python (``default_window``, ``top_collectives``,
-    ``rank_skew``: being moved into views of ``queries/``)."""
-    try:
-        return Result(tidy(con.sql(text, params=list(params or [])).pl()))
-    except duckdb.CatalogException as exc:
-        raise missing_view(exc) from exc
-
-
 def run_sql(con: duckdb.DuckDBPyConnection, text: str, *, limit: int = 1000) -> Result:
     """A user's own statement (the TUI's SQL screen): its first ``limit`` rows.
 

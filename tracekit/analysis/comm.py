@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 from duckdb import ColumnExpression, ConstantExpression, Expression, FunctionExpression
 
-from tracekit.analysis._query import Result, equal, is_, select, sql_result
+from tracekit.analysis._query import Result, equal, is_, select
 from tracekit.errors import InputError
 
 TOP_ORDER = ("total_wait_ns", "max_dur_ns", "skew_ns", "transfer_ns")
@@ -260,21 +260,4 @@ def top_collectives(
 
 def rank_skew(con: duckdb.DuckDBPyConnection, *, run: str | None = None) -> Result:
     """Per rank: how often it arrived last, how late it arrived and how long it waited."""
-    clause, params = ("WHERE p.run_id = ?", [run]) if run is not None else ("", [])
-    return sql_result(
-        con,
-        f"""
-        SELECT p.run_id, p.rank,
-               count(*) AS instances,
-               count(*) FILTER (WHERE i.ranks_seen > 1 AND i.last_rank = p.rank) AS times_last,
-               sum(p.arrival_ns)::BIGINT AS arrival_ns,
-               sum(p.wait_ns)::BIGINT AS wait_ns,
-               sum(p.bubble_ns)::BIGINT AS bubble_ns,
-               sum(p.transfer_ns)::BIGINT AS transfer_ns
-        FROM collective_participants p
-        JOIN collective_instances i USING (run_id, pg, op, instance)
-        {clause}
-        GROUP BY p.run_id, p.rank ORDER BY p.run_id, p.rank
-        """,
-        params,
-    )
+    return select(con, "rank_skew", where=equal(run_id=run))

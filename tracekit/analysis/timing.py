@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from tracekit.analysis._query import Result, equal, select, sql_result
+from tracekit.analysis._query import Result, equal, select
 from tracekit.errors import InputError
 
 OVERLAP_KEYS = ("rank", "layer", "stage", "phase")
@@ -47,26 +47,12 @@ def rank_span(con: duckdb.DuckDBPyConnection, *, run: str, rank: int) -> tuple[i
 
 
 def default_window(con: duckdb.DuckDBPyConnection, run: str) -> tuple[int, int]:
-    """The first decode step's span if the run has step ranges, else the whole run."""
-    rows = sql_result(
-        con,
-        """
-        WITH steps AS (
-            SELECT TRY_CAST(s.value AS BIGINT) AS step, min(a.ts_ns) AS s, max(a.end_ns) AS e
-            FROM annotation_ranges a JOIN traces t USING (trace_id)
-            JOIN _label_names s ON s.name = a.name AND s.key = 'step'
-            WHERE t.run_id = ? GROUP BY 1
-        )
-        SELECT s, e FROM steps ORDER BY (step = 1) DESC, step LIMIT 1
-        """,
-        [run],
-    ).rows
-    if rows:
-        return int(rows[0][0]), int(rows[0][1])
-    spans = select(con, "rank_spans", where=equal(run_id=run)).frame
-    if spans.is_empty():
+    """The first decode step's span if the run has step ranges, else the whole run
+    (the ``timeline_window`` macro)."""
+    [(start, end)] = select(con, "timeline_window", args=[run]).rows
+    if start is None or end is None:
         raise InputError(f"run {run!r}: no events")
-    return int(spans["first_ns"].min()), int(spans["last_ns"].max())
+    return int(start), int(end)
 
 
 def timeline(

@@ -7,23 +7,22 @@ Everything here is plain arithmetic shared by the study's formulas
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 
 from tracekit.errors import TracekitError
+from tracekit.model.macros import call
+from tracekit.resources import queries_dir
 
-DTYPE_BYTES: dict[str, int] = {
-    "fp32": 4,
-    "float32": 4,
-    "bf16": 2,
-    "bfloat16": 2,
-    "fp16": 2,
-    "float16": 2,
-    "half": 2,
-    "fp8": 1,
-    "float8": 1,
-    "float8_e4m3fn": 1,
-    "float8_e5m2": 1,
-}
+
+def _dtype_sizes() -> dict[str, int]:
+    """Bytes per element of each dtype spelling: the rule table the views use
+    (``queries/rules/dtype_sizes.csv``, loaded into ``dtype_sizes``)."""
+    with (queries_dir() / "rules" / "dtype_sizes.csv").open(newline="") as f:
+        return {row["dtype"].lower(): int(row["bytes"]) for row in csv.DictReader(f)}
+
+
+DTYPE_BYTES: dict[str, int] = _dtype_sizes()
 SAMPLE_DTYPE_BYTES = 8
 """Sampled token ids travel as int64."""
 
@@ -106,11 +105,13 @@ class Layout:
         return self.tp * self.pp
 
     def coords(self, rank: int) -> tuple[int, int]:
-        """(pp_rank, tp_rank) of a global rank."""
-        return rank // self.tp, rank % self.tp
+        """(pp_rank, tp_rank) of a global rank (the SQL macro ``rank_coords``)."""
+        place = call("rank_coords", rank, self.tp)
+        return place["pp_rank"], place["tp_rank"]
 
     def rank(self, pp_rank: int, tp_rank: int) -> int:
-        return pp_rank * self.tp + tp_rank
+        """The global rank at (pp_rank, tp_rank) (the SQL macro ``rank_at``)."""
+        return int(call("rank_at", pp_rank, tp_rank, self.tp))
 
 
 def stage_layers(layers: int, pp: int) -> list[int]:
@@ -155,18 +156,11 @@ def wire_factor(op: str, group_size: int, *, is_root: bool = False) -> float:
 def bus_factor(op: str, group_size: int) -> float:
     """The nccl-tests bus-bandwidth factor, per byte of ``msg_bytes`` as tracekit sizes it.
 
-    nccl-tests: busbw = algbw x 2(n-1)/n for all-reduce, (n-1)/n for all-gather (size =
-    output), 1 for broadcast and send/recv. Its gather sizes the whole output (n contributions) with
-    factor (n-1)/n, i.e. (n-1) per byte of one rank's contribution, which is how tracekit
-    sizes a gather. ``bus_bytes / time`` is the busbw the alpha-beta model's beta means.
+    The SQL macro ``busbw_factor`` (queries/macros), which comm_summary and
+    collective_instances use too: 2(n-1)/n for all-reduce, (n-1)/n for all-gather (size =
+    output), reduce-scatter and all-to-all, (n-1) for gather (nccl-tests sizes the whole
+    output, n contributions, with factor (n-1)/n: (n-1) per byte of one rank's
+    contribution, which is how tracekit sizes a gather), 1 for every other op (broadcast,
+    send, recv, ...). ``bus_bytes / time`` is the busbw the alpha-beta model's beta means.
     """
-    n = group_size
-    if op == "all_reduce":
-        return 2 * (n - 1) / n
-    if op == "all_gather":
-        return (n - 1) / n
-    if op == "gather":
-        return float(n - 1)
-    if op in ("broadcast", "send", "recv"):
-        return 1.0
-    raise ValueError(f"unknown op {op!r}")
+    return float(call("busbw_factor", op, group_size))

@@ -1,11 +1,10 @@
 """The model for a run's manifest against what its traces measured.
 
-Reads ``runs.manifest``, the ``comm_ops`` view (one row per communication call:
-run_id, rank, op, msg_bytes in the nccl-tests sense, as
-:func:`tracekit.model.predict.predict` sizes calls, dur_ns, group_size) and the phase of
-each call from the ``event_labels`` view ('prefill' / 'decode', from the enclosing
-``tk:step=<k> phase=<...>`` annotation). Calls outside every step range (the
-collector's barrier before the measured pass) get phase 'outside': reported, never
+Reads ``runs.manifest`` and the ``comm_op_phases`` view: one row per communication call
+(rank, op, msg_bytes in the nccl-tests sense, as :func:`tracekit.model.predict.predict`
+sizes calls, dur_ns, group_size) with its phase ('prefill' / 'decode', from the
+enclosing ``tk:step=<k> phase=<...>`` annotation). Calls outside every step range (the
+collector's barrier before the measured pass) have phase 'outside': reported, never
 flagged, and left out of the verdict.
 """
 
@@ -121,13 +120,8 @@ def run_spec(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSpec:
 def measured_calls(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """The run's communication calls: rank, op (model names), phase, msg_bytes, dur_ns."""
     result = con.execute(
-        """
-        SELECT c.rank, c.op, coalesce(l.phase, 'outside') AS phase, c.msg_bytes, c.dur_ns,
-               c.group_size
-        FROM comm_ops c
-        LEFT JOIN event_labels l USING (trace_id, event_id)
-        WHERE c.run_id = ?
-        """,
+        "SELECT rank, op, phase, msg_bytes, dur_ns, group_size FROM comm_op_phases "
+        "WHERE run_id = ?",
         [run_id],
     )
     return pl.DataFrame(result.fetchall(), schema=MEASURED_SCHEMA, orient="row")

@@ -1,7 +1,8 @@
 """The store's schema: create the tables, load the rule tables, (re)create the views.
 
-Tables are defined in ``queries/schema/*.sql`` and views and macros in
-``queries/views/*.sql`` (applied in file-name order). Every derived figure is
+Tables are defined in ``queries/schema/*.sql``, the macros shared by several views in
+``queries/macros/*.sql`` and views and view macros in ``queries/views/*.sql`` (each
+folder applied in file-name order). Every derived figure is
 a view, so the database file works the same from Python, ``tracekit sql`` or
 the plain ``duckdb`` CLI.
 """
@@ -42,7 +43,7 @@ def fingerprint() -> str:
     digest = hashlib.sha256(
         f"{SCHEMA_VERSION} {STORAGE_COMPATIBILITY} {duckdb.__version__}".encode()
     )
-    for sub in ("schema", "views", "rules"):
+    for sub in ("schema", "macros", "views", "rules"):
         for path in sorted((queries_dir() / sub).glob("**/*.*")):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
@@ -114,7 +115,8 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
-    for path in _sql_files("views"):
+    """(Re)create the shared macros (``queries/macros``), then every view and view macro."""
+    for path in [*_sql_files("macros"), *_sql_files("views")]:
         con.execute(path.read_text())
 
 

@@ -1,10 +1,7 @@
 -- latency_by_run: request latency of each run measured from its step ranges
--- (tk:step=N phase=prefill|decode, or any range a label_rules row gives a step), and the
--- share of each that is exposed communication.
---   A step starts when the last rank of the first pipeline stage enters it (until then the
---   stage cannot run it: ranks that enter early only wait for their TP peers, e.g. start-up
---   skew) and ends when the last rank over all stages leaves it. Ranks without a known
---   stage count as stage 0.
+-- (step_spans: a step starts when the last rank of the first pipeline stage enters it and
+-- ends when the last rank over all stages leaves it), and the share of each that is exposed
+-- communication.
 --   ttft_ns  = last prefill step end - first step start
 --   tpot_ns  = (last decode step end - last prefill step end) / decode steps
 --   e2e_ns   = last step end - first step start
@@ -17,8 +14,7 @@
 --   tpot_exposed_comm_pct = 100 * max over ranks of exposed in the decode window
 --                           / decode window length (the share of each output token's time)
 --   e2e_exposed_comm_pct  = 100 * max over ranks of exposed in the E2E window / e2e_ns
--- Depends on: annotation_ranges, _label_names, traces, _rank_roles, _lane_islands,
---             _busy_islands, runs.
+-- Depends on: step_spans, traces, _lane_islands, _busy_islands, runs.
 --   run_id
 --   steps, prefill_steps, decode_steps   number of steps seen
 --   first_ts_ns, last_end_ns             span of the steps, ns on the run timeline
@@ -29,27 +25,14 @@
 --   manifest_ttft_ms, manifest_tpot_ms, manifest_e2e_ms   what the collector measured for
 --       the first request (runs.manifest latency), ms, for comparison
 CREATE OR REPLACE VIEW latency_by_run AS
-WITH step_ranges AS (
-    SELECT t.run_id, a.ts_ns, a.end_ns, coalesce(rr.pp_rank, 0) AS stage,
-           TRY_CAST(s.value AS BIGINT) AS step, p.value AS phase
-    FROM annotation_ranges a
-    JOIN traces t USING (trace_id)
-    LEFT JOIN _rank_roles rr ON rr.run_id = t.run_id AND rr.rank = t.rank
-    JOIN _label_names s ON s.name = a.name AND s.key = 'step'
-    LEFT JOIN _label_names p ON p.name = a.name AND p.key = 'phase'
-), steps AS (
-    SELECT run_id, step, max(phase) AS phase, max(end_ns) AS end_ns,
-           max(ts_ns) FILTER (WHERE stage = first_stage) AS ts_ns
-    FROM (SELECT *, min(stage) OVER (PARTITION BY run_id) AS first_stage FROM step_ranges)
-    GROUP BY run_id, step
-), spans AS (
+WITH spans AS (
     SELECT run_id, count(*) AS steps,
            count(*) FILTER (WHERE phase = 'prefill') AS prefill_steps,
            count(*) FILTER (WHERE phase = 'decode') AS decode_steps,
            min(ts_ns) AS first_ts_ns, max(end_ns) AS last_end_ns,
            max(end_ns) FILTER (WHERE phase = 'prefill') AS prefill_end_ns,
            max(end_ns) FILTER (WHERE phase = 'decode') AS decode_end_ns
-    FROM steps GROUP BY run_id
+    FROM step_spans GROUP BY run_id
 ), latency AS (
     SELECT s.*,
            s.prefill_end_ns - s.first_ts_ns AS ttft_ns,
