@@ -40,7 +40,14 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 
 @app.command("collect", help=HELP)
 def collect_command(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for traces, logs, manifest.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for traces, logs, manifest: new, empty or an earlier collect's.",
+        ),
+    ],
     tp: Annotated[int, typer.Option(help="Tensor-parallel degree.")] = 1,
     pp: Annotated[int, typer.Option(help="Pipeline-parallel degree (stages).")] = 1,
     model: Annotated[str, typer.Option(help="Shape preset: tiny, llama-3.1-8b, …")] = "tiny",

@@ -4,6 +4,8 @@
 - :mod:`~tracekit.collect.wrap`: run a user's own launch under Nsight Systems.
 - :mod:`~tracekit.collect.manifest`: ``manifest.json``, the one ``Manifest`` type that
   collect and wrap write and that import and validate read.
+- :mod:`~tracekit.collect.outdir`: the output folder: a fresh one or tracekit's own;
+  only files tracekit wrote are ever deleted.
 - :mod:`~tracekit.collect.supervise`: start, watch and stop the rank processes.
 - :mod:`~tracekit.collect.launch_env`: a rank started by torchrun, srun or mpirun.
 - :mod:`~tracekit.collect.nsys_cmd`: the ``nsys profile`` / ``nsys export`` commands.

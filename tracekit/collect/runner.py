@@ -33,6 +33,7 @@ from tracekit.collect.manifest import (
     ManifestWorkload,
     Versions,
 )
+from tracekit.collect.outdir import WORKER_RESULT, check_out, claim_out
 from tracekit.collect.presets import PRESETS, ModelShape, get_preset, shape_from_hf_config
 from tracekit.collect.supervise import Failure, RankCommand, RankGroup, log_tail
 from tracekit.errors import TracekitError
@@ -41,8 +42,6 @@ from tracekit.resources import collectors_dir
 
 PROFILERS = ("torch", "nsys", "both", "none")
 DTYPES = ("float32", "bfloat16", "float16")
-OUTPUT_SUFFIXES = (".pt.trace.json.gz", ".log", ".nsys-rep", ".sqlite")
-WORKER_RESULT = "worker_result.json"
 
 
 @dataclass(frozen=True)
@@ -193,18 +192,6 @@ def require_torch() -> None:
         )
 
 
-def clear_outputs(out: Path, rank: int | None) -> None:
-    """Remove an earlier run's files: all of them when spawning every rank here,
-    only this rank's (and, for rank 0, the manifest) when running as one rank."""
-    out.mkdir(parents=True, exist_ok=True)
-    pattern = "rank*.*" if rank is None else f"rank{rank}.*"
-    stale = [p for p in out.glob(pattern) if p.name.endswith(OUTPUT_SUFFIXES)]
-    if rank in (None, 0):
-        stale += [out / "manifest.json", out / WORKER_RESULT]
-    for path in stale:
-        path.unlink(missing_ok=True)
-
-
 @dataclass(frozen=True)
 class CollectResult:
     out: Path
@@ -245,12 +232,14 @@ def collect(
     if nsys is not None:
         reports = [out / f"rank{c.rank}.nsys-rep" for c in commands]
         shown += tuple(shlex.join(nsys_cmd.export_argv(r, nsys)) for r in reports)
+    check_out(out)
     if dry_run:
         return CollectResult(out, None, shown)
     require_torch()
-    clear_outputs(out, None if rank_env is None else rank_env.rank)
-    started = time.time()
     writes_manifest = rank_env is None or rank_env.rank == 0
+    own = [c.rank for c in commands]
+    claim_out(out, own, writes_manifest=writes_manifest, world_size=w.world_size)
+    started = time.time()
     try:
         failure = RankGroup(commands, env).wait(timeout_s)
     except KeyboardInterrupt:

@@ -26,6 +26,7 @@ import tracekit
 from tracekit.collect import nsys_cmd
 from tracekit.collect.launch_env import detect_rank_env
 from tracekit.collect.manifest import Manifest, ManifestParallel, ManifestRank
+from tracekit.collect.outdir import check_out, claim_out
 from tracekit.collect.runner import CollectResult, export_reports, failure_hint
 from tracekit.collect.supervise import Failure, RankCommand, RankGroup
 from tracekit.errors import TracekitError
@@ -90,9 +91,16 @@ def wrap(
     nsys = "nsys" if dry_run else nsys_cmd.find_nsys()
     commands = wrap_commands(cmd, out, capture_api=capture_api, env=env, nsys=nsys)
     shown = tuple(f"{shlex.join(c.argv)} > {shlex.quote(str(c.log))} 2>&1" for c in commands)
+    check_out(out)
     if dry_run:
         return CollectResult(out, None, shown)
-    out.mkdir(parents=True, exist_ok=True)
+    rank_env = detect_rank_env(env)
+    claim_out(
+        out,
+        [] if rank_env is None else [rank_env.rank],
+        writes_manifest=rank_env is None or rank_env.rank == 0,
+        world_size=None if rank_env is None else rank_env.world_size,
+    )
     started = time.time()
     failure = RankGroup(commands, env).wait(timeout_s)
     reports = sorted(
@@ -100,7 +108,6 @@ def wrap(
     )
     if failure is None:
         export_reports(out, [r for r, _ in reports], nsys)
-    rank_env = detect_rank_env(env)
     manifest = None
     if rank_env is None or rank_env.rank == 0:
         launcher = "local"
