@@ -70,6 +70,7 @@ def inject_fault(rank: int) -> None:
     target, kind = spec.split(":")
     if int(target) != rank:
         return
+    print(f"tracekit-worker: rank {rank} injects a {kind} ({FAULT_ENV})", flush=True)
     if kind == "hang":
         time.sleep(3600)
     raise RuntimeError(f"injected fault on rank {rank} ({FAULT_ENV}={spec})")
@@ -183,7 +184,6 @@ def main(argv: list[str]) -> None:
     comm = Comm(layout)
     stage = Stage(shape, load, comm, Annotator(nvtx), device)
     generator = Generator(stage, args, device)
-    inject_fault(rank)
 
     measured = run_profiled(generator, args, device, rank)
     host = socket.gethostname()
@@ -236,6 +236,9 @@ def run_profiled(
     for i in range(args.warmup + 1):
         measured_pass = i == args.warmup
         dist.barrier()
+        if measured_pass:
+            # after the barrier: the peers then wait for this rank inside a collective
+            inject_fault(rank)
         if measured_pass and nsys:
             torch.cuda.profiler.start()
         measured = generator.run()

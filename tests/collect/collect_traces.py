@@ -123,3 +123,16 @@ def live_processes_mentioning(text: str) -> list[int]:
         if text.encode() in cmdline and state != "Z":
             found.append(int(entry))
     return found
+
+
+def rank_process(out: Path, rank: int) -> int | None:
+    """PID of the worker of ``rank`` writing into ``out`` (its environment says RANK)."""
+    for pid in live_processes_mentioning(str(out)):
+        try:
+            environ = Path("/proc", str(pid), "environ").read_bytes().split(b"\0")
+            cmdline = Path("/proc", str(pid), "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"worker.py" in cmdline and f"RANK={rank}".encode() in environ:
+            return pid
+    return None

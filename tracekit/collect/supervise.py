@@ -33,10 +33,14 @@ class RankCommand:
 
 @dataclass(frozen=True)
 class Failure:
+    """Why a collection stopped: the rank to blame, and what the other failed ranks did."""
+
     rank: int
     log: Path
     reason: str
     still_running: tuple[int, ...] = ()
+    followers: tuple[str, ...] = ()
+    """'rank 0 failed (exit code 1)' for each rank that failed after ``rank``."""
 
     def message(self) -> str:
         if len(self.still_running) > 1:
@@ -44,7 +48,8 @@ class Failure:
                 f"rank {r} ({self.log.parent / f'rank{r}.log'})" for r in self.still_running
             )
             return f"{self.reason}; still running: {logs}"
-        return f"rank {self.rank} {self.reason}; see its log {self.log}"
+        after = f"; after it, {', '.join(self.followers)}" if self.followers else ""
+        return f"rank {self.rank} {self.reason}; see its log {self.log}{after}"
 
 
 class RankGroup:
@@ -53,6 +58,8 @@ class RankGroup:
     def __init__(self, commands: Sequence[RankCommand], base_env: Mapping[str, str]) -> None:
         self.commands = list(commands)
         self.procs: list[subprocess.Popen] = []
+        self.ended_at: dict[int, float] = {}
+        """index -> when this rank's exit was first seen (time.time, as the failure line)."""
         for cmd in self.commands:
             cmd.log.parent.mkdir(parents=True, exist_ok=True)
             with cmd.log.open("wb") as log:
@@ -78,10 +85,9 @@ class RankGroup:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         try:
             while True:
-                codes = [p.poll() for p in self.procs]
-                failed = [i for i, c in enumerate(codes) if c not in (None, 0)]
-                if failed:
-                    return self._failed(failed[0], codes[failed[0]])
+                codes = self._poll()
+                if any(c not in (None, 0) for c in codes):
+                    return self._failed()
                 if all(c == 0 for c in codes):
                     return None
                 if deadline is not None and time.monotonic() > deadline:
@@ -99,22 +105,42 @@ class RankGroup:
             self.stop()
             raise
 
-    def _failed(self, index: int, code: int) -> Failure:
-        """Let the other ranks notice and fail too, then name the one that failed first."""
+    def _poll(self) -> list[int | None]:
+        codes = [p.poll() for p in self.procs]
+        now = time.time()
+        for i, code in enumerate(codes):
+            if code is not None:
+                self.ended_at.setdefault(i, now)
+        return codes
+
+    def _failed(self) -> Failure:
+        """Let the other ranks notice and fail too, then blame the rank that failed first.
+
+        A rank failed if it ended non-zero, or printed the worker's failure line, before
+        tracekit stopped the rest. One that ended without that line died from outside
+        Python (SIGKILL from the OOM killer, a crash in native code): its peers fail only
+        because it is gone, so it is the cause. Otherwise the earliest line names it.
+        """
         grace = time.monotonic() + 2.0
-        while time.monotonic() < grace and any(p.poll() is None for p in self.procs):
+        while time.monotonic() < grace and None in self._poll():
             time.sleep(0.05)
+        codes = {i: c for i, c in enumerate(self._poll()) if c is not None}
         self.stop()
-        cause = self.commands[index]
-        earliest = None
-        for cmd in self.commands:
-            stamp = _failure_time(cmd.log)
-            if stamp is not None and (earliest is None or stamp < earliest[0]):
-                earliest = (stamp, cmd)
-        if earliest is not None:
-            cause = earliest[1]
-            code = self.procs[self.commands.index(cause)].returncode
-        return Failure(rank=cause.rank, log=cause.log, reason=f"failed (exit code {code})")
+        marks = {i: _failure_time(cmd.log) for i, cmd in enumerate(self.commands)}
+        failed = {i for i, c in codes.items() if c != 0} | {i for i, t in marks.items() if t}
+        at = {i: marks[i] or self.ended_at[i] for i in failed}
+        silent = [i for i in failed if marks[i] is None]
+        cause = min(silent or failed, key=at.__getitem__)
+
+        def reason(i: int) -> str:
+            return _exit_reason(codes[i]) if i in codes else "failed (stopped while exiting)"
+
+        followers = tuple(
+            f"rank {self.commands[i].rank} {reason(i)}"
+            for i in sorted(failed - {cause}, key=at.__getitem__)
+        )
+        command = self.commands[cause]
+        return Failure(command.rank, command.log, reason(cause), followers=followers)
 
     def stop(self, grace_s: float = 3.0) -> None:
         """SIGTERM every rank's process group, then SIGKILL what is left."""
@@ -152,6 +178,17 @@ def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _exit_reason(code: int) -> str:
+    """'failed (exit code 1)' or, for a negative Popen return code, the signal that killed it."""
+    if code >= 0:
+        return f"failed (exit code {code})"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = "an unknown signal"
+    return f"was killed by {name} (signal {-code})"
 
 
 def _failure_time(log: Path) -> float | None:
