@@ -257,4 +257,7 @@ if __name__ == "__main__":
     except BaseException:
         traceback.print_exc()
         print(FAILURE_MARK.format(rank=os.environ.get("RANK", "?"), time=time.time()), flush=True)
-        sys.exit(1)
+        sys.stderr.flush()
+        # Exit now: tearing torch down with the profiler running and a broken process
+        # group can crash (SIGSEGV), which would hide the exit status.
+        os._exit(1)
