@@ -21,18 +21,14 @@ from tests.ingest.nsys_export import synthetic_export
 from tracekit.ingest.discover import Source
 from tracekit.ingest.loader import import_paths
 from tracekit.ingest.nsys import read_nsys
-from tracekit.ingest.nsys_env import parse_rank_map
 
 
 def main(kernels: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = synthetic_export(Path(tmp) / "big.sqlite", kernels)
-        rank_map = parse_rank_map(["100=0,200=1"])
         start, cpu = time.perf_counter(), time.process_time()
         rows = 0
-        for trace in read_nsys(
-            Source(path, "nsys", "big", None), "x", lambda _: None, rank_map=rank_map
-        ):
+        for trace in read_nsys(Source(path, "nsys", "big", None), "x", lambda _: None):
             rows += sum(events.num_rows for events, _threads in trace.chunks)
         reader = time.perf_counter() - start, time.process_time() - cpu
         start, cpu = time.perf_counter(), time.process_time()

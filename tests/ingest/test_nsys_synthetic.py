@@ -11,8 +11,9 @@ import pytest
 from tests.ingest.nsys_export import FAKE_TOKEN, T0, UTC, Export, nccl_blob, two_process_export
 from tracekit.errors import InputError
 from tracekit.ingest.loader import import_paths
-from tracekit.ingest.nsys_env import parse_rank_map, safe_env
+from tracekit.ingest.nsys_env import safe_env
 from tracekit.ingest.nsys_payload import message_sizes
+from tracekit.ingest.ranks import parse_rank_map
 
 
 def _import(tmp_path: Path, export: Path, **kw) -> duckdb.DuckDBPyConnection:
@@ -279,12 +280,7 @@ def test_bulk_read_speed(tmp_path: Path) -> None:
     kernels = 200_000
     path = synthetic_export(tmp_path / "big.sqlite", kernels)
     start = time.process_time()
-    traces = read_nsys(
-        Source(path, "nsys", "big", None),
-        "x",
-        lambda _: None,
-        rank_map=parse_rank_map(["100=0,200=1"]),
-    )
+    traces = read_nsys(Source(path, "nsys", "big", None), "x", lambda _: None)
     rows = sum(events.num_rows for t in traces for events, _threads in t.chunks)
     cpu = time.process_time() - start
     assert rows == 2 * kernels + kernels // 10

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from tracekit.collect.manifest import MANIFEST_NAME, Manifest
 from tracekit.errors import InputError
+from tracekit.ingest.contract import Source
 
 KINETO_SUFFIXES = (".json", ".json.gz")
 NSYS_SUFFIXES = (".sqlite", ".nsys-rep")
 _RANK_IN_NAME = re.compile(r"(?:rank|worker)[-_.]?(\d+)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Source:
-    """One file to import, with what the path alone tells about it."""
-
-    path: Path
-    format: str  # 'kineto' | 'nsys'
-    run: str
-    manifest: Manifest | None
 
 
 def trace_format(path: Path) -> str | None:

@@ -16,7 +16,6 @@ import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -26,9 +25,8 @@ from tracekit import places
 from tracekit.collect.nsys_cmd import export_argv, locate_nsys
 from tracekit.errors import InputError
 from tracekit.ingest import nsys_sql, nsys_tables
-from tracekit.ingest.discover import Source
-from tracekit.ingest.loader import ParsedTrace
-from tracekit.ingest.nsys_env import RankMap, env_pairs, env_rank, mapped_rank, safe_env
+from tracekit.ingest.contract import Claim, ParsedTrace, Source
+from tracekit.ingest.nsys_env import env_pairs, safe_env
 from tracekit.ingest.nsys_payload import MESSAGE_SIZE_ENTRY, message_sizes
 from tracekit.ingest.nsys_sqlite import REEXPORT, ExportTables, quote_ident
 from tracekit.ingest.nsys_tables import EVENT_TABLES, MAX_NS, MAX_SPAN_NS
@@ -315,21 +313,19 @@ class _Report:
             yield events.schema.empty_table(), threads
 
 
-def read_nsys(
-    source: Source,
-    sha256: str,
-    on_progress: Callable[[int], None],
-    *,
-    rank_map: RankMap | None = None,
-) -> list[ParsedTrace]:
-    """One ParsedTrace per process with GPU work in the report at ``source.path``."""
+def read_nsys(source: Source, sha256: str, on_progress: Callable[[int], None]) -> list[ParsedTrace]:
+    """One ParsedTrace per process with GPU work in the report at ``source.path``.
+
+    A process's rank is decided by :mod:`tracekit.ingest.ranks` (``--rank-map`` by
+    ``process_id``); the report's ``RANK`` is claimed for its only GPU process.
+    """
     path = source.path
     export = export_report(path, sha256) if path.suffix == ".nsys-rep" else path
     try:
         report = _Report(export, on_progress)
         report.check()
         report.load()
-        return _traces(source, sha256, report, rank_map or {})
+        return _traces(source, sha256, report)
     except sqlite3.DatabaseError as exc:
         raise InputError(
             f"{path}: the SQLite export is truncated or damaged ({exc})",
@@ -337,7 +333,7 @@ def read_nsys(
         ) from exc
 
 
-def _traces(source: Source, sha256: str, report: _Report, rank_map: RankMap) -> list[ParsedTrace]:
+def _traces(source: Source, sha256: str, report: _Report) -> list[ParsedTrace]:
     gpus = report.gpu_processes()
     firsts = dict(report.db.execute("SELECT _proc, min(abs_ns) FROM ev GROUP BY _proc").fetchall())
     system = {k: v for k, v in report.meta("TARGET_INFO_SYSTEM_ENV").items() if not looks_secret(v)}
@@ -352,9 +348,11 @@ def _traces(source: Source, sha256: str, report: _Report, rank_map: RankMap) -> 
         if isinstance(v, str) and "=" in v
     ]
     env = safe_env(env_rows)
-    env_rank_, world = env_rank(
-        env_pairs(env_rows), f"{source.path}: table TARGET_INFO_SYSTEM_ENV (DeviceEnvironment)"
-    )
+    # RANK and WORLD_SIZE as written (safe_env keeps only well-formed ones): ranks.py checks them
+    pairs = env_pairs(env_rows)
+    where = "in the report's environment (TARGET_INFO_SYSTEM_ENV)"
+    rank = Claim(pairs.get("RANK"), f"RANK {where}", "environment") if len(gpus) == 1 else None
+    world = Claim(pairs.get("WORLD_SIZE"), f"WORLD_SIZE {where}", "")
     export_meta = {k: v for k, v in report.meta("META_DATA_EXPORT").items() if not looks_secret(v)}
     names = dict(
         report.db.execute(
@@ -362,29 +360,8 @@ def _traces(source: Source, sha256: str, report: _Report, rank_map: RankMap) -> 
         ).fetchall()
     )
     gpu_names = _gpu_names(report)
-    ranks: dict[Any, tuple[int | None, str | None]] = {}
-    for proc, _devices, _n in gpus:
-        pid = proc & 0xFFFFFF if proc is not None else -1
-        rank = mapped_rank(rank_map, source.path.name, pid)
-        ranks[proc] = (rank, "option" if rank is not None else None)
-    if len(gpus) == 1 and ranks[gpus[0][0]][0] is None and env_rank_ is not None:
-        ranks[gpus[0][0]] = (env_rank_, "environment")
-    if len(gpus) > 1 and any(r is None for r, _ in ranks.values()):
-        listing = ", ".join(
-            f"pid {p & 0xFFFFFF if p is not None else '?'} on GPU {','.join(map(str, d))}"
-            for p, d, _n in gpus
-        )
-        example = ",".join(
-            f"{p & 0xFFFFFF if p is not None else 0}={i}" for i, (p, _d, _n) in enumerate(gpus)
-        )
-        raise InputError(
-            f"{source.path}: the report holds {len(gpus)} processes with GPU work ({listing}) "
-            "and does not say which rank each is",
-            f"Map them with --rank-map '{source.path.name}:{example}' (PID=RANK for each).",
-        )
     traces = []
     for proc, devices, kernels in gpus:
-        rank, rank_source = ranks[proc]
         meta = {
             "nsys_version": export_meta.get("EXPORT_PRODUCT_VERSION"),
             "export_schema_version": export_meta.get("EXPORT_SCHEMA_VERSION"),
@@ -401,7 +378,6 @@ def _traces(source: Source, sha256: str, report: _Report, rank_map: RankMap) -> 
                 source=source,
                 sha256=sha256,
                 rank=rank,
-                rank_source=rank_source,
                 world_size=world,
                 backend=None,
                 host=system.get("Hostname"),

@@ -1,0 +1,196 @@
+"""Which rank each trace is: decided here, and only here, once its reader is done.
+
+In order, a trace's rank is what ``--rank-map`` gives its process (nsys), what
+the trace states itself (Kineto ``distributedInfo.rank``; the ``RANK`` of an
+nsys report's environment), what the run's collect manifest gives its file,
+``--rank`` (a single file only), and last a rank number in the file name.
+Two of these that disagree (other than the file name, which ``--rank``
+overrides) are an error, as is a value that is not a rank: not a whole number
+in 0 … 2^31 − 1, or not below the world size the same trace states.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from tracekit.collect.manifest import MANIFEST_NAME
+from tracekit.errors import InputError
+from tracekit.ingest.contract import Claim, ParsedTrace
+from tracekit.ingest.discover import rank_from_name
+
+MAX_RANK = (1 << 31) - 1  # traces.rank and runs.world_size are INTEGER
+_DECIMAL = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also takes '²'
+
+RankMap = dict[tuple[str | None, int], int]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A trace's rank, where it came from (``traces.rank_source``), its stated world size."""
+
+    rank: int
+    rank_source: str
+    world_size: int | None
+
+
+def parse_rank_map(specs: list[str] | None) -> RankMap:
+    """Parse ``[REPORT:]PID=RANK[,PID=RANK...]`` specs into {(report name or None, pid): rank}.
+
+    REPORT is a file name (``run1.sqlite``) or its stem; without it the pairs
+    apply to every report of the import.
+    """
+    mapping: RankMap = {}
+    for spec in specs or []:
+        report, _, pairs = spec.rpartition(":")
+        for pair in pairs.split(","):
+            pid, eq, rank = (part.strip() for part in pair.partition("="))
+            if not eq or not _DECIMAL.fullmatch(pid) or not _DECIMAL.fullmatch(rank):
+                raise InputError(
+                    f"--rank-map {spec!r}: expected [REPORT:]PID=RANK[,PID=RANK...]",
+                    "Example: --rank-map 'job.sqlite:4711=0,4712=1'",
+                )
+            if int(rank) > MAX_RANK:
+                raise InputError(
+                    f"--rank-map {spec!r}: rank {rank} is out of range",
+                    f"A rank is a whole number from 0 to {MAX_RANK}.",
+                )
+            mapping[(report or None, int(pid))] = int(rank)
+    return mapping
+
+
+def mapped_rank(mapping: RankMap, report_name: str, pid: int) -> int | None:
+    for key in (report_name, report_name.rsplit(".", 1)[0], None):
+        if (key, pid) in mapping:
+            return mapping[(key, pid)]
+    return None
+
+
+def check_rank_option(rank: int | None, files: int) -> None:
+    """``--rank`` names the rank of one file, and must be a rank."""
+    if rank is None:
+        return
+    if not 0 <= rank <= MAX_RANK:
+        raise InputError(
+            f"--rank {rank}: out of range",
+            f"A rank is a whole number from 0 to {MAX_RANK}.",
+        )
+    if files != 1:
+        raise InputError("--rank applies to a single trace file", "Import the others separately.")
+
+
+def place(traces: list[ParsedTrace], rank_option: int | None, rank_map: RankMap) -> list[Placement]:
+    """The rank of each trace (see the module's docstring); one per trace, in order."""
+    by_source: dict[Path, list[ParsedTrace]] = {}
+    for trace in traces:
+        by_source.setdefault(trace.source.path, []).append(trace)
+    placements = []
+    for trace in traces:
+        several = len(by_source[trace.source.path]) > 1
+        placement = _place(trace, rank_option, rank_map, several)
+        if placement is None:
+            _unplaced(trace, by_source[trace.source.path], rank_map)
+        placements.append(placement)
+    seen: dict[tuple[str, int], ParsedTrace] = {}
+    for trace, placement in zip(traces, placements, strict=True):
+        key = (trace.source.run, placement.rank)
+        if key in seen:
+            raise InputError(
+                f"{trace.source.path}: rank {placement.rank} of run {key[0]!r} is claimed twice "
+                f"(also by {seen[key].source.path})",
+                "Import the runs separately with --run NAME, or fix the rank.",
+            )
+        seen[key] = trace
+    return placements
+
+
+def _place(
+    trace: ParsedTrace,
+    rank_option: int | None,
+    rank_map: RankMap,
+    several: bool,
+) -> Placement | None:
+    path = trace.source.path
+    world = _number(path, trace.world_size, low=1)
+    claims: list[tuple[int, str, str]] = []  # (rank, rank_source, where it is said)
+    if trace.process_id is not None:
+        mapped = mapped_rank(rank_map, path.name, trace.process_id)
+        if mapped is not None:
+            claims.append((mapped, "option", f"--rank-map (pid {trace.process_id})"))
+    own = _number(path, trace.rank, low=0)
+    if own is not None and trace.rank is not None:
+        if world is not None and own >= world:
+            raise InputError(
+                f"{path}: {trace.rank.field} is {own}, not below the trace's world size "
+                f"{world} ({trace.world_size.field if trace.world_size else ''})",
+                "Fix the trace's rank or world size; ranks count from 0.",
+            )
+        claims.append((own, trace.rank.source, trace.rank.field))
+    if not several:
+        listed = trace.source.manifest.rank_of(path.name) if trace.source.manifest else None
+        if listed is not None:
+            claims.append((listed, "manifest", f"{MANIFEST_NAME} beside it"))
+        if rank_option is not None:
+            claims.append((rank_option, "option", "--rank"))
+    for rank, _source, where in claims[1:]:
+        if rank != claims[0][0]:
+            raise InputError(
+                f"{path}: conflicting ranks: {claims[0][2]} says {claims[0][0]}, "
+                f"{where} says {rank}",
+                "Drop the option that disagrees with the trace, or fix the trace.",
+            )
+    if not claims and not several:
+        named = rank_from_name(path)
+        if named is not None:
+            claims.append((named, "filename", "the file name"))
+    if not claims:
+        return None
+    return Placement(claims[0][0], claims[0][1], world)
+
+
+def _number(path: Path, claim: Claim | None, *, low: int) -> int | None:
+    """A claimed rank or world size as an int: a whole number (decimal text too) in range."""
+    if claim is None or claim.value is None:
+        return None
+    value = claim.value
+    if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_RANK:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise InputError(
+            f"{path}: {claim.field} is {shown}, not a whole number from {low} to {MAX_RANK}",
+            "Fix that value in the trace, or remove it and give the rank with --rank "
+            "(or --rank-map for an Nsight Systems report).",
+        )
+    return value
+
+
+def _unplaced(trace: ParsedTrace, siblings: list[ParsedTrace], rank_map: RankMap) -> None:
+    path = trace.source.path
+    if len(siblings) == 1:
+        raise InputError(
+            f"{path}: cannot tell which rank this trace is",
+            "It has no distributedInfo and no rank number in its file name; "
+            "import it alone with --rank N.",
+        )
+    listing = ", ".join(
+        f"pid {t.process_id if t.process_id is not None else '?'} on GPU "
+        + ",".join(map(str, t.source_meta.get("devices", [])))
+        for t in siblings
+    )
+    example = ",".join(
+        f"{t.process_id if t.process_id is not None else 0}={i}" for i, t in enumerate(siblings)
+    )
+    pids = {t.process_id for t in siblings}
+    unknown = sorted(
+        pid
+        for (report, pid) in rank_map
+        if report in (path.name, path.name.rsplit(".", 1)[0]) and pid not in pids
+    )
+    note = f"; --rank-map names pid {', '.join(map(str, unknown))}, not in it" if unknown else ""
+    raise InputError(
+        f"{path}: the report holds {len(siblings)} processes with GPU work ({listing}) "
+        f"and does not say which rank each is{note}",
+        f"Map them with --rank-map '{path.name}:{example}' (PID=RANK for each).",
+    )
