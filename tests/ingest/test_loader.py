@@ -215,3 +215,86 @@ def test_a_bad_file_among_more_workers_than_queued_chunks_fails_cleanly(tmp_path
     assert "rank12.json" in outcome[0].message
     assert not db.exists()  # nothing lands, not even an empty store
     assert not [t for t in threading.enumerate() if t.name.startswith("kineto-parse")]
+
+
+def test_kineto_keys_after_the_events_reach_source_meta(tmp_path: Path) -> None:
+    # torch writes traceName and baseTimeNanoseconds after traceEvents; they are known
+    # only once the reader has drained the array (hta_overlap_by_rank reads the base)
+    write_kineto(
+        tmp_path / "job" / "rank0.json",
+        [cpu("aten::mm", 1.0, 1.0)],
+        extra={"traceName": "rank0.pt.trace.json", "baseTimeNanoseconds": 7_000_000},
+    )
+    db = tmp_path / "t.duckdb"
+    import_paths(db, [tmp_path / "job"])
+    con = duckdb.connect(str(db), read_only=True)
+    meta = con.execute(
+        "SELECT source_meta->>'traceName', (source_meta->>'baseTimeNanoseconds')::BIGINT, "
+        "time_offset_ns FROM traces"
+    ).fetchall()
+    assert meta == [("rank0.pt.trace.json", 7_000_000, 7_001_000)]
+
+
+def test_real_trailing_base_time_is_kept(tmp_path: Path, shared_traces: Path) -> None:
+    db = tmp_path / "t.duckdb"
+    import_paths(db, [shared_traces / "kineto" / "nccl_parser_config"])
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute(
+        "SELECT source_meta->>'baseTimeNanoseconds', source_meta->>'traceName' FROM traces"
+    ).fetchall() == [("1711964646000000000", "/tmp/tmpu3g3sevh.json")]
+
+
+def _ranks_of(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            "SELECT run_id, rank, parse_filename(path), event_count FROM traces ORDER BY ALL"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_replace_with_another_file_leaves_one_trace_per_rank(tmp_path: Path) -> None:
+    db = tmp_path / "t.duckdb"
+    import_paths(db, [_two_ranks(tmp_path / "job")])
+    newer = write_kineto(
+        tmp_path / "later" / "rank0.json", [cpu("a", 1.0, 1.0), cpu("b", 3.0, 1.0)], rank=0
+    )
+    summary = import_paths(db, [newer], run="job", replace=True)
+    assert summary.traces == 1
+    assert _ranks_of(db) == [("job", 0, "rank0.json", 2), ("job", 1, "rank1.json.gz", 2)]
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute(
+        "SELECT rank, count(*) FROM overlap_by_rank GROUP BY 1 ORDER BY 1"
+    ).fetchall() == [
+        (0, 1),
+        (1, 1),
+    ]
+    assert con.execute("SELECT count(*) FROM events").fetchall() == [(4,)]
+
+
+def test_replace_into_another_run_keeps_the_first_run(tmp_path: Path) -> None:
+    db = tmp_path / "t.duckdb"
+    job = _two_ranks(tmp_path / "job")
+    import_paths(db, [job], run="A")
+    summary = import_paths(db, [job / "rank0.json.gz"], run="B", replace=True)
+    assert summary.runs == ["B"] and summary.traces == 1
+    assert _ranks_of(db) == [
+        ("A", 0, "rank0.json.gz", 2),
+        ("A", 1, "rank1.json.gz", 2),
+        ("B", 0, "rank0.json.gz", 2),
+    ]
+    # replacing it in B again replaces B's copy only
+    import_paths(db, [job / "rank0.json.gz"], run="B", replace=True)
+    assert len(_ranks_of(db)) == 3
+
+
+def test_a_rank_outside_the_world_size_is_kept_and_counted(tmp_path: Path) -> None:
+    db = tmp_path / "t.duckdb"
+    import_paths(db, [_two_ranks(tmp_path / "job")])  # world size 2
+    write_kineto(tmp_path / "more" / "rank5.json", [cpu("x", 1.0, 1.0)], rank=None)
+    summary = import_paths(db, [tmp_path / "more" / "rank5.json"], run="job")
+    assert summary.warnings == [
+        ("traces whose rank is not below their run's world size (kept as given)", 1)
+    ]
+    assert ("job", 5, "rank5.json", 1) in _ranks_of(db)
