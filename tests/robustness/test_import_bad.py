@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import cpu, write_kineto
+from tests.conftest import REPO, cpu, write_kineto
 from tests.ingest.nsys_export import two_process_export
 from tests.robustness.conftest import assert_clean_failure, digest, tk
 from tracekit.errors import InputError
 from tracekit.ingest.loader import import_paths
+
+SAMPLES = REPO / "sample_traces"
 
 
 @pytest.fixture(scope="module")
@@ -102,10 +104,12 @@ def test_rank_option_against_distributed_info(db: Path, tmp_path: Path) -> None:
 
 
 def test_manifest_against_distributed_info(db: Path, tmp_path: Path) -> None:
-    path = write_kineto(tmp_path / "new" / "trace.json", [cpu("x", 1.0, 1.0)], rank=1)
-    manifest = {"ranks": [{"rank": 0, "trace": "trace.json"}]}
-    (path.parent / "manifest.json").write_text(json.dumps(manifest))
-    _fails(db, [path], "trace.json", "conflicting ranks", "manifest")
+    # the collected sample's manifest lists rank0.pt.trace.json.gz as rank 0
+    folder = tmp_path / "tp2"
+    folder.mkdir()
+    (folder / "manifest.json").write_bytes((SAMPLES / "tp2" / "manifest.json").read_bytes())
+    path = write_kineto(folder / "rank0.pt.trace.json.gz", [cpu("x", 1.0, 1.0)], rank=1)
+    _fails(db, [path], "rank0.pt.trace.json.gz", "conflicting ranks", "manifest.json")
 
 
 def test_rank_option_out_of_range_through_the_cli(db: Path, tmp_path: Path) -> None:
