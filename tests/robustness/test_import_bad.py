@@ -181,3 +181,11 @@ def test_another_file_for_a_rank_needs_replace(db: Path, tmp_path: Path) -> None
 def test_workers_below_one(db: Path, tmp_path: Path) -> None:
     path = write_kineto(tmp_path / "new" / "rank0.json", [cpu("x", 1.0, 1.0)], rank=0)
     _fails(db, [path], "--workers -1", workers=-1)
+
+
+def test_a_rank_outside_the_world_size_is_imported_and_reported(db: Path, tmp_path: Path) -> None:
+    path = write_kineto(tmp_path / "more" / "rank5.json", [cpu("x", 1.0, 1.0)], rank=None)
+    proc = tk("import", path, "--db", db, "--run", "job")
+    assert proc.returncode == 0, proc.stderr
+    line = next(line for line in proc.stdout.splitlines() if "warning:" in line)
+    assert "rank is not below their run's world size" in line and line.rstrip(" │").endswith("1")

@@ -35,12 +35,15 @@ def import_command(
     rank: int | None = typer.Option(
         None,
         "--rank",
-        help="Rank of a single trace lacking distributedInfo and a rank in its name.",
+        help="Rank of a single trace file (overrides a rank in its name; one that "
+        "contradicts its distributedInfo or the manifest is an error).",
     ),
     replace: bool = typer.Option(
         False,
         "--replace",
-        help="Re-import traces already in the database (by content hash).",
+        help="Import traces already in the database (by content hash) again, each "
+        "replacing its run's trace of the same rank and that run's earlier import of the "
+        "file; other runs are kept.",
     ),
     rank_map: list[str] | None = typer.Option(
         None,
@@ -176,6 +179,7 @@ def _print_summary(db: Path, s: ImportSummary) -> None:
         ("communication ops", f"{s.comm_ops:,}"),
         ("time span", f"{s.span_ns / 1e6:,.3f} ms"),
     ]
+    rows += [(f"warning: {what}", f"{count:,}") for what, count in s.warnings]
     if s.skipped:
         rows.append(("skipped (already imported)", "\n".join(s.skipped)))
     print_pairs(console, rows, title=f"imported into {db}")
