@@ -73,7 +73,7 @@ def _kineto(path: Path, dist: Any, **extra: Any) -> Path:
         ({"rank": 1.5}, "distributedInfo.rank"),
         ({"rank": 0, "world_size": "two"}, "distributedInfo.world_size"),
         ({"rank": 0, "world_size": 0}, "distributedInfo.world_size"),
-        ({"rank": 2, "world_size": 2}, "not below the trace's world size"),
+        ({"rank": 2, "world_size": 2}, "distributedInfo.rank=2 is not below"),
         ([0, 2], "`distributedInfo` is list"),
         ("rank0", "`distributedInfo` is str"),
     ],
@@ -150,10 +150,10 @@ def _one_process_report(path: Path, environment: str) -> Path:
 @pytest.mark.parametrize(
     ("environment", "field"),
     [
-        ("RANK=\u00b2;WORLD_SIZE=8", "RANK in the report's environment"),
-        ("RANK=99999999999;WORLD_SIZE=8", "RANK in the report's environment"),
-        ("RANK=1;WORLD_SIZE=two", "WORLD_SIZE in the report's environment"),
-        ("RANK=8;WORLD_SIZE=8", "not below the trace's world size"),
+        ("RANK=\u00b2;WORLD_SIZE=8", "RANK='²' in the report's environment"),
+        ("RANK=99999999999;WORLD_SIZE=8", "RANK=99999999999 in the report's environment"),
+        ("RANK=1;WORLD_SIZE=two", "WORLD_SIZE='two' in the report's environment"),
+        ("RANK=8;WORLD_SIZE=8", "RANK=8 is not below WORLD_SIZE=8"),
     ],
 )
 def test_nsys_environment_rank_that_is_not_a_rank(

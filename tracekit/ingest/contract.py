@@ -40,13 +40,19 @@ class Source:
 class Claim:
     """A value a trace states about itself, as written (not yet checked).
 
-    ``field`` names where it is written, for messages (``distributedInfo.rank``);
-    ``source`` is what ``traces.rank_source`` records when the rank comes from it.
+    ``field`` names it (``distributedInfo.rank``, ``RANK``) and ``where`` says where
+    it is written when the name alone does not, for messages; ``source`` is what
+    ``traces.rank_source`` records when the rank comes from it.
     """
 
     value: object
     field: str
     source: str
+    where: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.field} {self.where}".rstrip()
 
 
 @dataclass

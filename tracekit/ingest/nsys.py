@@ -351,8 +351,8 @@ def _traces(source: Source, sha256: str, report: _Report) -> list[ParsedTrace]:
     # RANK and WORLD_SIZE as written (safe_env keeps only well-formed ones): ranks.py checks them
     pairs = env_pairs(env_rows)
     where = "in the report's environment (TARGET_INFO_SYSTEM_ENV)"
-    rank = Claim(pairs.get("RANK"), f"RANK {where}", "environment") if len(gpus) == 1 else None
-    world = Claim(pairs.get("WORLD_SIZE"), f"WORLD_SIZE {where}", "")
+    rank = Claim(pairs.get("RANK"), "RANK", "environment", where) if len(gpus) == 1 else None
+    world = Claim(pairs.get("WORLD_SIZE"), "WORLD_SIZE", "", where)
     export_meta = {k: v for k, v in report.meta("META_DATA_EXPORT").items() if not looks_secret(v)}
     names = dict(
         report.db.execute(

@@ -120,13 +120,14 @@ def _place(
             claims.append((mapped, "option", f"--rank-map (pid {trace.process_id})"))
     own = _number(path, trace.rank, low=0)
     if own is not None and trace.rank is not None:
-        if world is not None and own >= world:
+        if world is not None and own >= world and trace.world_size is not None:
             raise InputError(
-                f"{path}: {trace.rank.field} is {own}, not below the trace's world size "
-                f"{world} ({trace.world_size.field if trace.world_size else ''})",
-                "Fix the trace's rank or world size; ranks count from 0.",
+                f"{path}: {trace.rank.field}={own} is not below {trace.world_size.field}={world} "
+                f"{trace.rank.where}".rstrip(),
+                "Fix the trace's rank or world size (ranks count from 0), or give the rank "
+                "with --rank.",
             )
-        claims.append((own, trace.rank.source, trace.rank.field))
+        claims.append((own, trace.rank.source, trace.rank.label))
     if not several:
         listed = trace.source.manifest.rank_of(path.name) if trace.source.manifest else None
         if listed is not None:
@@ -159,7 +160,8 @@ def _number(path: Path, claim: Claim | None, *, low: int) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_RANK:
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
         raise InputError(
-            f"{path}: {claim.field} is {shown}, not a whole number from {low} to {MAX_RANK}",
+            f"{path}: {claim.field}={shown} {claim.where}".rstrip()
+            + f": not a whole number from {low} to {MAX_RANK}",
             "Fix that value in the trace, or remove it and give the rank with --rank "
             "(or --rank-map for an Nsight Systems report).",
         )
