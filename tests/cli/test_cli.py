@@ -149,3 +149,15 @@ def test_rules_add_extends_classification(db: Path, tmp_path: Path) -> None:
         "json",
     )
     assert json.loads(source.stdout) == [{"source": str(rules.resolve())}]
+
+
+def test_a_reimport_says_nothing_new_was_imported(tmp_path: Path) -> None:
+    for rank in (0, 1):
+        write_kineto(tmp_path / "job" / f"rank{rank}.json", [cpu("x", 1.0, 1.0)], rank=rank)
+    db = str(tmp_path / "t.duckdb")
+    assert tk("import", str(tmp_path / "job"), "--db", db).returncode == 0
+    again = tk("import", str(tmp_path / "job"), "--db", db)
+    assert again.returncode == 0, again.stderr
+    text = " ".join(again.stdout.split())
+    assert text.startswith(f"nothing new imported into {db}")
+    assert "2 files under" in text and "rank0.json" not in text and "events" not in text

@@ -298,3 +298,22 @@ def test_a_rank_outside_the_world_size_is_kept_and_counted(tmp_path: Path) -> No
         ("traces whose rank is not below their run's world size (kept as given)", 1)
     ]
     assert ("job", 5, "rank5.json", 1) in _ranks_of(db)
+
+
+def test_questionable_kineto_events_are_counted_in_the_summary(tmp_path: Path) -> None:
+    no_ts = {"ph": "X", "cat": "cpu_op", "name": "lost", "pid": 1, "tid": 1, "dur": 1.0}
+    events = [cpu("a", 1.0, 1.0), cpu("b", 2.0, -3.0), cpu("c", 4.0, -1.0), no_ts]
+    write_kineto(tmp_path / "job" / "rank0.json", events)
+    db = tmp_path / "t.duckdb"
+    summary = import_paths(db, [tmp_path / "job"])
+    assert summary.events == 3
+    assert summary.warnings == [
+        ("events without `ts` (not stored)", 1),
+        ("events with a negative `dur` (stored with dur_ns 0)", 2),
+    ]
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT name, dur_ns FROM events ORDER BY 1").fetchall() == [
+        ("a", 1000),
+        ("b", 0),
+        ("c", 0),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -170,16 +171,26 @@ def _export(db: Path, parquet: Path, runs: list[str], *, landed: bool) -> list[t
 
 
 def _print_summary(db: Path, s: ImportSummary) -> None:
-    rows = [
-        ("runs", ", ".join(s.runs) or "-"),
-        ("traces", f"{s.traces:,}"),
-        ("ranks", f"{s.ranks:,}"),
-        ("events", f"{s.events:,}"),
-        ("kernels", f"{s.kernels:,}"),
-        ("communication ops", f"{s.comm_ops:,}"),
-        ("time span", f"{s.span_ns / 1e6:,.3f} ms"),
-    ]
+    rows = []
+    if s.traces:
+        rows = [
+            ("runs", ", ".join(s.runs) or "-"),
+            ("traces", f"{s.traces:,}"),
+            ("ranks", f"{s.ranks:,}"),
+            ("events", f"{s.events:,}"),
+            ("kernels", f"{s.kernels:,}"),
+            ("communication ops", f"{s.comm_ops:,}"),
+            ("time span", f"{s.span_ns / 1e6:,.3f} ms"),
+        ]
     rows += [(f"warning: {what}", f"{count:,}") for what, count in s.warnings]
     if s.skipped:
-        rows.append(("skipped (already imported)", "\n".join(s.skipped)))
-    print_pairs(console, rows, title=f"imported into {db}")
+        rows.append(("skipped (already imported)", _files(s.skipped)))
+    title = f"imported into {db}" if s.traces else f"nothing new imported into {db}"
+    print_pairs(console, rows, title=title)
+
+
+def _files(paths: list[str]) -> str:
+    """One path as it is; several as their count and the folder that holds them all."""
+    if len(paths) == 1:
+        return paths[0]
+    return f"{len(paths):,} files under {os.path.commonpath(paths)} (--replace imports them again)"
