@@ -8,8 +8,8 @@
   chunk files, DuckDB's spill files. It also records the staging file of a
   database being created (``.NAME.tracekit-<pid>.tmp`` beside it, renamed into
   place when the import commits). A process that is killed cannot clean up:
-  the next tracekit process to use the scratch area removes the folders of
-  processes that no longer run, and the staging files they recorded.
+  the next tracekit command removes the folders of processes that no longer
+  run, and the staging files they recorded.
 """
 
 from __future__ import annotations
@@ -43,8 +43,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _sweep(root: Path) -> None:
-    """Remove the scratch folders of dead processes and the staging files they recorded."""
+def sweep() -> None:
+    """Remove the scratch folders of dead processes and what they recorded to remove."""
+    root = scratch_root()
+    if not root.is_dir():
+        return
     for folder in root.iterdir():
         if not folder.name.isdigit() or int(folder.name) == os.getpid():
             continue
@@ -70,7 +73,7 @@ def scratch_dir() -> Path:
     if _mine is None or not _mine.is_dir():
         root = scratch_root()
         root.mkdir(mode=0o700, exist_ok=True)
-        _sweep(root)
+        sweep()
         _mine = root / str(os.getpid())
         _mine.mkdir(mode=0o700, exist_ok=True)
         atexit.register(shutil.rmtree, _mine, True)

@@ -8,9 +8,12 @@ and leaves the database byte-identical (a new path: no file at all).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import signal
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 TRACEKIT = [sys.executable, "-c", "from tracekit.cli import main; main()"]
@@ -50,3 +53,27 @@ def assert_clean_failure(proc: subprocess.CompletedProcess, *names: str) -> None
     assert "\n\n" not in err, f"more than one paragraph:\n{err}"
     for name in names:
         assert name in " ".join(err.split()), f"{name!r} not named in:\n{err}"
+
+
+def cli(*args: str | Path) -> subprocess.CompletedProcess:
+    """Run the CLI in this process as `tracekit ARGS...`: exit status, stdout, stderr.
+
+    Cheaper than ``tk`` (no interpreter start): for cases whose subprocess path is
+    covered once elsewhere.
+    """
+    from tracekit.cli import main
+
+    argv, handler = sys.argv, signal.getsignal(signal.SIGTERM)
+    run = sys.argv = ["tracekit", *map(str, args)]
+    out, err = io.StringIO(), io.StringIO()
+    code: int | str | None = 0
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            main()
+    except SystemExit as exc:
+        code = exc.code
+    finally:
+        sys.argv = argv
+        signal.signal(signal.SIGTERM, handler)
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    return subprocess.CompletedProcess(run, status, out.getvalue(), err.getvalue())

@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.markup import escape
 
+from tracekit import places
 from tracekit.cli._app import State, err_console
 from tracekit.errors import TracekitError
 
@@ -71,6 +72,7 @@ def main() -> None:
     from tracekit.cli._app import app
 
     signal.signal(signal.SIGTERM, _terminate)
+    places.sweep()
     try:
         app()
     except TracekitError as exc:

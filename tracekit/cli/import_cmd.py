@@ -69,6 +69,8 @@ def import_command(
     """
     if db is None and parquet is None:
         raise InputError("say where to import to", "Pass --db FILE, --parquet DIR, or both.")
+    for path in paths:
+        _text_name(path)
     if workers is not None and workers < 1:
         raise InputError(f"--workers {workers}: expected at least 1 parser thread")
     if parquet is not None:
@@ -139,6 +141,20 @@ def _import(
         parts = _export(db, parquet, summary.runs, landed=db.name != SCRATCH_DB)
         if not quiet:
             console.print(Text(f"wrote {len(parts)} rank partition(s) under {parquet}"))
+
+
+def _text_name(path: Path) -> None:
+    """Paths are stored as text: a name whose bytes are not UTF-8 cannot be."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        bad = os.fsencode(exc.object[exc.start : exc.end])
+        raise InputError(
+            f"{shown}: the name is not valid UTF-8 (bytes {bad!r}); "
+            "tracekit stores paths and run names as text",
+            "Rename the file or folder to a UTF-8 name, then import it.",
+        ) from exc
 
 
 def _dataset_folder(parquet: Path) -> None:

@@ -278,6 +278,8 @@ def open(  # noqa: A001 - the store's door, called as store.open
         raise InputError("no database given", "Pass --db FILE.")
     path = Path(db)
     stage = places.staging_path(path) if _check_path(path, create=create) else None
+    wal = _wal(stage or path)
+    wal_before = wal.exists()  # a WAL of an earlier session holds its committed data
     try:
         if stage is not None:
             _copy_template(stage)
@@ -293,17 +295,33 @@ def open(  # noqa: A001 - the store's door, called as store.open
         con.execute("BEGIN TRANSACTION")
         initialise(con)
         yield con
-        con.execute("COMMIT")
-        con.close()
+        _commit(con, path, staged=stage is not None)
     except BaseException as exc:
         _rollback(con)
         _discard(stage)
+        if not wal_before:  # what a failed COMMIT began to write
+            wal.unlink(missing_ok=True)
         failure = _write_failure(path, exc)
         if failure is not None:
             raise failure from exc
         raise
     if stage is not None:
         _publish(stage, path)
+
+
+def _commit(con: duckdb.DuckDBPyConnection, path: Path, *, staged: bool) -> None:
+    """COMMIT; a staged new file is also checkpointed, as closing would do silently.
+
+    DuckDB's close swallows a failed checkpoint (a full disk), which would leave the
+    staged file without its data and the data in a WAL beside it.
+    """
+    try:
+        con.execute("COMMIT")
+        if staged:
+            con.execute("CHECKPOINT")
+    except duckdb.Error as exc:
+        raise _write_error(path, _text(exc)) from exc
+    con.close()
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -314,10 +332,14 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
     con.close()
 
 
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
 def _discard(stage: Path | None) -> None:
     if stage is not None:
         stage.unlink(missing_ok=True)
-        stage.with_name(stage.name + ".wal").unlink(missing_ok=True)
+        _wal(stage).unlink(missing_ok=True)
 
 
 _WRITE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
@@ -326,11 +348,13 @@ _WRITE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EAC
 def _write_failure(path: Path, exc: BaseException) -> InputError | None:
     """The paragraph for a database that could not be written (disk full, read-only folder)."""
     if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
-        reason = exc.strerror
-    elif isinstance(exc, duckdb.IOException):
-        reason = _text(exc)
-    else:
-        return None
+        return _write_error(path, exc.strerror)
+    if isinstance(exc, duckdb.IOException):
+        return _write_error(path, _text(exc))
+    return None
+
+
+def _write_error(path: Path, reason: str) -> InputError:
     return InputError(
         f"{path}: cannot write the database ({reason}); nothing was changed",
         "Free disk space or choose a writable folder, then run the command again.",
