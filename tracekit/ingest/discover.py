@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from tracekit.ingest.contract import Source
 
 KINETO_SUFFIXES = (".json", ".json.gz")
 NSYS_SUFFIXES = (".sqlite", ".nsys-rep")
-_RANK_IN_NAME = re.compile(r"(?:rank|worker)[-_.]?(\d+)", re.IGNORECASE)
 
 
 def trace_format(path: Path) -> str | None:
@@ -25,11 +23,6 @@ def trace_format(path: Path) -> str | None:
     if name.endswith(NSYS_SUFFIXES):
         return "nsys"
     return None
-
-
-def rank_from_name(path: Path) -> int | None:
-    found = _RANK_IN_NAME.findall(path.name)
-    return int(found[-1]) if found else None
 
 
 def discover(paths: list[Path], run: str | None = None) -> list[Source]:

@@ -18,10 +18,10 @@ from pathlib import Path
 from tracekit.collect.manifest import MANIFEST_NAME
 from tracekit.errors import InputError
 from tracekit.ingest.contract import Claim, ParsedTrace
-from tracekit.ingest.discover import rank_from_name
 
 MAX_RANK = (1 << 31) - 1  # traces.rank and runs.world_size are INTEGER
 _DECIMAL = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also takes '²'
+_RANK_IN_NAME = re.compile(r"(?:rank|worker)[-_.]?([0-9]+)", re.IGNORECASE)
 
 RankMap = dict[tuple[str | None, int], int]
 
@@ -142,9 +142,10 @@ def _place(
                 "Drop the option that disagrees with the trace, or fix the trace.",
             )
     if not claims and not several:
-        named = rank_from_name(path)
-        if named is not None:
-            claims.append((named, "filename", "the file name"))
+        found = _RANK_IN_NAME.findall(path.name)
+        if found:
+            named = Claim(int(found[-1]), "the file name's rank", "filename")
+            claims.append((_number(path, named, low=0), "filename", named.field))
     if not claims:
         return None
     return Placement(claims[0][0], claims[0][1], world)
