@@ -34,6 +34,8 @@ def test_workload_tokens() -> None:
     assert Workload(4, 128, 512, logits_tokens_per_seq=None).logits_tokens(512) == 512
     with pytest.raises(TracekitError):
         Workload(batch=0, prompt_len=1, gen_len=1)
+    with pytest.raises(TracekitError, match="unknown sample feedback 'often'"):
+        Workload(1, 1, 1, sample_feedback="often")  # type: ignore[arg-type]
 
 
 def test_stage_layers_follows_vllm() -> None:

@@ -5,16 +5,19 @@ Sp = 3, output Sd = 4: one prefill step of 6 tokens (a tensor of 6 x 64 x 4 = 15
 bytes) and 3 decode steps of 2 tokens (512 bytes).
 """
 
+from dataclasses import replace
+
 import polars as pl
 import pytest
 
 from tracekit.collect.presets import get_preset
 from tracekit.errors import TracekitError
+from tracekit.model.layout import Workload
 from tracekit.model.predict import by_op, predict, volume
 from tracekit.model.study import study_volume
 
 TINY = get_preset("tiny")
-WORK = {"batch": 2, "prompt_len": 3, "gen_len": 4, "dtype": "fp32"}
+WORK = Workload(batch=2, prompt_len=3, gen_len=4, dtype="fp32")
 
 
 def calls(rows: pl.DataFrame) -> dict[tuple[int, str, str, str], tuple[int, int, int | None]]:
@@ -25,7 +28,7 @@ def calls(rows: pl.DataFrame) -> dict[tuple[int, str, str, str], tuple[int, int,
 
 
 def test_tp2() -> None:
-    rows = predict(TINY, 2, 1, **WORK)
+    rows = predict(TINY, 2, 1, WORK)
     got = calls(rows)
     for rank in (0, 1):
         assert got[(rank, "prefill", "embedding", "all_reduce")] == (1, 1536, None)
@@ -46,7 +49,7 @@ def test_tp2() -> None:
 
 
 def test_pp2() -> None:
-    got = calls(predict(TINY, 1, 2, **WORK))
+    got = calls(predict(TINY, 1, 2, WORK))
     assert got[(0, "prefill", "pp", "send")] == (2, 1536, 1)
     assert got[(0, "decode", "pp", "send")] == (6, 512, 1)
     assert got[(1, "prefill", "pp", "recv")] == (2, 1536, 0)
@@ -60,7 +63,7 @@ def test_pp2() -> None:
 
 
 def test_tp2_pp2() -> None:
-    got = calls(predict(TINY, 2, 2, **WORK))
+    got = calls(predict(TINY, 2, 2, WORK))
     assert got[(0, "prefill", "embedding", "all_reduce")] == (1, 1536, None)
     assert got[(0, "prefill", "layer", "all_reduce")] == (4, 1536, None)  # 2 layers a stage
     assert got[(1, "decode", "pp", "send")] == (6, 256, 3)  # its half of each tensor
@@ -79,13 +82,13 @@ def test_tp2_pp2() -> None:
 
 def test_lane_volume_equals_study_tp_and_pp_formulas() -> None:
     for tp, pp in ((2, 1), (4, 1), (1, 2), (1, 4)):
-        rows = predict(TINY, tp, pp, sample_feedback="none", **WORK)
+        rows = predict(TINY, tp, pp, replace(WORK, sample_feedback="none"))
         study = study_volume(TINY, tp, pp, prompt_len=3, gen_len=4, dtype="fp32", batch=2)
         assert volume(rows, tp, pp).lane_wire_bytes == pytest.approx(study.total)
 
 
 def test_hybrid_differs_from_study_by_embedding_and_scope() -> None:
-    rows = predict(TINY, 2, 2, sample_feedback="none", **WORK)
+    rows = predict(TINY, 2, 2, replace(WORK, sample_feedback="none"))
     study = study_volume(TINY, 2, 2, prompt_len=3, gen_len=4, dtype="fp32", batch=2)
     stage1 = rows.filter(pl.col("rank") == 3)  # stage 1, TP rank 1
     stage0 = rows.filter(pl.col("rank") == 1)
@@ -99,13 +102,13 @@ def test_hybrid_differs_from_study_by_embedding_and_scope() -> None:
 
 
 def test_no_collectives_on_one_rank() -> None:
-    rows = predict(TINY, 1, 1, **WORK)
+    rows = predict(TINY, 1, 1, WORK)
     assert rows.is_empty()
     assert volume(rows, 1, 1).total_wire_bytes == 0
 
 
 def test_logits_of_every_token() -> None:
-    got = calls(predict(TINY, 2, 1, logits_tokens_per_seq=None, **WORK))
+    got = calls(predict(TINY, 2, 1, replace(WORK, logits_tokens_per_seq=None)))
     assert got[(0, "prefill", "logits", "gather")] == (1, 6 * 256 * 4, None)
     assert got[(0, "decode", "logits", "gather")] == (3, 2 * 256 * 4, None)
 
@@ -115,7 +118,7 @@ def test_logits_of_every_token() -> None:
     [("none", 0, 0), ("every_step", 1, 3)],
 )
 def test_sample_feedback(feedback: str, prefill: int, decode: int) -> None:
-    rows = predict(TINY, 1, 2, sample_feedback=feedback, **WORK)  # type: ignore[arg-type]
+    rows = predict(TINY, 1, 2, replace(WORK, sample_feedback=feedback))  # type: ignore[arg-type]
     sample = rows.filter(pl.col("term") == "sample", pl.col("op") == "send")
     assert dict(sample.select("phase", "count").iter_rows()) == {
         k: v for k, v in (("prefill", prefill), ("decode", decode)) if v
@@ -123,7 +126,7 @@ def test_sample_feedback(feedback: str, prefill: int, decode: int) -> None:
 
 
 def test_single_step_has_no_decode() -> None:
-    rows = predict(TINY, 2, 2, batch=1, prompt_len=5, gen_len=1, dtype="fp32")
+    rows = predict(TINY, 2, 2, Workload(batch=1, prompt_len=5, gen_len=1, dtype="fp32"))
     assert set(rows["phase"]) == {"prefill"}
     sample = rows.filter(pl.col("term") == "sample")
     assert sorted(sample.select("rank", "op", "count").rows()) == [
@@ -136,25 +139,25 @@ def test_single_step_has_no_decode() -> None:
 
 def test_uneven_and_explicit_stage_layers() -> None:
     llama3b = get_preset("llama-3.2-3b")
-    rows = predict(llama3b, 1, 8, prompt_len=1, gen_len=1)
+    rows = predict(llama3b, 1, 8, Workload(batch=1, prompt_len=1, gen_len=1))
     assert rows.filter(pl.col("op") == "all_reduce").is_empty()
-    rows = predict(TINY, 2, 2, layers_per_stage=[1, 3], **WORK)
+    rows = predict(TINY, 2, 2, WORK, layers_per_stage=[1, 3])
     layer = rows.filter(pl.col("term") == "layer", pl.col("phase") == "prefill")
     assert dict(layer.select("rank", "count").iter_rows()) == {0: 2, 1: 2, 2: 6, 3: 6}
     with pytest.raises(TracekitError):
-        predict(TINY, 2, 2, layers_per_stage=[1, 1], **WORK)
+        predict(TINY, 2, 2, WORK, layers_per_stage=[1, 1])
 
 
 def test_hidden_must_split_over_tp() -> None:
     with pytest.raises(TracekitError, match="does not split"):
-        predict(TINY, 3, 1, **WORK)
+        predict(TINY, 3, 1, WORK)
 
 
 def test_by_op_sums_terms() -> None:
-    table = by_op(predict(TINY, 2, 1, **WORK))
+    table = by_op(predict(TINY, 2, 1, WORK))
     row = table.filter(pl.col("phase") == "decode", pl.col("op") == "all_reduce").row(0, named=True)
     assert row["count"] == 2 * 27  # both ranks
     assert row["msg_sizes"] == [512]
     assert row["total_bytes"] == 2 * 27 * 512
-    per_rank = by_op(predict(TINY, 2, 1, **WORK), per_rank=True)
+    per_rank = by_op(predict(TINY, 2, 1, WORK), per_rank=True)
     assert per_rank.filter(pl.col("rank") == 1, pl.col("op") == "gather")["count"].sum() == 4

@@ -7,6 +7,7 @@ import pytest
 
 from tracekit.collect.presets import get_preset
 from tracekit.errors import TracekitError
+from tracekit.model.layout import Workload
 from tracekit.model.reproduce import (
     growth,
     ranking_claims,
@@ -31,10 +32,8 @@ def test_sweep_ranks_by_total_volume() -> None:
     ranked = sweep(
         get_preset("llama-3.1-8b"),
         configurations([1, 2, 4, 8], [1, 2, 4, 8], 8),
-        prompt_len=128,
-        gen_len=128,
+        Workload(1, 128, 128, sample_feedback="none"),
         time_model=uniform(10, 100),
-        sample_feedback="none",
     )
     assert ranked.select("tp", "pp").rows() == [(1, 8), (2, 4), (4, 2), (8, 1)]
     assert ranked["place"].to_list() == [1, 2, 3, 4]

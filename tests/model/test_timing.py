@@ -8,7 +8,7 @@ import pytest
 
 from tracekit.collect.presets import get_preset
 from tracekit.errors import TracekitError
-from tracekit.model.layout import bus_factor
+from tracekit.model.layout import Workload, bus_factor
 from tracekit.model.predict import predict
 from tracekit.model.timing import (
     AlphaBeta,
@@ -73,7 +73,7 @@ def test_fit_degenerate_points() -> None:
 
 
 def test_with_times_and_comm_time() -> None:
-    rows = predict(get_preset("tiny"), 2, 1, batch=2, prompt_len=3, gen_len=4, dtype="fp32")
+    rows = predict(get_preset("tiny"), 2, 1, Workload(2, 3, 4, dtype="fp32"))
     model = uniform(alpha_us=10, beta_gbps=1)
     timed = with_times(rows, model)
     ar = timed.filter(
@@ -88,7 +88,7 @@ def test_with_times_and_comm_time() -> None:
 
 
 def test_time_model_without_an_op() -> None:
-    rows = predict(get_preset("tiny"), 2, 1, prompt_len=3, gen_len=2, dtype="fp32")
+    rows = predict(get_preset("tiny"), 2, 1, Workload(1, 3, 2, dtype="fp32"))
     model = TimeModel(per_op={"all_reduce": AlphaBeta(1e-6, 1e9)})
     with pytest.raises(TracekitError, match="no alpha/beta"):
         with_times(rows, model)

@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 
 from tracekit.errors import TracekitError
+from tracekit.model.layout import Workload
 from tracekit.model.timing import AlphaBeta, TimeModel
 from tracekit.model.validate import compare, fit_run, run_spec, validate
 
@@ -183,11 +184,19 @@ def test_manifest_problems(edited) -> None:  # noqa: ANN001
     assert "pp2, tp2, tp2pp2" in (exc.value.hint or "")
 
 
+def test_the_manifest_gives_one_workload_value(samples_db: Path) -> None:
+    """The collect manifest's workload and dtype become the model's one Workload value."""
+    with duckdb.connect(str(samples_db), read_only=True) as con:
+        spec = run_spec(con, "tp2pp2")
+    assert (spec.tp, spec.pp, spec.layers_per_stage) == (2, 2, (2, 2))
+    assert spec.work == Workload(batch=2, prompt_len=16, gen_len=4, dtype="float32")
+
+
 def test_manifest_with_a_preset_name(edited) -> None:  # noqa: ANN001
     man = {**edited.base, "model": {"name": "tiny"}, "dtype": "fp32"}  # top-level dtype
     con = edited("tp2", man)
     spec = run_spec(con, "tp2")
-    assert spec.shape.layers == 4 and spec.dtype == "fp32"
+    assert spec.shape.layers == 4 and spec.work.dtype == "fp32"
     assert validate(con, "tp2").counts_and_bytes_match
 
 

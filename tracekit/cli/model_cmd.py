@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from rich.text import Text
 from tracekit.cli._app import app, console
 from tracekit.collect.presets import get_preset
 from tracekit.errors import TracekitError
+from tracekit.model.layout import Workload
 from tracekit.model.predict import by_op, predict, volume
 from tracekit.model.reproduce import (
     growth,
@@ -237,22 +239,23 @@ def model_cmd(
         raise TracekitError(str(exc.args[0])) from None
     tps, pps = _ints(tp, "--tp"), _ints(pp, "--pp")
     timing = _time_model(alpha_us, beta_gbps, fit_db, fit_run_id)
-    opts: dict[str, Any] = {
-        "batch": batch,
-        "prompt_len": prompt_len,
-        "gen_len": gen_len,
-        "dtype": dtype,
-        "logits_tokens_per_seq": 1 if logits == "last" else None,
-        "sample_feedback": sample,
-    }
+    work = Workload(
+        batch=batch,
+        prompt_len=prompt_len,
+        gen_len=gen_len,
+        dtype=dtype,
+        logits_tokens_per_seq=1 if logits == "last" else None,
+        sample_feedback=sample,  # type: ignore[arg-type]  # checked above
+    )
     if len(tps) > 1 or len(pps) > 1 or gpus is not None:
-        ranked = sweep(shape, configurations(tps, pps, gpus), time_model=timing, **opts)
+        ranked = sweep(shape, configurations(tps, pps, gpus), work, time_model=timing)
         if fmt == "json":
-            _emit_json({"model": shape.name, "workload": opts, "configurations": ranked.to_dicts()})
+            payload = {"model": shape.name, "workload": asdict(work)}
+            _emit_json({**payload, "configurations": ranked.to_dicts()})
         else:
             _render(ranked, f"{shape.name}: configurations by total wire volume")
         return
-    rows = predict(shape, tps[0], pps[0], **opts)
+    rows = predict(shape, tps[0], pps[0], work)
     vol = volume(rows, tps[0], pps[0])
     ref = study_volume(
         shape, tps[0], pps[0], prompt_len=prompt_len, gen_len=gen_len, dtype=dtype, batch=batch
@@ -270,7 +273,7 @@ def model_cmd(
             "model": shape.name,
             "tp": tps[0],
             "pp": pps[0],
-            "workload": opts,
+            "workload": asdict(work),
             "summary": summary,
             "collectives": table.to_dicts(),
         }
@@ -352,7 +355,11 @@ def validate_cmd(
     if fmt == "json":
         payload: dict[str, Any] = {
             "run": run,
-            "spec": {**vars(result.spec), "shape": vars(result.spec.shape)},
+            "spec": {
+                **{k: v for k, v in vars(result.spec).items() if k != "work"},
+                **asdict(result.spec.work),
+                "shape": vars(result.spec.shape),
+            },
             "tolerance": tolerance,
             "counts_and_bytes_match": result.counts_and_bytes_match,
             "time_model": _time_params(result.time_model),
@@ -363,11 +370,11 @@ def validate_cmd(
             payload["by_rank"] = result.by_rank.to_dicts()
         _emit_json(payload)
     else:
-        spec = result.spec
+        spec, work = result.spec, result.spec.work
         _render(
             result.by_op,
-            f"run {run}: {spec.shape.name} TP{spec.tp} PP{spec.pp}, B{spec.batch} "
-            f"Sp{spec.prompt_len} Sd{spec.gen_len} {spec.dtype}",
+            f"run {run}: {spec.shape.name} TP{spec.tp} PP{spec.pp}, B{work.batch} "
+            f"Sp{work.prompt_len} Sd{work.gen_len} {work.dtype}",
         )
         if per_rank:
             _render(result.by_rank, "per rank")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from typing import Literal
 
 from tracekit.errors import TracekitError
 from tracekit.model.macros import call
@@ -42,26 +43,37 @@ def dtype_bytes(dtype: str) -> int:
         ) from None
 
 
+SampleFeedback = Literal["every_step", "none"]
+
+
 @dataclass(frozen=True)
 class Workload:
-    """What one generation request does.
+    """What one generation request does: the one value the model's functions take.
 
     ``gen_len`` generated tokens = 1 prefill step over ``prompt_len`` tokens per sequence
-    plus ``gen_len - 1`` decode steps of one token per sequence.
-    ``logits_tokens_per_seq`` is how many positions per sequence reach the LM head in a
-    step: 1 in vLLM (only the last position is sampled), ``None`` meaning every token
-    of the step (a naive full-sequence LM head, as in a training forward pass).
+    plus ``gen_len - 1`` decode steps of one token per sequence; activations travel in
+    ``dtype``. ``logits_tokens_per_seq`` is how many positions per sequence reach the LM
+    head in a step: 1 in vLLM (only the last position is sampled), ``None`` meaning every
+    token of the step (a naive full-sequence LM head, as in a training forward pass).
+    ``sample_feedback`` 'every_step': the sampled ids return to the first stage each step
+    (as ``tracekit collect`` does); 'none': they do not travel over the group (vLLM).
     """
 
     batch: int
     prompt_len: int
     gen_len: int
+    dtype: str = "bf16"
     logits_tokens_per_seq: int | None = 1
+    sample_feedback: SampleFeedback = "every_step"
 
     def __post_init__(self) -> None:
         for name in ("batch", "prompt_len", "gen_len"):
             if getattr(self, name) < 1:
                 raise TracekitError(f"{name.replace('_', '-')} must be at least 1")
+        if self.sample_feedback not in ("every_step", "none"):
+            raise TracekitError(
+                f"unknown sample feedback {self.sample_feedback!r}", "every_step or none"
+            )
 
     @property
     def decode_steps(self) -> int:

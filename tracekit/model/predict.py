@@ -27,8 +27,8 @@ collective (vLLM and the collector return early when the TP world is 1).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import polars as pl
 
@@ -43,8 +43,6 @@ from tracekit.model.layout import (
     stage_layers,
     wire_factor,
 )
-
-SampleFeedback = Literal["every_step", "none"]
 
 ROW_SCHEMA: dict[str, type[pl.DataType]] = {
     "rank": pl.Int64,
@@ -109,16 +107,11 @@ def predict(
     shape: ModelShape,
     tp: int,
     pp: int,
+    work: Workload,
     *,
-    batch: int = 1,
-    prompt_len: int,
-    gen_len: int,
-    dtype: str = "bf16",
-    logits_tokens_per_seq: int | None = 1,
-    sample_feedback: SampleFeedback = "every_step",
-    layers_per_stage: list[int] | None = None,
+    layers_per_stage: Sequence[int] | None = None,
 ) -> pl.DataFrame:
-    """Every collective each rank issues over one request, per phase and term.
+    """Every collective each rank issues over one request (``work``), per phase and term.
 
     Columns: rank, pp_rank, tp_rank, phase, term, op, group_size, peer (send/recv only),
     count, msg_bytes (one call, nccl-tests size: all_reduce buffer, all_gather output,
@@ -128,20 +121,17 @@ def predict(
     time model).
     """
     layout = Layout(tp, pp)
-    work = Workload(batch, prompt_len, gen_len, logits_tokens_per_seq)
-    b = dtype_bytes(dtype)
+    b = dtype_bytes(work.dtype)
     h, v, t = shape.hidden, shape.vocab, tp
     if h % t:
         raise TracekitError(f"hidden size {h} of {shape.name} does not split over TP{t}")
-    layers = layers_per_stage or stage_layers(shape.layers, pp)
+    layers = list(layers_per_stage or stage_layers(shape.layers, pp))
     if len(layers) != pp or sum(layers) != shape.layers:
         raise TracekitError(
             f"layers per stage {layers} do not cover {shape.layers} layers in {pp} stages"
         )
     vocab_shard = math.ceil(v / t)
-    if sample_feedback not in ("every_step", "none"):
-        raise TracekitError(f"unknown sample feedback {sample_feedback!r}", "every_step or none")
-    ids = batch * SAMPLE_DTYPE_BYTES
+    ids = work.batch * SAMPLE_DTYPE_BYTES
     sample_p2p = {0: ("recv", layout.rank(pp - 1, 0)), layout.rank(pp - 1, 0): ("send", 0)}
     rows: list[_Row] = []
     for rank in range(layout.world_size):
@@ -163,10 +153,10 @@ def predict(
             if last and t > 1:
                 logits = work.logits_tokens(n) * vocab_shard * b
                 calls.append(("logits", "gather", t, 1, logits, None))
-            if sample_feedback == "every_step" and pp > 1 and rank in sample_p2p:
+            if work.sample_feedback == "every_step" and pp > 1 and rank in sample_p2p:
                 op, peer = sample_p2p[rank]
                 calls.append(("sample", op, 1, 1, ids, peer))
-            if sample_feedback == "every_step" and first and t > 1:
+            if work.sample_feedback == "every_step" and first and t > 1:
                 calls.append(("sample", "broadcast", t, 1, ids, None))
             rows += [
                 _Row(rank, s, j, phase, term, op, group, peer, per_step * steps, msg)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from tracekit.collect.presets import get_preset
+from tracekit.model.layout import Workload
 from tracekit.model.predict import predict
 from tracekit.model.study import study_volume
 from tracekit.model.sweep import sweep
@@ -57,10 +58,7 @@ def reproduction(
         sweep(
             get_preset(m),
             STUDY_CONFIGS,
-            prompt_len=STUDY_PROMPT,
-            gen_len=g,
-            dtype=dtype,
-            sample_feedback="none",
+            Workload(1, STUDY_PROMPT, g, dtype=dtype, sample_feedback="none"),
         ).with_columns(model=pl.lit(m), gen_len=pl.lit(g, dtype=pl.Int64))
         for m in models
         for g in gen_lens
@@ -122,7 +120,7 @@ def term_table(model: str, tp: int, pp: int, gen_len: int = 128) -> pl.DataFrame
     """
     shape = get_preset(model)
     study = study_volume(shape, tp, pp, prompt_len=STUDY_PROMPT, gen_len=gen_len)
-    rows = predict(shape, tp, pp, prompt_len=STUDY_PROMPT, gen_len=gen_len, sample_feedback="none")
+    rows = predict(shape, tp, pp, Workload(1, STUDY_PROMPT, gen_len, sample_feedback="none"))
     lane = rows.filter(pl.col("tp_rank") == tp - 1)
     busiest = rows.group_by("rank").agg(pl.col("wire_bytes").sum()).sort("wire_bytes")
     top = rows.filter(pl.col("rank") == busiest["rank"][-1])

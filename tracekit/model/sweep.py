@@ -8,7 +8,8 @@ import polars as pl
 
 from tracekit.collect.presets import ModelShape
 from tracekit.errors import TracekitError
-from tracekit.model.predict import SampleFeedback, predict, volume
+from tracekit.model.layout import Workload
+from tracekit.model.predict import predict, volume
 from tracekit.model.study import study_volume
 from tracekit.model.timing import TimeModel, comm_time_s
 
@@ -44,13 +45,8 @@ def configurations(
 def sweep(
     shape: ModelShape,
     pairs: Iterable[tuple[int, int]],
+    work: Workload,
     *,
-    batch: int = 1,
-    prompt_len: int,
-    gen_len: int,
-    dtype: str = "bf16",
-    logits_tokens_per_seq: int | None = 1,
-    sample_feedback: SampleFeedback = "every_step",
     time_model: TimeModel | None = None,
 ) -> pl.DataFrame:
     """One row per configuration, least total wire volume first (``place`` 1).
@@ -61,20 +57,16 @@ def sweep(
     """
     out = []
     for tp, pp in pairs:
-        rows = predict(
+        rows = predict(shape, tp, pp, work)
+        vol = volume(rows, tp, pp)
+        study = study_volume(
             shape,
             tp,
             pp,
-            batch=batch,
-            prompt_len=prompt_len,
-            gen_len=gen_len,
-            dtype=dtype,
-            logits_tokens_per_seq=logits_tokens_per_seq,
-            sample_feedback=sample_feedback,
-        )
-        vol = volume(rows, tp, pp)
-        study = study_volume(
-            shape, tp, pp, prompt_len=prompt_len, gen_len=gen_len, dtype=dtype, batch=batch
+            prompt_len=work.prompt_len,
+            gen_len=work.gen_len,
+            dtype=work.dtype,
+            batch=work.batch,
         )
         out.append(
             {

@@ -19,7 +19,8 @@ import polars as pl
 from tracekit.collect.manifest import Manifest
 from tracekit.collect.presets import ModelShape
 from tracekit.errors import TracekitError
-from tracekit.model.predict import SampleFeedback, predict
+from tracekit.model.layout import Workload
+from tracekit.model.predict import predict
 from tracekit.model.timing import TimeModel, fit_alpha_beta, with_times
 
 MEASURED_SCHEMA: dict[str, type[pl.DataType]] = {
@@ -38,28 +39,14 @@ class RunSpec:
 
     run_id: str
     shape: ModelShape
-    dtype: str
     tp: int
     pp: int
-    batch: int
-    prompt_len: int
-    gen_len: int
-    logits_tokens_per_seq: int | None = 1
-    sample_feedback: SampleFeedback = "every_step"
+    work: Workload
     layers_per_stage: tuple[int, ...] | None = None
 
     def predict(self) -> pl.DataFrame:
         return predict(
-            self.shape,
-            self.tp,
-            self.pp,
-            batch=self.batch,
-            prompt_len=self.prompt_len,
-            gen_len=self.gen_len,
-            dtype=self.dtype,
-            logits_tokens_per_seq=self.logits_tokens_per_seq,
-            sample_feedback=self.sample_feedback,
-            layers_per_stage=list(self.layers_per_stage) if self.layers_per_stage else None,
+            self.shape, self.tp, self.pp, self.work, layers_per_stage=self.layers_per_stage
         )
 
 
@@ -102,19 +89,15 @@ def run_spec(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSpec:
             "Expected keys: model, dtype, parallel {tp, pp}, workload {batch, prompt_len, "
             "gen_len}.",
         )
-    return RunSpec(
-        run_id=run_id,
-        shape=model.shape,
-        dtype=model.dtype,
-        tp=parallel.tp,
-        pp=parallel.pp,
+    work = Workload(
         batch=workload.batch,
         prompt_len=workload.prompt_len,
         gen_len=workload.gen_len,
+        dtype=model.dtype,
         logits_tokens_per_seq=workload.logits_tokens_per_seq,
-        sample_feedback=workload.sample_feedback,
-        layers_per_stage=parallel.layers_per_stage,
+        sample_feedback=workload.sample_feedback,  # type: ignore[arg-type]  # one of the two
     )
+    return RunSpec(run_id, model.shape, parallel.tp, parallel.pp, work, parallel.layers_per_stage)
 
 
 def measured_calls(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
