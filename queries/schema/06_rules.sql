@@ -1,7 +1,8 @@
 -- comm_rules: the rule table that decides which events are communication.
 -- Applied by the view `comm_ops` to each distinct (kind, name): the matching rule with
 -- the lowest priority number wins. Users add rows with `tracekit rules add FILE.csv`
--- (or `tracekit import --rules FILE.csv`); shipped rows have source = 'builtin'.
+-- (each pattern is checked to compile first), list them with `tracekit rules list --user`
+-- and remove them with `tracekit rules remove ID`; shipped rows have source = 'builtin'.
 --   rule_id    VARCHAR  short unique name
 --   priority   INTEGER  lower wins when several rules match
 --   kinds      VARCHAR  comma-separated event kinds the rule applies to (events.kind)

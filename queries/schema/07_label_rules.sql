@@ -4,7 +4,8 @@
 -- several ranges around an event give the same key, the innermost range wins; on one range,
 -- the lowest `priority` wins. Shipped rows (source = 'builtin') read tracekit's own
 -- `tk:key=value ...` convention, nn.Module ranges (profiler `with_modules`) and Hugging Face /
--- vLLM layer names; users add rows (`source` = their file) with their own patterns.
+-- vLLM layer names; users add rows (`source` = their file) with their own patterns:
+-- `tracekit rules add FILE.csv --table label_rules` (list / remove: `tracekit rules`).
 --   rule_id   VARCHAR  short unique name
 --   priority  INTEGER  lower wins among rules matching the same range and key
 --   key       VARCHAR  step | phase | stage | layer | block

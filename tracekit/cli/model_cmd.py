@@ -8,12 +8,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
-import duckdb
 import polars as pl
 import typer
 from rich.table import Table
 from rich.text import Text
 
+from tracekit import store
 from tracekit.cli._app import app, console
 from tracekit.collect.presets import get_preset
 from tracekit.errors import TracekitError
@@ -67,19 +67,13 @@ def _check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> None:
         raise TracekitError(f"unknown --format {fmt!r}", f"Use one of: {', '.join(allowed)}.")
 
 
-def _connect(db: Path) -> duckdb.DuckDBPyConnection:
-    if not db.is_file():
-        raise TracekitError(f"{db}: no such database", "Create it with `tracekit import`.")
-    return duckdb.connect(str(db), read_only=True)
-
-
 def _time_model(
     alpha_us: float | None, beta_gbps: float | None, fit_db: Path | None, fit_run_id: str | None
 ) -> TimeModel | None:
     if fit_db is not None or fit_run_id is not None:
         if fit_db is None or fit_run_id is None:
             raise TracekitError("--fit-db and --fit-run go together")
-        with _connect(fit_db) as con:
+        with store.open(fit_db, read_only=True) as con:
             return fit_run(con, fit_run_id)
     if alpha_us is None and beta_gbps is None:
         return None
@@ -343,7 +337,7 @@ def validate_cmd(
     if fit_run_id is not None and (alpha_us is not None or beta_gbps is not None):
         raise TracekitError("give --fit-run or --alpha-us/--beta-gbps, not both")
     timing = _time_model(alpha_us, beta_gbps, None, None)
-    with _connect(db) as con:
+    with store.open(db, read_only=True) as con:
         if fit_run_id is not None:
             timing = fit_run(con, fit_run_id)
         result = validate(con, run, tolerance=tolerance, time_model=timing)

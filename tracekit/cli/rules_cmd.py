@@ -1,54 +1,74 @@
-"""`tracekit rules`: show and extend the communication rule table of a database."""
+"""`tracekit rules`: list, extend and prune the rule tables of a database."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
-from tracekit import store
+from tracekit import rules, store
 from tracekit.cli._app import app, console
-from tracekit.errors import InputError
 from tracekit.render import print_table
 
-rules_app = typer.Typer(help="Show or extend the rule tables (what counts as communication).")
+rules_app = typer.Typer(
+    help="List, extend or prune the rule tables (what counts as communication, how "
+    "annotation ranges become labels, op spellings, dtype sizes)."
+)
 app.add_typer(rules_app, name="rules")
 
-TABLES = ("comm_rules", "comm_op_aliases", "dtype_sizes")
+TABLE_HELP = " | ".join(rules.TABLES)
 
 
 @rules_app.command("list")
 def list_rules(
     db: Path = typer.Option(..., "--db", help="tracekit DuckDB database."),
-    table: str = typer.Option("comm_rules", "--table", help=" | ".join(TABLES)),
+    table: str = typer.Option("comm_rules", "--table", help=TABLE_HELP),
+    user: bool = typer.Option(False, "--user", help="Only the rows you added."),
 ) -> None:
-    """Print a rule table.
+    """Print a rule table, each row's id first (shipped rows have source 'builtin').
 
-    Example: tracekit rules list --db traces.duckdb
+    Example: tracekit rules list --db traces.duckdb --table label_rules
     """
-    if table not in TABLES:
-        raise InputError(f"--table {table}: expected one of {', '.join(TABLES)}")
+    rules.table(table)
     with store.open(db, read_only=True) as con:
-        cursor = con.execute(f"SELECT * FROM {table} ORDER BY ALL")
-        columns = [d[0] for d in cursor.description]
-        print_table(console, columns, cursor.fetchall(), title=table)
+        columns, found = rules.rows(con, table, user_only=user)
+    print_table(console, columns, found, title=table)
 
 
 @rules_app.command("add")
 def add_rules(
     file: Path = typer.Argument(..., help="CSV file whose header names the table's columns."),
     db: Path = typer.Option(..., "--db", help="tracekit DuckDB database."),
-    table: str = typer.Option("comm_rules", "--table", help=" | ".join(TABLES)),
+    table: str = typer.Option("comm_rules", "--table", help=TABLE_HELP),
 ) -> None:
     """Add rows from a CSV file to a rule table; views pick them up at once.
 
     comm_rules columns: rule_id, priority, kinds, pattern, library, op, captures, note,
     and optionally hint (a substring every matching name contains: a fast pre-check).
+    label_rules columns: rule_id, priority, key (step | phase | stage | layer | block),
+    pattern (group 1 = the value), note. Patterns are RE2 regular expressions; a file
+    with any bad row adds nothing.
 
     Example: tracekit rules add my_rules.csv --db traces.duckdb
     """
-    if table not in TABLES:
-        raise InputError(f"--table {table}: expected one of {', '.join(TABLES)}")
+    rules.table(table)
     with store.open(db, read_only=False) as con:
-        added = store.load_rule_file(con, table, file, source=str(file.resolve()))
-    console.print(f"added {added} row(s) to {table} from {file}")
+        added = rules.add(con, table, file)
+    console.print(Text(f"added {added} row(s) to {table} from {file}"))
+
+
+@rules_app.command("remove")
+def remove_rule(
+    rule_id: str = typer.Argument(..., help="The id of a row you added (`rules list --user`)."),
+    db: Path = typer.Option(..., "--db", help="tracekit DuckDB database."),
+    table: str = typer.Option("comm_rules", "--table", help=TABLE_HELP),
+) -> None:
+    """Remove a rule you added (shipped rules stay; override them with a lower priority).
+
+    Example: tracekit rules remove my_kernel --db traces.duckdb
+    """
+    rules.table(table)
+    with store.open(db, read_only=False) as con:
+        removed = rules.remove(con, table, rule_id)
+    console.print(Text(f"removed {removed} row(s) {rule_id!r} from {table}"))
