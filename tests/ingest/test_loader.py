@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -317,3 +319,12 @@ def test_questionable_kineto_events_are_counted_in_the_summary(tmp_path: Path) -
         ("b", 0),
         ("c", 0),
     ]
+
+
+def test_readers_depend_on_the_contract_not_on_the_loader() -> None:
+    code = (
+        "import sys, tracekit.ingest.nsys, tracekit.ingest.kineto_trace\n"
+        "print('tracekit.ingest.loader' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

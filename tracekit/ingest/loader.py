@@ -11,6 +11,7 @@ every trace's rank (:mod:`~tracekit.ingest.ranks`), then replace what
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Callable
@@ -158,8 +159,7 @@ def _import(
     _replace(con, stream.traces, placements, replace)
     summary = publish(con, stream, placements)
     con.execute("DROP TABLE _stage_threads")
-    summary.skipped = skipped
-    return summary
+    return dataclasses.replace(summary, skipped=skipped)
 
 
 def _replace(

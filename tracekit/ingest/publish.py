@@ -16,7 +16,7 @@ from tracekit.ingest.stream import EventStream
 OUTSIDE_WORLD = "traces whose rank is not below their run's world size (kept as given)"
 
 
-@dataclass
+@dataclass(frozen=True)
 class ImportSummary:
     """What an import added (counts over the traces it imported), and what it did not.
 
@@ -124,7 +124,6 @@ def publish(
         "FROM _stage_threads s JOIN _trace_map m USING (source_no)"
     )
     con.execute("DROP TABLE _trace_map")
-    summary = _summarise(con, stream, placements, sorted(by_run), ids)
     warnings: Counter[str] = Counter()
     for trace in traces:
         warnings.update(trace.warnings)
@@ -133,8 +132,8 @@ def publish(
         for trace, placement in zip(traces, placements, strict=True)
         if (world := worlds[trace.source.run]) is not None and placement.rank >= world
     )
-    summary.warnings = [(what, count) for what, count in warnings.items() if count]
-    return summary
+    kept = [(what, count) for what, count in warnings.items() if count]
+    return _summarise(con, stream, placements, sorted(by_run), ids, kept)
 
 
 def _run_manifest(members: list[ParsedTrace]) -> Manifest | None:
@@ -160,10 +159,9 @@ def _summarise(
     placements: list[Placement],
     runs: list[str],
     ids: list[int],
+    warnings: list[tuple[str, int]],
 ) -> ImportSummary:
     """Counts of what this import added; ``ids`` are consecutive (one sequence, in order)."""
-    if not ids:
-        return ImportSummary(runs, 0, [], 0, 0, 0, 0, 0)
     bounds = [ids[0], ids[-1]]
     kernels, span = con.execute(
         "SELECT count(*) FILTER (WHERE kind = 'kernel'), "
@@ -178,4 +176,5 @@ def _summarise(
         bounds,
     ).fetchall()[0][0]
     ranks = len({(t.source.run, p.rank) for t, p in zip(stream.traces, placements, strict=True)})
-    return ImportSummary(runs, len(ids), [], ranks, sum(stream.rows.values()), kernels, comm, span)
+    events = sum(stream.rows.values())
+    return ImportSummary(runs, len(ids), [], ranks, events, kernels, comm, span, warnings)
