@@ -172,6 +172,11 @@ def test_rank_map_against_the_environment(db: Path, tmp_path: Path) -> None:
     _fails(db, [report], "one.sqlite", "conflicting ranks", "--rank-map", rank_map=["100=2"])
 
 
+def test_rank_map_for_a_kineto_trace(db: Path, tmp_path: Path) -> None:
+    path = write_kineto(tmp_path / "new" / "trace.json", [cpu("x", 1.0, 1.0)], rank=1)
+    _fails(db, [path], "trace.json", "--rank-map names this file", rank_map=["trace.json:7=0"])
+
+
 def test_rank_map_pid_not_in_the_report(db: Path, tmp_path: Path) -> None:
     report = two_process_export().write(tmp_path / "job.sqlite")
     _fails(db, [report], "job.sqlite", "pid 300, not in it", rank_map=["job.sqlite:100=0,300=1"])

@@ -118,6 +118,15 @@ def _place(
         mapped = mapped_rank(rank_map, path.name, trace.process_id)
         if mapped is not None:
             claims.append((mapped, "option", f"--rank-map (pid {trace.process_id})"))
+    elif trace.source.format == "kineto" and any(
+        report in (path.name, path.name.rsplit(".", 1)[0]) for report, _pid in rank_map
+    ):
+        raise InputError(
+            f"{path}: --rank-map names this file, a PyTorch-profiler trace: --rank-map maps "
+            "the processes of an Nsight Systems report",
+            "Give the rank of a single trace with --rank N (a Kineto trace's "
+            "distributedInfo.rank needs neither).",
+        )
     own = _number(path, trace.rank, low=0)
     if own is not None and trace.rank is not None:
         if world is not None and own >= world and trace.world_size is not None:
