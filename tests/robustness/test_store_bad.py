@@ -18,6 +18,7 @@ import resource
 import signal
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -274,3 +275,93 @@ def test_a_read_only_folder_is_an_error_and_changes_nothing(
     assert_clean_failure(new, "new.duckdb")
     assert digest(db) == before
     assert sorted(p.name for p in folder.iterdir()) == ["ro.duckdb"]
+
+
+# --- options and names ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", ["-1", "0"])
+def test_workers_below_one(workers: str, made: dict[str, Path], tmp_path: Path) -> None:
+    proc = cli("import", made["good"], "--db", tmp_path / "t.duckdb", "--workers", workers)
+    assert_clean_failure(proc, f"--workers {workers}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_parquet_that_is_a_file(made: dict[str, Path], tmp_path: Path) -> None:
+    target = tmp_path / "data.parquet"
+    target.write_bytes(b"PAR1")
+    proc = cli("import", made["good"], "--parquet", target)
+    assert_clean_failure(proc, "data.parquet", "not a folder")
+    assert target.read_bytes() == b"PAR1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.parquet"]
+
+
+def test_a_folder_name_that_is_not_utf8(made: dict[str, Path], tmp_path: Path) -> None:
+    folder = Path(os.fsdecode(bytes(tmp_path) + b"/job\xff"))
+    _trace(folder)
+    proc = cli("import", folder, "--db", tmp_path / "t.duckdb")
+    assert_clean_failure(proc, "job\\xff", "not valid UTF-8")
+    assert not (tmp_path / "t.duckdb").exists()
+
+
+def test_parquet_failing_after_the_import_says_what_landed(
+    made: dict[str, Path], tmp_path: Path
+) -> None:
+    """The database commits first; a dataset that cannot be written is exit 3, not 2."""
+    dataset = tmp_path / "ds"
+    dataset.mkdir()
+    (dataset / "events").write_text("a file where the events folder goes")
+    db = tmp_path / "t.duckdb"
+    proc = cli("import", made["good"], "--db", db, "--run", "landed", "--parquet", dataset)
+    assert proc.returncode == 3, proc.stderr
+    message = " ".join(proc.stderr.split())
+    assert "imported run(s) landed" in message and "Parquet dataset failed" in message
+    runs = duckdb.connect(str(db), read_only=True).execute("SELECT run_id FROM runs").fetchall()
+    assert runs == [("landed",)]
+
+
+def _holder(db: Path, read_only: bool) -> subprocess.Popen:
+    """Another process that has ``db`` open (as a reader or as a writer) until killed."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; "
+            "c = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == 'r'); "
+            "print('held', flush=True); time.sleep(120)",
+            str(db),
+            "r" if read_only else "w",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_database_held_by_a_writer(command: str, made: dict[str, Path], tmp_path: Path) -> None:
+    db = _copy(made, tmp_path / "held.duckdb")
+    holder = _holder(db, read_only=False)
+    try:
+        proc = cli(*COMMANDS[command](db, made))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert_clean_failure(proc, "held.duckdb", f"(PID {holder.pid}), which is writing to it")
+
+
+def test_a_database_held_by_a_reader(made: dict[str, Path], tmp_path: Path) -> None:
+    """Readers share the file; an import then says a reader is in the way, not a writer."""
+    db = _copy(made, tmp_path / "read.duckdb")
+    before = digest(db)
+    holder = _holder(db, read_only=True)
+    try:
+        proc = cli("import", made["clash"] / "a", "--db", db)
+        other_reader = cli("sql", "--db", db, "SELECT count(*) FROM runs")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert_clean_failure(proc, "read.duckdb", "open for reading", "writing needs the database")
+    assert other_reader.returncode == 0, other_reader.stderr
+    assert digest(db) == before

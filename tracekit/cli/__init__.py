@@ -52,12 +52,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl+C so that an import rolls back and cleans up."""
+class _Signals:
+    terminated = False  # SIGTERM arrived (raised like Ctrl+C: an import rolls back, cleans up)
 
 
 def _terminate(signum: int, frame: object) -> None:
-    raise Terminated
+    _Signals.terminated = True
+    raise KeyboardInterrupt
 
 
 def main() -> None:
@@ -75,12 +76,17 @@ def main() -> None:
     places.sweep()
     try:
         app()
+    except SystemExit:  # Click turns Ctrl+C (and so SIGTERM) into exit status 130
+        if _Signals.terminated:
+            err_console.print("terminated")
+            sys.exit(143)
+        raise
     except TracekitError as exc:
         _fail(exc.message, exc.hint)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt as exc:
-        err_console.print("terminated" if isinstance(exc, Terminated) else "interrupted")
-        sys.exit(143 if isinstance(exc, Terminated) else 130)
+    except KeyboardInterrupt:
+        err_console.print("terminated" if _Signals.terminated else "interrupted")
+        sys.exit(143 if _Signals.terminated else 130)
     except Exception as exc:
         _fail(
             f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}",
