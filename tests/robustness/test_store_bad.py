@@ -71,6 +71,7 @@ COMMANDS: dict[str, Callable[[Path, dict[str, Path]], list[str | Path]]] = {
     "sql": lambda db, m: ["sql", "--db", db, "SELECT 1"],
     "report": lambda db, m: ["report", "--db", db],
     "tui": lambda db, m: ["tui", "--db", db],
+    "validate": lambda db, m: ["validate", "--db", db, "--run", "r"],
     "rules list": lambda db, m: ["rules", "list", "--db", db],
     "rules add": lambda db, m: ["rules", "add", m["rules"], "--db", db],
 }
