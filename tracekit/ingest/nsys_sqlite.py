@@ -3,8 +3,8 @@
 Every table is optional (``nsys export --lazy`` drops empty tables) and so is
 every column that a :class:`Field` does not mark ``needed`` (schema micro
 versions add columns): a missing column reads as NULL. Each read checks its
-rows: in the same SQLite scan, that an integer column holds whole numbers (a
-``_bad`` column names the first one that does not; CAST would make text 0),
+rows: in the same SQLite scan, that its integer columns hold whole numbers (a
+``_bad`` column flags a row where one does not; CAST would make text 0),
 then vectorised in Arrow, the other rules of its :class:`Field` (NULLs where nsys
 always writes a value, numbers out of range, huge strings, an ``end`` before
 its ``start``). A damaged row stops the import with its table, column and row.
@@ -174,16 +174,15 @@ class ExportTables:
                     REEXPORT,
                 )
         cells = ['rowid AS "_ord"']
-        checks: list[tuple[str, str]] = []
+        whole: list[str] = []
         for f in fields:
             present = f.name in self.columns[table]
             value = quote_ident(f.name) if present else "NULL"
             cells.append(f"CAST({value} AS {_sql_type(f.kind)}) AS {quote_ident(f.name)}")
-            if present and (cond := _type_check(f, value)):
-                checks.append((cond, f.name))
-        if checks:
-            cases = " ".join(f"WHEN {cond} THEN {_sql_text(name)}" for cond, name in checks)
-            cells.append(f'CASE {cases} END AS "_bad"')
+            if present and pa.types.is_integer(f.kind):
+                whole.append(f.name)
+        if whole:
+            cells.append(f'CASE WHEN NOT ({_whole_numbers(whole)}) THEN 1 END AS "_bad"')
         sql = f"SELECT {', '.join(cells)} FROM {quote_ident(table)} WHERE rowid >= ? AND rowid < ?"
         low, high = self.con.execute(
             f"SELECT min(rowid), max(rowid) FROM {quote_ident(table)}"
@@ -202,11 +201,12 @@ class ExportTables:
                     f"{self.path}: the SQLite export is truncated or damaged ({exc})",
                     "Export the report again: nsys export --type sqlite --include-blobs=true ...",
                 ) from exc
-            if checks:
+            if whole:
                 bad = got.column("_bad")
                 if bad.null_count < len(bad):
                     row = _first(pc.is_valid(bad))
-                    self._reject(table, bad[row].as_py(), got, row, "is not an integer")
+                    column = self._not_whole(table, whole, got.column("_ord")[row].as_py())
+                    self._reject(table, column, got, row, "is not an integer")
             typed = pa.Table.from_arrays(
                 [_as(got.column(i), f.type) for i, f in enumerate(schema)], schema=schema
             )
@@ -221,6 +221,15 @@ class ExportTables:
             return lambda: _concat(parts, empty)
         futures = [pool.submit(batch, start) for start in starts]
         return lambda: _concat([f.result() for f in futures], empty)
+
+    def _not_whole(self, table: str, columns: list[str], rowid: int) -> str:
+        """The first of ``columns`` whose value in row ``rowid`` is not a whole number."""
+        flags = self.con.execute(
+            f"SELECT {', '.join(_whole_numbers([c]) for c in columns)} "
+            f"FROM {quote_ident(table)} WHERE rowid = ?",
+            [rowid],
+        ).fetchone()
+        return next(c for c, ok in zip(columns, flags, strict=True) if not ok)
 
     def _reject(self, table: str, column: str, got: pa.Table, row: int, problem: str) -> None:
         """Raise for row ``row`` of ``got`` (read from ``table``), showing its stored value."""
@@ -251,21 +260,14 @@ def _as(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
     return column.cast(kind)
 
 
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def _whole_numbers(columns: list[str]) -> str:
+    """An SQLite condition true where every one of ``columns`` holds a whole number or NULL.
 
-
-def _type_check(f: Field, value: str) -> str | None:
-    """An SQLite condition true where ``value`` is not a whole number (for an integer field).
-
-    The one rule SQL must test: CAST turns text into 0, so Arrow cannot see it.
-    A whole number stored as text or real compares equal to its integer cast.
+    CAST turns text into 0, so Arrow cannot see it: SQL must test it. A whole
+    number stored as text or real is the same value (IS) as its integer cast.
+    One AND chain of plain comparisons costs a fifth of a typeof() per column.
     """
-    if not pa.types.is_integer(f.kind):
-        return None
-    return (
-        f"typeof({value}) NOT IN ('integer', 'null') AND NOT (CAST({value} AS INTEGER) = {value})"
-    )
+    return " AND ".join(f"CAST({quote_ident(c)} AS INTEGER) IS {quote_ident(c)}" for c in columns)
 
 
 def _first(mask: pa.ChunkedArray | pa.Array) -> int | None:
