@@ -364,3 +364,48 @@ def test_export_in_read_only_folder_with_uri_characters(tmp_path: Path, two_proc
         assert export.read_bytes() == two_proc.read_bytes()
     finally:
         folder.chmod(0o755)
+
+
+def test_shaping_sql_is_fixed_text() -> None:
+    """Every statement runs as written (issue 16: no values spliced in with str.replace)."""
+    import re
+
+    import pyarrow as pa
+
+    from tracekit.ingest import nsys_sql, nsys_tables
+    from tracekit.resources import queries_dir
+
+    con = duckdb.connect()
+    con.execute((queries_dir() / "schema" / "03_events.sql").read_text())
+    con.execute(nsys_sql.CREATE_EV)
+    con.execute("SET VARIABLE t0 = 0")
+    con.execute("SET VARIABLE utc = 0")
+
+    def empty(fields: list, *extra: tuple) -> pa.Table:
+        return pa.schema([("_ord", pa.int64()), *((f.name, f.kind) for f in fields), *extra])
+
+    for name, fields, extra in (
+        ("strings_raw", nsys_tables.STRINGS, ()),
+        ("kernel_raw", nsys_tables.KERNEL, ()),
+        ("runtime_raw", nsys_tables.RUNTIME, ()),
+        ("memcpy_raw", nsys_tables.MEMCPY, ()),
+        ("memset_raw", nsys_tables.MEMSET, ()),
+        ("nvtx_raw", nsys_tables.NVTX, (("_bytes", pa.int64()),)),
+        ("thread_raw", nsys_tables.THREADS, ()),
+        ("process_raw", nsys_tables.PROCESSES, ()),
+    ):
+        con.register(name, empty(fields, *extra).empty_table())
+    for sql in (
+        nsys_sql.STRINGS,
+        nsys_sql.KERNELS,
+        nsys_sql.RUNTIME,
+        nsys_sql.MEMCPY,
+        nsys_sql.MEMSET,
+        nsys_sql.NVTX,
+        nsys_sql.THREAD_NAMES,
+        nsys_sql.PROCESS_NAMES,
+    ):
+        assert not re.search(r"\$\w|\{\w", sql)  # no $first, {g} placeholders
+        con.execute(sql)
+    for view in ("kernel_ev", "runtime_ev", "memcpy_ev", "memset_ev", "nvtx_ev"):
+        assert con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)

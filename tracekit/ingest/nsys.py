@@ -40,11 +40,11 @@ CHUNK_ROWS = 1 << 17
 READ_THREADS = max(2, min(8, os.cpu_count() or 2))
 # The local view of each event table (nsys_sql) and the name its raw rows are registered as.
 EVENT_VIEWS = {
-    "CUPTI_ACTIVITY_KIND_KERNEL": ("kernel_raw", nsys_sql.KERNELS),
-    "CUPTI_ACTIVITY_KIND_RUNTIME": ("runtime_raw", nsys_sql.RUNTIME),
-    "CUPTI_ACTIVITY_KIND_MEMCPY": ("memcpy_raw", nsys_sql.MEMCPY),
-    "CUPTI_ACTIVITY_KIND_MEMSET": ("memset_raw", nsys_sql.MEMSET),
-    "NVTX_EVENTS": ("nvtx_raw", nsys_sql.NVTX),
+    "CUPTI_ACTIVITY_KIND_KERNEL": ("kernel_raw", "kernel_ev", nsys_sql.KERNELS),
+    "CUPTI_ACTIVITY_KIND_RUNTIME": ("runtime_raw", "runtime_ev", nsys_sql.RUNTIME),
+    "CUPTI_ACTIVITY_KIND_MEMCPY": ("memcpy_raw", "memcpy_ev", nsys_sql.MEMCPY),
+    "CUPTI_ACTIVITY_KIND_MEMSET": ("memset_raw", "memset_ev", nsys_sql.MEMSET),
+    "NVTX_EVENTS": ("nvtx_raw", "nvtx_ev", nsys_sql.NVTX),
 }
 # A process name is its command's first word without the folder: never its arguments.
 PROCESS_NAME = r"^\s*(?:\S*/)?(?P<name>[^\s/]+)"
@@ -97,7 +97,8 @@ class _Report:
         self.next_id = 0
         self.parts: list[str] = []
         self.t0 = self.utc = 0
-        self.bounds: list[tuple[int, int, str, str, int]] = []
+        # (time, table, column, rowid) of each table's earliest and latest time
+        self.bounds: list[tuple[int, str, str, int]] = []
 
     def check(self) -> None:
         t = self.tables
@@ -179,26 +180,27 @@ class _Report:
                 )
 
     def _note_bounds(self, table: str, raw: pa.Table) -> None:
-        """Remember the earliest start and latest end of ``table`` for the span check."""
-        if not raw.num_rows:
-            return
-        end = raw["end"] if raw["end"].null_count < raw.num_rows else raw["start"]
-        first = pc.min(raw["start"]).as_py()
-        last_at = pc.index(end, pc.max(end)).as_py()
-        self.bounds.append((first, end[last_at].as_py(), table, end._name, last_at))
+        """Remember where ``table``'s earliest and latest times are, for the span check."""
+        for column in ("start", "end"):
+            values = raw[column]
+            if values.null_count == len(values):
+                continue
+            for at in (pc.min(values), pc.max(values)):
+                row = pc.index(values, at).as_py()
+                self.bounds.append((at.as_py(), table, column, raw["_ord"][row].as_py()))
 
     def _check_span(self) -> None:
         """All events within MAX_SPAN_NS of each other, and their UTC times within int64."""
         if not self.bounds:
             return
-        first = min(b[0] for b in self.bounds)
-        last, table, column, row = max((b[1], b[2], b[3], b[4]) for b in self.bounds)
-        if last - first > MAX_SPAN_NS or last - self.t0 + self.utc >= MAX_NS * 2:
-            years = (last - first) / (365.25 * 24 * 3600e9)
+        first, last = min(self.bounds), max(self.bounds)
+        if last[0] - first[0] > MAX_SPAN_NS or last[0] - self.t0 + self.utc >= MAX_NS * 2:
+            days = (last[0] - first[0]) / (24 * 3600e9)
             raise InputError(
-                f"{self.path}: table {table}, column {column}: a time of {last} ns lies "
-                f"{years:.3g} years after the report's first event ({first} ns); an export "
-                "spans hours, at most a week",
+                f"{self.path}: the events span {days:,.0f} days, from {first[0]} ns (table "
+                f"{first[1]}, column {first[2]}, row {first[3]}) to {last[0]} ns (table "
+                f"{last[1]}, column {last[2]}, row {last[3]}); an export spans hours, at most "
+                "a week, so one of these times is damaged",
                 REEXPORT,
             )
 
@@ -207,14 +209,14 @@ class _Report:
 
         Rows are shaped when ``chunks`` reads them, once, with no table in between.
         """
-        name, sql = EVENT_VIEWS[table]
+        name, view, sql = EVENT_VIEWS[table]
         if not raw.num_rows:
             return
         ords = raw["_ord"]
         raw = raw.set_column(0, "_ord", pc.add(ords, self.next_id))
         self.db.register(name, raw)
         self.db.execute(sql)
-        self.parts.append(sql.split()[2])
+        self.parts.append(view)
         self.next_id += pc.max(ords).as_py() + 1
         self.on_progress(min(self.size, self.size * self.next_id // max(self._total, 1)))
 
