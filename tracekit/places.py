@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -43,10 +44,28 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _private(root: Path) -> bool:
+    """``root`` is a real folder of this user that nobody else can write into.
+
+    In a shared temp folder another user could have made it first, to have
+    tracekit delete what its records name.
+    """
+    try:
+        info = os.lstat(root)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+
+
+def _ours(path: Path) -> bool:
+    """What a record may name: tracekit's staging files and folders, nsys exports in the cache."""
+    return ".tracekit-" in path.name or path.parent == cache_dir() / "nsys"
+
+
 def sweep() -> None:
     """Remove the scratch folders of dead processes and what they recorded to remove."""
     root = scratch_root()
-    if not root.is_dir():
+    if not _private(root):
         return
     for folder in root.iterdir():
         if not folder.name.isdigit() or int(folder.name) == os.getpid():
@@ -57,6 +76,8 @@ def sweep() -> None:
         if staging.is_file():
             for line in staging.read_bytes().splitlines():
                 left = Path(os.fsdecode(line))
+                if not _ours(left):
+                    continue
                 if left.is_dir():
                     shutil.rmtree(left, ignore_errors=True)
                 else:
@@ -73,9 +94,12 @@ def scratch_dir() -> Path:
     if _mine is None or not _mine.is_dir():
         root = scratch_root()
         root.mkdir(mode=0o700, exist_ok=True)
-        sweep()
-        _mine = root / str(os.getpid())
-        _mine.mkdir(mode=0o700, exist_ok=True)
+        if _private(root):
+            sweep()
+            _mine = root / str(os.getpid())
+            _mine.mkdir(mode=0o700, exist_ok=True)
+        else:  # someone else's: a private folder of our own, not swept after a kill
+            _mine = Path(tempfile.mkdtemp(prefix=f"tracekit-{os.getuid()}-"))
         atexit.register(shutil.rmtree, _mine, True)
     return _mine
 

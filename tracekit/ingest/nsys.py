@@ -67,6 +67,7 @@ def export_report(report: Path, sha256: str) -> Path:
         )
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        places.remove_if_killed(Path(tmp))
         out = Path(tmp) / "export.sqlite"
         done = subprocess.run(export_argv(report, nsys, output=out), capture_output=True, text=True)
         if done.returncode != 0 or not out.is_file():

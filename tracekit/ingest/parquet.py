@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 import duckdb
 
-from tracekit import store
+from tracekit import places, store
 from tracekit.errors import InputError
 
 
@@ -112,6 +112,7 @@ def convert_run(run_dir: Path, out: Path, *, run: str | None = None) -> list[tup
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".tracekit-", dir=out) as scratch:
+        places.remove_if_killed(Path(scratch))
         db = Path(scratch) / "convert.duckdb"
         summary = import_paths(db, [run_dir], run=run)
         with store.open(db, read_only=False) as con:
