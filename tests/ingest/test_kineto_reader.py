@@ -251,3 +251,13 @@ def test_events_without_ts_and_negative_durations_are_counted(tmp_path: Path) ->
     rows = pa.concat_tables([c.events for c in parts]).to_pylist()
     assert sorted({(r["name"], r["dur_ns"]) for r in rows}) == [("kept", 2000), ("negative", 0)]
     assert len(rows) == 6000
+
+
+def test_text_that_looks_like_json_is_still_text(tmp_path: Path) -> None:
+    """Names read as VARCHAR that could be a number or object's JSON text are checked
+    again exactly: as strings they are kept as written."""
+    names = ["[memory]", "{lambda}", "-1", "0xdead", "true", "NaN", "Infinity", "aten::mm"]
+    events = [cpu(name, 1.0 + i, 1.0, cat=f"[{name}]") for i, name in enumerate(names)]
+    _, table, _ = _read_all(write_kineto(tmp_path / "t.json", events))
+    assert table.column("name").to_pylist() == names
+    assert table.column("cat").to_pylist() == [f"[{name}]" for name in names]

@@ -97,56 +97,93 @@ _DROP_TYPED = orjson.dumps({k: None for k in _TYPED_ARGS}).decode()
 # which costs twice as much (about 2 CPU s per GB), and not json_merge_patch(NULL, ...),
 # which returns the patch itself.
 
-# Every field is read as JSON text, so that its type can be checked (READ_SQL), then
-# unquoted or cast: a typed read would take `"ts": true` as 1 and `"name": 5` as '5'.
-COLUMNS = (
-    "{ph: 'JSON', cat: 'JSON', name: 'JSON', pid: 'JSON', tid: 'JSON', "
-    "ts: 'JSON', dur: 'JSON', args: 'JSON'}"
-)
 # The largest `args` of one event: beyond about 20 MB the parser's JSON functions need
 # more than PARSER_MEMORY (tracekit's own limit; profilers write a few kB).
 MAX_ARGS_BYTES = 16 << 20
-_NUMBER = "('-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9')"
-
+_TEXT_FIELDS = ("ph", "cat", "name")
+# What a text field read as VARCHAR holds when the JSON value was not text (or may not
+# have been): then the piece is read again with the exact check (RECHECK).
+_NOT_TEXT_WORDS = "('true', 'false', 'NaN', 'Infinity')"
+RECHECK = "?"
 # The typed args are pulled out of `args` by one json_transform (one parse of the
 # args text per event, not one per key).
 _ARG_FIELDS = {k: "VARCHAR" for k in _TYPED_ARGS} | {"Input Dims": "JSON", "Input type": "JSON"}
 _ARG_STRUCT = orjson.dumps(_ARG_FIELDS).decode()
 _GPU_KINDS = "('kernel', 'gpu_memcpy', 'gpu_memset', 'gpu_user_annotation')"
 
-# The chunk is read once into the temp table `_c` (READ_SQL); events, threads and
-# the row count are then taken from it. `ord` is the position of the event in the
-# chunk; the reader adds the chunk's first id.
-# `bad` says what is wrong with an event whose field has the wrong type or range (NULL
-# when nothing is): text, numbers and objects are told apart by their first character.
-READ_SQL = f"""
+
+def _read_sql(exact: bool) -> str:
+    """The SQL that reads a piece once into the temp table `_c`; events, threads and
+    counts are then taken from it. `ord` is the position of the event in the piece
+    (the reader adds the piece's first id).
+
+    `bad` says what is wrong with an event whose field has the wrong type or range
+    (NULL when nothing is): numbers, text and objects are told apart by the first
+    character of their JSON. `ts`, `dur`, `pid`, `tid` and `args` are read as JSON
+    and checked. Unquoting `ph`, `cat` and `name` from JSON costs a tenth of the
+    parse, so they are read as VARCHAR, which turns a number or an object into its
+    JSON text; where a value could be such text (`5`, `{...}`, `[memory]`), `bad` is
+    RECHECK and the piece is read again with ``exact``: as JSON, checked, unquoted.
+    """
+    kind = "JSON" if exact else "VARCHAR"
+    columns = ", ".join(
+        f"{c}: '{kind if c in _TEXT_FIELDS else 'JSON'}'"
+        for c in ("ph", "cat", "name", "pid", "tid", "ts", "dur", "args")
+    )
+    if exact:
+        text = ", ".join(f"{c}->>'$' AS {c}" for c in _TEXT_FIELDS)
+        checks = [
+            f"WHEN NOT starts_with({c}::VARCHAR, '\"')\n"
+            f"               THEN '`{c}` is ' || left({c}, 40) || ', not a string'"
+            for c in _TEXT_FIELDS
+        ]
+    else:
+        text = ", ".join(_TEXT_FIELDS)
+        checks = [
+            f"WHEN {c} BETWEEN '-' AND ':' OR starts_with({c}, '{{') OR starts_with({c}, '[')\n"
+            f"               OR {c} IN {_NOT_TEXT_WORDS} THEN '{RECHECK}'"
+            for c in _TEXT_FIELDS
+        ]
+    checks_sql = "\n           ".join(checks)
+    # A JSON number starts with '-' or a digit: text from '-' to ':' (JSON has no
+    # values starting with '.' or '/'); -Infinity and numbers beyond DECIMAL(22,3)
+    # fail the cast.
+    return f"""
 CREATE OR REPLACE TEMP TABLE _c AS
-SELECT row_number() OVER () - 1 AS ord,
-       ph->>'$' AS ph, cat->>'$' AS cat, name->>'$' AS name, pid, tid,
-       TRY_CAST(ts AS DECIMAL(22,3)) AS ts, TRY_CAST(dur AS DECIMAL(22,3)) AS dur, args,
+SELECT ord, {text}, pid, tid, ts_us AS ts, dur_us AS dur, args,
        CASE
-           WHEN (ts::VARCHAR)[1] NOT IN {_NUMBER}
+           WHEN ts::VARCHAR NOT BETWEEN '-' AND ':'
                THEN '`ts` is ' || left(ts, 40) || ', not a number'
-           WHEN (dur::VARCHAR)[1] NOT IN {_NUMBER}
+           WHEN dur::VARCHAR NOT BETWEEN '-' AND ':'
                THEN '`dur` is ' || left(dur, 40) || ', not a number'
-           WHEN TRY_CAST(ts AS DECIMAL(22,3)) IS NULL AND ts IS NOT NULL
+           WHEN ts_us IS NULL AND ts IS NOT NULL
                THEN '`ts` ' || left(ts, 40) || ' is out of range (more than 10^19 µs)'
-           WHEN TRY_CAST(dur AS DECIMAL(22,3)) IS NULL AND dur IS NOT NULL
+           WHEN dur_us IS NULL AND dur IS NOT NULL
                THEN '`dur` ' || left(dur, 40) || ' is out of range (more than 10^19 µs)'
-           WHEN (ph::VARCHAR)[1] <> '"' THEN '`ph` is ' || left(ph, 40) || ', not a string'
-           WHEN (name::VARCHAR)[1] <> '"' THEN '`name` is ' || left(name, 40) || ', not a string'
-           WHEN (cat::VARCHAR)[1] <> '"' THEN '`cat` is ' || left(cat, 40) || ', not a string'
-           WHEN (pid::VARCHAR)[1] IN ('{{', '[', 't', 'f') THEN '`pid` is ' || left(pid, 40)
-               || ', not a number or a string'
-           WHEN (tid::VARCHAR)[1] IN ('{{', '[', 't', 'f') THEN '`tid` is ' || left(tid, 40)
-               || ', not a number or a string'
-           WHEN (args::VARCHAR)[1] <> '{{' THEN '`args` is ' || left(args, 40) || ', not an object'
+           {checks_sql}
+           WHEN starts_with(pid::VARCHAR, '{{') OR starts_with(pid::VARCHAR, '[')
+               OR pid::VARCHAR IN ('true', 'false')
+               THEN '`pid` is ' || left(pid, 40) || ', not a number or a string'
+           WHEN starts_with(tid::VARCHAR, '{{') OR starts_with(tid::VARCHAR, '[')
+               OR tid::VARCHAR IN ('true', 'false')
+               THEN '`tid` is ' || left(tid, 40) || ', not a number or a string'
+           WHEN NOT starts_with(args::VARCHAR, '{{')
+               THEN '`args` is ' || left(args, 40) || ', not an object'
            WHEN strlen(args::VARCHAR) > {MAX_ARGS_BYTES}
                THEN '`args` holds ' || strlen(args::VARCHAR) // 1048576
                || ' MB, more than tracekit reads per event (16 MB)'
        END AS bad
-FROM read_json($path, format = 'array', columns = {COLUMNS}, maximum_object_size = $max_object)
+FROM (
+    SELECT row_number() OVER () - 1 AS ord, *,
+           TRY_CAST(ts AS DECIMAL(22,3)) AS ts_us, TRY_CAST(dur AS DECIMAL(22,3)) AS dur_us
+    FROM read_json($path, format = 'array', columns = {{{columns}}},
+                   maximum_object_size = $max_object)
+)
 """
+
+
+READ_SQL = _read_sql(exact=False)
+EXACT_READ_SQL = _read_sql(exact=True)
 
 # One row per timed event. `ts` and `dur` stay DECIMAL(22,3) microseconds: their
 # unscaled values are the ns, which `_times` reads from the Arrow buffers (in SQL,
@@ -323,11 +360,15 @@ class _ChunkParser:
             # read_json sizes its buffers from maximum_object_size: no event is larger
             # than the piece that holds it.
             max_object = max(len(body) + 64, 1 << 20)
+            params = {"path": self.tmp.name, "max_object": max_object}
             try:
-                self.con.execute(READ_SQL, {"path": self.tmp.name, "max_object": max_object})
+                self.con.execute(READ_SQL, params)
+                count, bad, no_ts, negative = self.con.execute(COUNT_SQL).fetchall()[0]
+                if bad is not None and bad[1] == RECHECK:
+                    self.con.execute(EXACT_READ_SQL, params)
+                    count, bad, no_ts, negative = self.con.execute(COUNT_SQL).fetchall()[0]
             except duckdb.InvalidInputException as exc:
                 return _bad_json(exc)
-            count, bad, no_ts, negative = self.con.execute(COUNT_SQL).fetchall()[0]
             if bad is not None:
                 return BadEvent(*bad)
             try:
