@@ -179,7 +179,7 @@ def test_manifest_problems(edited) -> None:  # noqa: ANN001
     assert "workload {batch, prompt_len, gen_len}" in (exc.value.hint or "")
     with pytest.raises(TracekitError, match="rank 1 crashed"):
         run_spec(edited("tp2", {**base, "complete": False, "error": "rank 1 crashed"}), "tp2")
-    with pytest.raises(TracekitError, match="no run 'zzz'") as exc:
+    with pytest.raises(TracekitError, match="run 'zzz' is not in the database") as exc:
         run_spec(con, "zzz")
     assert "pp2, tp2, tp2pp2" in (exc.value.hint or "")
 

@@ -27,8 +27,8 @@ def tracekit(*args: str) -> subprocess.CompletedProcess[str]:
     ("content", "message"),
     [
         (None, "no such database"),
-        (b"", "not a valid DuckDB database"),
-        (b"garbage", "not a valid DuckDB database"),
+        (b"", "not a DuckDB database (an empty file)"),
+        (b"garbage", "not a DuckDB database"),
     ],
 )
 def test_unusable_database(tmp_path: Path, content: bytes | None, message: str) -> None:

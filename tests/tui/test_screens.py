@@ -311,7 +311,7 @@ async def test_jumps_from_collectives_to_timeline_and_instance(sample_db: Path) 
         await pilot.press("i")
         await settle(pilot)
         assert app.current_mode == "instances"
-        con = duckdb.connect(str(sample_db), read_only=True)
+        con = app.con.cursor()  # a second connection would need the app's configuration
         wanted = analysis.instance_of(
             con, run=app.run_id, trace_id=op["trace_id"], event_id=op["event_id"]
         )

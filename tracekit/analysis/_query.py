@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 from duckdb import ColumnExpression, ConstantExpression, Expression
 
+from tracekit import store
 from tracekit.errors import InputError
 
 _MISSING = re.compile(r"with name (\w+) does not exist")
@@ -125,13 +126,14 @@ def select(
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, text: str, *, limit: int = 1000) -> Result:
-    """A user's own statement (the TUI's SQL screen): its first ``limit`` rows.
+    """A user's own query (the TUI's SQL screen) on a read-only session: its first
+    ``limit`` rows.
 
-    A column Polars cannot hold is kept as text; a repeated column name gets a ``_2``
-    suffix. DuckDB errors propagate (the console shows
-    them inline).
+    Run by :func:`tracekit.store.run_query` (queries only; an error is an InputError the
+    console shows inline). A column Polars cannot hold is kept as text; a repeated column
+    name gets a ``_2`` suffix.
     """
-    cur = con.execute(text)
+    cur = store.run_query(con, text)
     if cur.description is None:
         return Result(pl.DataFrame())
     names = [d[0] for d in cur.description]

@@ -1,5 +1,5 @@
-"""Opening a database for browsing (`tracekit tui`): read-only, a tracekit store holding
-runs. Everything the TUI shows comes from the analysis API (``tracekit.analysis``)."""
+"""Opening a database for browsing (`tracekit tui`): the store's read-only door, and a
+database that holds runs. Everything the TUI shows comes from the analysis API."""
 
 from __future__ import annotations
 
@@ -8,28 +8,20 @@ from pathlib import Path
 import duckdb
 
 from tracekit import store
-from tracekit.errors import InputError, TracekitError
+from tracekit.analysis.timing import runs
+from tracekit.errors import InputError
 
 
 def open_database(path: Path) -> duckdb.DuckDBPyConnection:
-    """Open ``path`` read-only and check it is a tracekit database holding runs."""
+    """``path`` opened read-only by :func:`tracekit.store.connect`, checked to hold runs."""
     con = store.connect(path, read_only=True)
     try:
-        if not store.is_initialised(con):
-            raise InputError(
-                f"{path}: not a tracekit database (no tracekit_meta table)",
-                "Make one with `tracekit import TRACES... --db FILE`.",
-            )
-        row = con.execute("SELECT count(*) FROM runs").fetchall()
-        if not row or not row[0][0]:
+        if runs(con).frame.is_empty():
             raise InputError(
                 f"{path}: the database holds no runs",
                 "Import traces first: `tracekit import TRACES... --db FILE`.",
             )
-    except duckdb.Error as exc:
-        con.close()
-        raise InputError(f"{path}: cannot read the database ({exc})") from exc
-    except TracekitError:
+    except BaseException:
         con.close()
         raise
     return con

@@ -6,7 +6,6 @@ import duckdb
 import polars as pl
 
 from tracekit.analysis import comm, timing
-from tracekit.errors import InputError
 
 SECTIONS = (
     "latency",
@@ -18,26 +17,6 @@ SECTIONS = (
     "top_collectives",
     "skew",
 )
-
-
-def pick_run(con: duckdb.DuckDBPyConnection, run: str | None) -> str:
-    """``run`` if the database has it; the only run when ``run`` is None."""
-    names = timing.runs(con).frame["run_id"].to_list()
-    if run is not None:
-        if run not in names:
-            raise InputError(
-                f"run {run!r} is not in the database",
-                f"Runs here: {', '.join(names) or 'none'}.",
-            )
-        return run
-    if len(names) == 1:
-        return names[0]
-    if not names:
-        raise InputError("the database holds no runs", "Import traces with `tracekit import`.")
-    raise InputError(
-        f"the database holds {len(names)} runs; pick one with --run",
-        f"Runs here: {', '.join(names)}.",
-    )
 
 
 def build(con: duckdb.DuckDBPyConnection, *, run: str, top: int = 10) -> dict[str, pl.DataFrame]:

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from tracekit import store
@@ -29,6 +28,7 @@ from tracekit.model.study import study_volume
 from tracekit.model.sweep import configurations, sweep
 from tracekit.model.timing import TimeModel, comm_time_s, uniform, with_times
 from tracekit.model.validate import fit_run, validate
+from tracekit.render import cell, print_table
 
 FORMATS = ("table", "json", "markdown")
 
@@ -96,31 +96,15 @@ def _emit_json(payload: dict[str, Any]) -> None:
     console.print_json(json.dumps(_plain(payload)))
 
 
-def _human_bytes(value: float) -> str:
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(value) >= size:
-            return f"{value / size:,.2f} {unit}"
-    return f"{value:,.0f} B"
-
-
-def _cell(name: str, value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, list):
-        return ", ".join(_cell(name, v) for v in value)
+def _unit(name: str) -> str | None:
+    """The unit of a model column, by its name (see render.cell)."""
     if name == "msg_sizes":
-        return f"{value:,}"
+        return None
     if name in BYTE_COLUMNS or name.endswith("_bytes"):
-        return _human_bytes(value)
+        return "bytes"
     if name.endswith("_ratio"):
-        return f"{value:.3f}"
-    if name.endswith("_s"):
-        return f"{value * 1e3:,.3f} ms"
-    if isinstance(value, float):
-        return f"{value:,.4g}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
+        return "ratio"
+    return "s" if name.endswith("_s") else None
 
 
 HEADERS = {
@@ -143,14 +127,16 @@ HEADERS = {
 
 def _render(frame: pl.DataFrame, title: str) -> None:
     frame = frame.select([c for c in frame.columns if frame[c].null_count() < frame.height])
-    table = Table(title=Text(title, style="table.title"), title_justify="left")
-    for name, dtype in zip(frame.columns, frame.dtypes, strict=True):
-        table.add_column(
-            Text(HEADERS.get(name, name)), justify="left" if dtype == pl.Utf8 else "right"
-        )
-    for row in frame.iter_rows():
-        table.add_row(*[Text(_cell(n, v)) for n, v in zip(frame.columns, row, strict=True)])
-    console.print(table)
+    print_table(
+        console,
+        frame.columns,
+        frame.rows(),
+        title=title,
+        headers=HEADERS,
+        units={name: unit for name in frame.columns if (unit := _unit(name))},
+        right=[n for n, t in zip(frame.columns, frame.dtypes, strict=True) if t != pl.Utf8],
+        count=False,
+    )
 
 
 def _time_params(model: TimeModel) -> dict[str, Any]:
@@ -278,7 +264,7 @@ def model_cmd(
     _render(table, f"{shape.name} TP{tps[0]} PP{pps[0]}: collectives per phase and op")
     _render(
         pl.DataFrame(
-            {"quantity": list(summary), "value": [_cell(k, v) for k, v in summary.items()]}
+            {"quantity": list(summary), "value": [cell(v, _unit(k)) for k, v in summary.items()]}
         ),
         "volume (bytes on the wire, ring factors; lane = tp_rank t-1 of every stage)",
     )

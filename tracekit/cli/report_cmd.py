@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import polars as pl
 import typer
 from rich.text import Text
 
@@ -13,7 +12,7 @@ from tracekit import store
 from tracekit.analysis import report, timing
 from tracekit.cli._app import app, console
 from tracekit.errors import InputError
-from tracekit.render import print_table, write_json, write_rows
+from tracekit.render import ns_as_ms, print_table, write_json, write_rows
 
 TITLES = {
     "latency": "Latency (from step ranges) and its exposed-communication share",
@@ -25,15 +24,6 @@ TITLES = {
     "top_collectives": "Top collective instances by total wait",
     "skew": "Cross-rank skew: arrival delay and waiting per rank",
 }
-
-
-def _for_people(df: pl.DataFrame) -> pl.DataFrame:
-    """ns columns as ms, for the terminal."""
-    return df.with_columns(
-        (pl.col(c) / 1e6).round(3).alias(c.removesuffix("_ns") + "_ms")
-        for c in df.columns
-        if c.endswith("_ns")
-    ).select(c.removesuffix("_ns") + "_ms" if c.endswith("_ns") else c for c in df.columns)
 
 
 def _parse_window(window: str | None) -> tuple[int | None, int | None]:
@@ -87,9 +77,8 @@ def report_command(
             f"--plot {plot}: this is a file; the charts go into a folder",
             "Pass a folder (created if missing), e.g. --plot charts/.",
         )
-    con = store.connect(db, read_only=True)
-    try:
-        name = report.pick_run(con, run)
+    with store.open(db, read_only=True) as con:
+        name = store.pick_run(con, run)
         full = report.build(con, run=name, top=top)
         sections = full if section is None else {section: full[section]}
         if fmt == "table":
@@ -97,7 +86,7 @@ def report_command(
                 Text.assemble(("tracekit report", "bold"), "  run ", (name, "cyan"), f"  ({db})")
             )
             for key, df in sections.items():
-                shown = _for_people(df)
+                shown = ns_as_ms(df)
                 if shown.height == 1 and shown.width > 8:
                     # one wide row (latency) reads better as name / value pairs
                     pairs = list(zip(shown.columns, shown.row(0), strict=True))
@@ -131,5 +120,3 @@ def report_command(
             ]
             if fmt == "table":
                 console.print(Text("charts: " + ", ".join(str(p) for p in written)))
-    finally:
-        con.close()

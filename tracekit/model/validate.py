@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from tracekit import store
 from tracekit.collect.manifest import Manifest
 from tracekit.collect.presets import ModelShape
 from tracekit.errors import TracekitError
@@ -52,13 +53,8 @@ class RunSpec:
 
 def run_spec(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSpec:
     """Read a run's manifest into a :class:`RunSpec`."""
-    row = con.execute("SELECT manifest FROM runs WHERE run_id = ?", [run_id]).fetchone()
-    if row is None:
-        known = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY 1").fetchall()]
-        raise TracekitError(
-            f"no run {run_id!r} in this database",
-            f"Runs here: {', '.join(known) or 'none'}.",
-        )
+    store.pick_run(con, run_id)  # the one "run not found" message
+    row = con.execute("SELECT manifest FROM runs WHERE run_id = ?", [run_id]).fetchall()[0]
     if row[0] is None:
         raise TracekitError(
             f"run {run_id!r} has no manifest, so its model and layout are unknown",

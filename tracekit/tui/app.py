@@ -52,6 +52,7 @@ class TracekitApp(App[None]):
         super().__init__()
         self.con = con
         self.show_timings = show_timings
+        self.db_path = db_path
         self.db_name = db_path.name
         self.run_id: str | None = None
         self.rank: int | None = None

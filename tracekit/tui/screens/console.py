@@ -84,7 +84,11 @@ class ConsoleScreen(BaseScreen):
 
     def on_query_failed(self, message: QueryFailed) -> None:
         self.query_one(DataTable).loading = False
-        self.show_error("#error", message.error)
+        # the context line names the database already
+        error = message.error
+        for path in {str(self.tk.db_path), str(self.tk.db_path.resolve())}:
+            error = error.removeprefix(f"{path}: ")
+        self.show_error("#error", error)
         self.query_one("#status", Static).update("")
 
     def action_cancel(self) -> None:
