@@ -73,3 +73,27 @@ def test_plots_on_gloo_run(gloo_db: Path, tmp_path: Path) -> None:
         for ext in ("png", "svg")
     ]
     assert all(p.stat().st_size > 1000 for p in out.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "choices"),
+    [
+        (["report", "--format", "xml"], "'table', 'json', 'csv'"),
+        (["report", "--section", "nope"], "'latency', 'ranks'"),
+        (["sql", "--format", "xml", "SELECT 1"], "'table', 'csv', 'json'"),
+        (["validate", "--run", "small", "--format", "markdown"], "'table', 'json'"),
+        (["model", "--logits", "some"], "'last', 'all'"),
+        (["model", "--sample", "always"], "'every_step', 'none'"),
+        (["model", "--format", "xml"], "'table', 'json', 'markdown'"),
+    ],
+)
+def test_option_choices_are_checked_by_the_cli(
+    small_db: Path, args: list[str], choices: str
+) -> None:
+    """Choices are declared on the option (Click's Choice): exit 2 naming the valid values,
+    before the command runs."""
+    command, rest = args[0], args[1:]
+    db = [] if command == "model" else ["--db", str(small_db)]
+    result = runner.invoke(app, [command, *db, *rest], env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert "is not one of" in result.output and choices in result.output

@@ -6,7 +6,7 @@ import json
 import math
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import polars as pl
 import typer
@@ -29,8 +29,6 @@ from tracekit.model.sweep import configurations, sweep
 from tracekit.model.timing import TimeModel, comm_time_s, uniform, with_times
 from tracekit.model.validate import fit_run, validate
 from tracekit.render import cell, print_table
-
-FORMATS = ("table", "json", "markdown")
 
 # the time model's options, shared by `model` and `validate`
 AlphaUs = Annotated[float | None, typer.Option("--alpha-us", help="Latency per call, µs.")]
@@ -60,11 +58,6 @@ def _ints(text: str, option: str) -> list[int]:
     if not values:
         raise TracekitError(f"{option} is empty")
     return values
-
-
-def _check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> None:
-    if fmt not in allowed:
-        raise TracekitError(f"unknown --format {fmt!r}", f"Use one of: {', '.join(allowed)}.")
 
 
 def _time_model(
@@ -164,16 +157,14 @@ def model_cmd(
     batch: Annotated[int, typer.Option("--batch", help="Sequences per step (B).")] = 1,
     dtype: Annotated[str, typer.Option("--dtype", help="fp32, bf16, fp16 or fp8.")] = "bf16",
     logits: Annotated[
-        str,
-        typer.Option(
-            "--logits", help="Positions per sequence whose logits are gathered: last | all."
-        ),
+        Literal["last", "all"],
+        typer.Option("--logits", help="Positions per sequence whose logits are gathered."),
     ] = "last",
     sample: Annotated[
-        str,
+        Literal["every_step", "none"],
         typer.Option(
             "--sample",
-            help="Sampled ids to the first stage (as tracekit collect): every_step | none.",
+            help="Sampled ids to the first stage (as tracekit collect).",
         ),
     ] = "every_step",
     per_rank: Annotated[
@@ -191,7 +182,8 @@ def model_cmd(
         bool, typer.Option("--study", help="Reproduce the study's volume figures.")
     ] = False,
     fmt: Annotated[
-        str, typer.Option("--format", help="table | json | markdown (--study).")
+        Literal["table", "json", "markdown"],
+        typer.Option("--format", help="Output (markdown: with --study)."),
     ] = "table",
 ) -> None:
     """Predict collective counts, sizes, volume and time of a TP x PP layout.
@@ -203,16 +195,11 @@ def model_cmd(
 
     Sweep: tracekit model --model llama-3.1-8b --tp 1,2,4,8 --pp 1,2,4,8 --gpus 8
     """
-    _check_format(fmt)
     if study:
         _study(fmt)
         return
     if fmt == "markdown":
         raise TracekitError("--format markdown is for --study", "Use table or json.")
-    if logits not in ("last", "all"):
-        raise TracekitError(f"--logits {logits!r}", "Use last or all.")
-    if sample not in ("every_step", "none"):
-        raise TracekitError(f"--sample {sample!r}", "Use every_step or none.")
     try:
         shape = get_preset(model)
     except KeyError as exc:
@@ -308,7 +295,7 @@ def validate_cmd(
     check: Annotated[
         bool, typer.Option("--check", help="Exit 1 if a count or bytes is flagged.")
     ] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table | json.")] = "table",
+    fmt: Annotated[Literal["table", "json"], typer.Option("--format", help="Output.")] = "table",
 ) -> None:
     """Compare the model for a run's manifest with the communication its traces measured.
 
@@ -319,7 +306,6 @@ def validate_cmd(
 
     Example: tracekit validate --db traces.duckdb --run tp2pp2
     """
-    _check_format(fmt, ("table", "json"))
     if fit_run_id is not None and (alpha_us is not None or beta_gbps is not None):
         raise TracekitError("give --fit-run or --alpha-us/--beta-gbps, not both")
     timing = _time_model(alpha_us, beta_gbps, None, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.text import Text
@@ -13,6 +14,8 @@ from tracekit.analysis import report, timing
 from tracekit.cli._app import app, console
 from tracekit.errors import InputError
 from tracekit.render import ns_as_ms, print_table, write_json, write_rows
+
+Section = Literal[report.SECTIONS]  # type: ignore[valid-type]  # --section's choices
 
 TITLES = {
     "latency": "Latency (from step ranges) and its exposed-communication share",
@@ -42,10 +45,8 @@ def _parse_window(window: str | None) -> tuple[int | None, int | None]:
 def report_command(
     db: Path = typer.Option(..., "--db", help="tracekit DuckDB database."),
     run: str | None = typer.Option(None, "--run", help="Run to report (needed if several)."),
-    fmt: str = typer.Option("table", "--format", help="table | json | csv"),
-    section: str | None = typer.Option(
-        None, "--section", help=f"Only this section: {', '.join(report.SECTIONS)}."
-    ),
+    fmt: Literal["table", "json", "csv"] = typer.Option("table", "--format", help="Output."),
+    section: Section | None = typer.Option(None, "--section", help="Only this section."),
     top: int = typer.Option(10, "--top", help="Collective instances listed in top_collectives."),
     plot: Path | None = typer.Option(
         None, "--plot", help="Also write charts (PNG and SVG) into this folder."
@@ -64,13 +65,6 @@ def report_command(
 
     Example: tracekit report --db traces.duckdb --run tp2pp2 --plot charts/
     """
-    if fmt not in ("table", "json", "csv"):
-        raise InputError(f"--format {fmt}: expected table, json or csv")
-    if section is not None and section not in report.SECTIONS:
-        raise InputError(
-            f"--section {section}: no such section",
-            f"Sections: {', '.join(report.SECTIONS)}.",
-        )
     start_ns, end_ns = _parse_window(window)
     if plot is not None and plot.exists() and not plot.is_dir():
         raise InputError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -23,7 +24,7 @@ def sql_command(
         None, "--parquet", help="A Parquet dataset written by `tracekit import --parquet`."
     ),
     file: Path | None = typer.Option(None, "--file", "-f", help="Read the SQL from this file."),
-    fmt: str = typer.Option("table", "--format", help="table | csv | json"),
+    fmt: Literal["table", "csv", "json"] = typer.Option("table", "--format", help="Output."),
     limit: int = typer.Option(
         1000, "--limit", help="Rows shown by the table format (csv/json print all)."
     ),
@@ -35,8 +36,6 @@ def sql_command(
     """
     if (db is None) == (parquet is None):
         raise InputError("pass exactly one of --db FILE and --parquet DIR")
-    if fmt not in ("table", "csv", "json"):
-        raise InputError(f"--format {fmt}: expected table, csv or json")
     text = _sql_text(query, file)
     if not text.strip():
         raise InputError("no SQL given", "Pass a query, --file FILE, or pipe SQL on stdin.")
