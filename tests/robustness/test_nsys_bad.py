@@ -5,8 +5,9 @@ Every case starts from a small valid export (``tests/ingest/nsys_export.py``) an
 damages it one way: empty, truncated, not SQLite, no nsys tables, wrong column
 types, out-of-range numbers, NULLs, huge strings, duplicate ids, missing tables
 and columns, ids that point nowhere, ranks that clash. One case runs the CLI
-(exit 2, one paragraph, no traceback); the others
-import in process, the same code path without starting Python each time.
+(exit 2, one paragraph, no traceback; ``--debug`` adds the traceback and keeps
+the status); the others import in process, the same code path without starting
+Python each time.
 """
 
 from __future__ import annotations
@@ -245,12 +246,14 @@ def test_bad_export_fails_cleanly(
     assert digest(db) == before
 
 
-def test_cli_exit_2_one_paragraph(store: Path, tmp_path: Path) -> None:
+def test_cli_exit_2_one_paragraph_and_debug_traceback(store: Path, tmp_path: Path) -> None:
     export = good_export(tmp_path / "rank1.sqlite")
     edit(f"UPDATE {KERNELS} SET start = 'abc'")(export)
     db, before = fresh_db(store, tmp_path)
     proc = tk("import", export, "--db", db)
     assert_clean_failure(proc, str(export), KERNELS, "start")
+    debug = tk("--debug", "import", export, "--db", db)
+    assert debug.returncode == 2 and "Traceback" in debug.stderr
     assert digest(db) == before
 
 
@@ -262,6 +265,7 @@ def test_conflicting_ranks_from_the_environment(tmp_path: Path) -> None:
     db = tmp_path / "t.duckdb"
     with pytest.raises(InputError, match="rank 0 of run .* is claimed twice"):
         import_paths(db, exports, run="r")
+    assert not db.exists()  # a failed import into a new path leaves no file
 
 
 def test_a_table_with_a_quote_in_its_name_is_read(tmp_path: Path) -> None:
