@@ -18,12 +18,15 @@
 --   device       GPU index (NULL on CPU)
 --   stream       CUDA stream (NULL on CPU)
 --   pid, tid     CPU thread (NULL on GPU)
---   lane         'gpu<device>:s<stream>' or 'cpu:<tid>'
+--   stream_lane  the stream or thread the op ran on: 'gpu<device>:s<stream>' or 'cpu:<tid>'
+--                (the overlap views' `lane` is the lane group: 'gpu<device>' or 'cpu')
 --   ts_ns, dur_ns, end_ns   ns on the run timeline
---   in_nelems, out_nelems   elements in/out (arg, linked record_param_comms, or gloo Input Dims)
+--   in_nelems, out_nelems   BIGINT  elements in/out (arg, linked record_param_comms, or gloo
+--                Input Dims)
 --   elem_bytes   bytes per element of dtype
---   in_bytes, out_bytes     in_nelems / out_nelems x elem_bytes
---   msg_bytes    message size by the nccl-tests convention: all_gather -> output bytes
+--   in_bytes, out_bytes     BIGINT  in_nelems / out_nelems x elem_bytes
+--   msg_bytes    BIGINT  message size by the nccl-tests convention (collective_instances'
+--                type too): all_gather -> output bytes
 --                (in_bytes x group_size where only the input is known), everything else ->
 --                input bytes; for nsys kernels without args, the message size decoded from
 --                the NVTX payload (events.bytes) of the innermost range carrying one that
@@ -69,7 +72,8 @@ WITH classified AS (
            coalesce(l.dtype, l.p_dtype, l.name_dtype) AS dtype_r,
            coalesce(l.in_nelems, l.p_in,
                     CASE WHEN l.library = 'gloo' THEN
-                        list_aggregate(TRY_CAST(l.input_dims->0 AS BIGINT[]), 'product')
+                        TRY_CAST(list_aggregate(TRY_CAST(l.input_dims->0 AS BIGINT[]), 'product')
+                                 AS BIGINT)
                     END) AS in_n,
            coalesce(l.out_nelems, l.p_out) AS out_n,
            p.nvtx_bytes
@@ -90,7 +94,7 @@ SELECT t.run_id, t.rank, x.trace_id, x.event_id, x.kind, x.name, x.library, x.ru
        x.op_r AS op, x.algorithm, x.protocol, x.reduction, x.dtype_r AS dtype,
        x.device, x.stream, x.pid, x.tid,
        CASE WHEN x.device IS NOT NULL THEN 'gpu' || x.device || ':s' || x.stream
-            ELSE 'cpu:' || x.tid END AS lane,
+            ELSE 'cpu:' || x.tid END AS stream_lane,
        x.ts_ns, x.dur_ns, x.ts_ns + x.dur_ns AS end_ns,
        x.in_n AS in_nelems, x.out_n AS out_nelems, x.elem_bytes,
        x.in_n * x.elem_bytes AS in_bytes, x.out_n * x.elem_bytes AS out_bytes,

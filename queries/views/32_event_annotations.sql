@@ -3,7 +3,8 @@
 -- nsys's NVTX GPU projection (a kernel belongs to the ranges around its launching CUDA
 -- call on the same thread), applied alike to Kineto and nsys imports. CPU events that are
 -- their own launchers (e.g. gloo send/recv) appear through event_launches too.
--- Depends on: event_launches, annotation_ranges.
+-- Depends on: event_launches, annotation_ranges, traces.
+--   run_id                 the run (traces.run_id)
 --   trace_id, event_id     the device event or communication op
 --   launch_event_id        its launching CPU event
 --   annotation_event_id    an enclosing range
@@ -40,7 +41,8 @@ WITH ranges AS MATERIALIZED (
       ON a.trace_id = l.trace_id AND a.pid IS NOT DISTINCT FROM l.pid AND a.tid = l.tid
      AND NOT a.nested AND a.ts_ns <= l.launch_ts_ns AND l.launch_ts_ns < a.end_ns
 )
-SELECT trace_id, event_id, launch_event_id, annotation_event_id, name, domain, depth,
-       row_number() OVER (PARTITION BY trace_id, event_id
-                          ORDER BY ts_ns DESC, depth DESC) AS inner_rank
-FROM enclosing;
+SELECT t.run_id, x.trace_id, x.event_id, x.launch_event_id, x.annotation_event_id, x.name,
+       x.domain, x.depth,
+       row_number() OVER (PARTITION BY x.trace_id, x.event_id
+                          ORDER BY x.ts_ns DESC, x.depth DESC) AS inner_rank
+FROM enclosing x JOIN traces t USING (trace_id);

@@ -11,7 +11,7 @@
 --   run_id, pg, op, instance   the instance (op = match_op; instance = call_k)
 --   rank, trace_id, event_id   the participating op
 --   rank_op          the rank's own op (send / recv for a pair; else = op)
---   lane             comm_ops.lane
+--   stream_lane      comm_ops.stream_lane: the stream or thread the op ran on
 --   ts_ns, dur_ns, end_ns   the rank's op, ns on the run timeline
 --   arrival_ns       ts_ns - earliest ts_ns of the instance: how late this rank arrived, ns
 --   transfer_ns      instance transfer estimate: min dur_ns over its ranks, ns
@@ -23,14 +23,14 @@
 CREATE OR REPLACE VIEW collective_participants AS
 WITH parts AS (
     SELECT g.run_id, g.pg, g.match_op AS op, g.call_k AS instance, g.rank, g.trace_id,
-           g.event_id, g.op AS rank_op, g.lane, g.ts_ns, g.dur_ns, g.end_ns, g.msg_bytes,
+           g.event_id, g.op AS rank_op, g.stream_lane, g.ts_ns, g.dur_ns, g.end_ns, g.msg_bytes,
            g.group_size, g.peer_rank,
            min(g.ts_ns) OVER i AS first_ts_ns,
            min(g.dur_ns) OVER i AS transfer_ns
     FROM _comm_groups g
     WINDOW i AS (PARTITION BY g.run_id, g.pg, g.match_op, g.call_k)
 )
-SELECT p.run_id, p.pg, p.op, p.instance, p.rank, p.trace_id, p.event_id, p.rank_op, p.lane,
+SELECT p.run_id, p.pg, p.op, p.instance, p.rank, p.trace_id, p.event_id, p.rank_op, p.stream_lane,
        p.ts_ns, p.dur_ns, p.end_ns,
        p.ts_ns - p.first_ts_ns AS arrival_ns,
        p.transfer_ns,

@@ -14,7 +14,7 @@ import tracekit
 from tracekit.cli import app
 from tracekit.cli.collect_cmd import HELP
 from tracekit.collect.presets import PRESETS
-from tracekit.collect.runner import CollectSpec, resolve_shape, validate, worker_argv
+from tracekit.collect.runner import CollectSpec, check_spec, resolve_shape, worker_argv
 from tracekit.errors import TracekitError
 
 runner = CliRunner()
@@ -95,16 +95,16 @@ def test_checkpoint_config_gives_the_shape(tmp_path: Path) -> None:
 def test_every_preset_shards_for_the_studied_layouts() -> None:
     for name in ("llama-3.2-3b", "llama-3.1-8b", "llama-2-13b"):
         for tp, pp in ((2, 1), (4, 1), (8, 1), (1, 8), (2, 4), (4, 2)):
-            validate(CollectSpec(tp=tp, pp=pp, shape=PRESETS[name], prompt_len=128, gen_len=128))
+            check_spec(CollectSpec(tp=tp, pp=pp, shape=PRESETS[name], prompt_len=128, gen_len=128))
 
 
 def test_invalid_layouts_are_explained() -> None:
     with pytest.raises(TracekitError, match="layers=4 is fewer than --pp 8"):
-        validate(CollectSpec(tp=1, pp=8, shape=PRESETS["tiny"]))
+        check_spec(CollectSpec(tp=1, pp=8, shape=PRESETS["tiny"]))
     with pytest.raises(TracekitError, match="cannot use --device cpu"):
-        validate(CollectSpec(tp=1, pp=1, shape=PRESETS["tiny"], profiler="nsys", device="cpu"))
+        check_spec(CollectSpec(tp=1, pp=1, shape=PRESETS["tiny"], profiler="nsys", device="cpu"))
     with pytest.raises(TracekitError, match="exceed max_positions"):
-        validate(CollectSpec(tp=1, pp=1, shape=PRESETS["tiny"], prompt_len=1000, gen_len=100))
+        check_spec(CollectSpec(tp=1, pp=1, shape=PRESETS["tiny"], prompt_len=1000, gen_len=100))
 
 
 def test_worker_command_carries_the_whole_shape(tmp_path: Path) -> None:

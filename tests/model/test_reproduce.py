@@ -7,6 +7,7 @@ import pytest
 
 from tracekit.collect.presets import get_preset
 from tracekit.errors import TracekitError
+from tracekit.model.alpha_beta import uniform
 from tracekit.model.layout import Workload
 from tracekit.model.reproduce import (
     growth,
@@ -16,7 +17,6 @@ from tracekit.model.reproduce import (
     term_table,
 )
 from tracekit.model.sweep import configurations, sweep
-from tracekit.model.timing import uniform
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "study-reproduction.md"
 

@@ -18,8 +18,8 @@ import polars as pl
 import pytest
 
 from tracekit.errors import TracekitError
+from tracekit.model.alpha_beta import AlphaBeta, TimeModel
 from tracekit.model.layout import Workload
-from tracekit.model.timing import AlphaBeta, TimeModel
 from tracekit.model.validate import compare, fit_run, run_spec, validate
 
 LAYOUTS = {"tp2": (2, 1), "pp2": (1, 2), "tp2pp2": (2, 2), "tp4": (4, 1)}

@@ -20,7 +20,7 @@ OP_COLUMNS = (
     "msg_bytes",
     "dur_ns",
     "ts_ns",
-    "lane",
+    "stream_lane",
     "pg_name",
     "call_index",
     "name",
@@ -34,7 +34,7 @@ def comm_summary(con: duckdb.DuckDBPyConnection, *, run: str | None = None) -> R
 
 
 _SIZE = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-_TERM = re.compile(r"^(op|rank|layer|lane|bytes|name)(>=|<=|=|>|<|~)(.+)$")
+_TERM = re.compile(r"^(op|rank|layer|stream_lane|bytes|name)(>=|<=|=|>|<|~)(.+)$")
 
 
 def _parse_size(text: str) -> int:
@@ -46,27 +46,27 @@ def _parse_size(text: str) -> int:
 
 @dataclass(frozen=True)
 class OpFilter:
-    """Which communication ops to list: any of ``ops``/``ranks``/``layers``, one lane, a
+    """Which communication ops to list: any of ``ops``/``ranks``/``layers``, one stream lane, a
     name substring (case-insensitive), a message-size range in bytes (inclusive)."""
 
     ops: tuple[str, ...] = ()
     ranks: tuple[int, ...] = ()
     layers: tuple[int, ...] = ()
-    lane: str | None = None
+    stream_lane: str | None = None
     name: str | None = None
     bytes_min: int | None = None
     bytes_max: int | None = None
 
     @classmethod
     def parse(cls, text: str) -> OpFilter:
-        """Read ``op=all_reduce,all_gather rank=0,1 layer=3 lane=cpu name~ring bytes>=1M``."""
+        """Read ``op=all_reduce rank=0,1 layer=3 stream_lane=gpu0:s7 name~ring bytes>=1M``."""
         found: dict[str, Any] = {}
         for term in text.split():
             match = _TERM.match(term.lower() if not term.startswith("name") else term)
             if not match:
                 raise InputError(
                     f"filter {term!r}: expected KEY=VALUE",
-                    "Keys: op=, rank=, layer=, lane=, name~, bytes>= / bytes<= (e.g. 1M).",
+                    "Keys: op=, rank=, layer=, stream_lane=, name~, bytes>= / bytes<= (e.g. 1M).",
                 )
             key, cmp, value = match.groups()
             try:
@@ -74,8 +74,8 @@ class OpFilter:
                     found[key + "s"] = tuple(int(v) for v in value.split(","))
                 elif key == "op" and cmp == "=":
                     found["ops"] = tuple(value.split(","))
-                elif key == "lane" and cmp == "=":
-                    found["lane"] = value
+                elif key == "stream_lane" and cmp == "=":
+                    found["stream_lane"] = value
                 elif key == "name" and cmp in ("=", "~"):
                     found["name"] = value
                 elif key == "bytes" and cmp in (">=", ">", "<=", "<", "="):
@@ -96,8 +96,8 @@ class OpFilter:
         for column, values in (("op", self.ops), ("rank", self.ranks), ("layer", self.layers)):
             if values:
                 where = where & col(column).isin(*map(ConstantExpression, values))
-        if self.lane:
-            where = where & (col("lane") == ConstantExpression(self.lane))
+        if self.stream_lane:
+            where = where & (col("stream_lane") == ConstantExpression(self.stream_lane))
         if self.name:
             lowered = FunctionExpression("lower", col("name"))
             needle = ConstantExpression(self.name.lower())

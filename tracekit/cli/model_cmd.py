@@ -16,6 +16,7 @@ from tracekit import store
 from tracekit.cli._app import app, console
 from tracekit.collect.presets import get_preset
 from tracekit.errors import TracekitError
+from tracekit.model.alpha_beta import TimeModel, comm_time_s, uniform, with_times
 from tracekit.model.layout import Workload
 from tracekit.model.predict import by_op, predict, volume
 from tracekit.model.reproduce import (
@@ -26,7 +27,6 @@ from tracekit.model.reproduce import (
 )
 from tracekit.model.study import study_volume
 from tracekit.model.sweep import configurations, sweep
-from tracekit.model.timing import TimeModel, comm_time_s, uniform, with_times
 from tracekit.model.validate import fit_run, validate
 from tracekit.render import cell, print_table
 

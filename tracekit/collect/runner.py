@@ -91,7 +91,7 @@ def resolve_shape(
     return shape.with_overrides(**overrides)
 
 
-def validate(w: CollectSpec) -> None:
+def check_spec(w: CollectSpec) -> None:
     s = w.shape
     problems = []
     if w.tp < 1 or w.pp < 1:
@@ -214,7 +214,7 @@ def collect(
     crashes or the timeout passes; the manifest then says ``complete: false``.
     """
     env = dict(os.environ if env is None else env)
-    validate(w)
+    check_spec(w)
     rank_env = detect_rank_env(env)
     out = out.resolve()
     nsys = None

@@ -2,7 +2,7 @@
 
 Everything here is plain arithmetic shared by the study's formulas
 (:mod:`tracekit.model.study`), tracekit's event-level prediction
-(:mod:`tracekit.model.predict`) and the time model (:mod:`tracekit.model.timing`).
+(:mod:`tracekit.model.predict`) and the time model (:mod:`tracekit.model.alpha_beta`).
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ import polars as pl
 
 from tracekit.collect.presets import ModelShape
 from tracekit.errors import TracekitError
+from tracekit.model.alpha_beta import TimeModel, comm_time_s
 from tracekit.model.layout import Workload
 from tracekit.model.predict import predict, volume
 from tracekit.model.study import study_volume
-from tracekit.model.timing import TimeModel, comm_time_s
 
 SWEEP_SCHEMA: dict[str, type[pl.DataType]] = {
     "place": pl.Int64,

@@ -20,9 +20,9 @@ from tracekit import store
 from tracekit.collect.manifest import Manifest
 from tracekit.collect.presets import ModelShape
 from tracekit.errors import TracekitError
+from tracekit.model.alpha_beta import TimeModel, fit_alpha_beta, with_times
 from tracekit.model.layout import Workload
 from tracekit.model.predict import predict
-from tracekit.model.timing import TimeModel, fit_alpha_beta, with_times
 
 MEASURED_SCHEMA: dict[str, type[pl.DataType]] = {
     "rank": pl.Int64,

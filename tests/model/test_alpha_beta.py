@@ -8,9 +8,7 @@ import pytest
 
 from tracekit.collect.presets import get_preset
 from tracekit.errors import TracekitError
-from tracekit.model.layout import Workload, bus_factor
-from tracekit.model.predict import predict
-from tracekit.model.timing import (
+from tracekit.model.alpha_beta import (
     AlphaBeta,
     TimeModel,
     comm_time_s,
@@ -18,6 +16,8 @@ from tracekit.model.timing import (
     uniform,
     with_times,
 )
+from tracekit.model.layout import Workload, bus_factor
+from tracekit.model.predict import predict
 
 TRUE = {
     "all_reduce": (20e-6, 50e9, 4),
