@@ -349,3 +349,19 @@ async def test_clicking_a_timeline_cell_shows_its_event(sample_db: Path) -> None
         text = screen_text(app)
         assert re.search(r"dur +[\d.]+ (ns|µs|ms|s)\b", text)
         assert re.search(rf"lane +{view.data.lanes[lane][0]}\b", text)
+
+
+async def test_headers_carry_no_unit_the_cells_do_not_show(sample_db: Path) -> None:
+    """Cells show each value with its own unit (12.3 µs, 64 KiB, 1.5%), so headers drop
+    the column's unit suffix: no `dur_ns` over a value in ms."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        table = app.screen.query_one("#collectives")
+        headers = [str(column.label) for column in table.columns.values()]
+        assert headers[3:6] == ["msg", "dur", "ts"]
+        assert not [h for h in headers if h.endswith(("_ns", "_bytes", "_pct"))]
+        row = table_cells(app, "#collectives")[0]
+        assert re.fullmatch(r"[\d.]+ (ns|µs|ms|s)", row[4]) and row[5].endswith(" ms")

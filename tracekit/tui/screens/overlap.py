@@ -73,7 +73,7 @@ class OverlapScreen(BaseScreen):
             return [fmt.stacked_bar([(exposed, "red"), (overlapped, "yellow")], BAR_WIDTH)]
 
         columns = (self.dimension, "comm_ns", "exposed_comm_ns", "overlap_pct", "compute_ns")
-        fill_table(table, result, columns=columns, extra=bars, extra_columns=("comm",))
+        fill_table(table, result, columns=columns, extra=bars, extra_columns=("comm bar",))
         status.update(count_note(result, message.seconds))
 
     def on_query_failed(self, message: QueryFailed) -> None:
