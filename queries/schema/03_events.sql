@@ -12,7 +12,8 @@
 --   name         VARCHAR  event name (kernels: full demangled name)
 --   short_name   VARCHAR  kernels from nsys: the short name; NULL otherwise
 --   ts_ns        BIGINT   start, ns on the run timeline
---   dur_ns       BIGINT   duration, ns (0 for instants)
+--   dur_ns       BIGINT   duration, ns (0 for instants, and where the source gives none or a
+--                         negative one: the import summary counts negative Kineto `dur`)
 --   pid          BIGINT   process id (CPU events); Kineto string pids are NULL
 --   tid          BIGINT   thread id (CPU events); Kineto string tids are NULL
 --   device       INTEGER  GPU index (GPU events), NULL for CPU events

@@ -261,3 +261,22 @@ def test_text_that_looks_like_json_is_still_text(tmp_path: Path) -> None:
     _, table, _ = _read_all(write_kineto(tmp_path / "t.json", events))
     assert table.column("name").to_pylist() == names
     assert table.column("cat").to_pylist() == [f"[{name}]" for name in names]
+
+
+def test_a_base_time_after_the_array_that_its_last_bytes_do_not_show_is_an_error(
+    tmp_path: Path,
+) -> None:
+    """The time base is read from the last 4 kB before the events are parsed: a trailing
+    `baseTimeNanoseconds` followed by more than that would have been ignored (times off
+    by the whole base); now it is an error."""
+    path = write_kineto(
+        tmp_path / "t.json",
+        [cpu("a", 1.0, 1.0)],
+        extra={"baseTimeNanoseconds": 10**18, "padding": "x" * 5000},
+    )
+    with pytest.raises(InputError, match="not the time base found in the file's last 4 kB"):
+        _read_all(path)
+    near_end = write_kineto(
+        tmp_path / "u.json", [cpu("a", 1.0, 1.0)], extra={"baseTimeNanoseconds": 10**18}
+    )
+    assert _read_all(near_end)[1].column("abs_ns").to_pylist() == [10**18 + 1000]

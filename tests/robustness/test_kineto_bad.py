@@ -143,6 +143,46 @@ CASES: list[tuple[str, bytes, tuple[str, ...]]] = [
         trace(events=EVENT.replace("aten::mm", "aten::MARK")).replace(b"MARK", b"\xff\xfe"),
         ("traceEvents[1]", "UTF-8"),
     ),
+    ("distributedInfo a list", dist('"distributedInfo": [0, 2]'), ("`distributedInfo`", "list")),
+    ("distributedInfo text", dist('"distributedInfo": "rank 0"'), ("`distributedInfo`", "str")),
+    (
+        "deviceProperties a number",
+        trace(head=f'"deviceProperties": 8, {DIST}'),
+        ("`deviceProperties`", "int"),
+    ),
+    (
+        "world_size text",
+        dist('"distributedInfo": {"rank": 0, "world_size": "two"}'),
+        ("distributedInfo.world_size", "two"),
+    ),
+    (
+        "rank 2^40",
+        dist('"distributedInfo": {"rank": 1099511627776, "world_size": 2}'),
+        ("distributedInfo.rank", "1099511627776"),
+    ),
+    (
+        "rank true",
+        dist('"distributedInfo": {"rank": true, "world_size": 2}'),
+        ("distributedInfo.rank",),
+    ),
+    (
+        "rank -1",
+        dist('"distributedInfo": {"rank": -1, "world_size": 2}'),
+        ("distributedInfo.rank",),
+    ),
+    (
+        "rank not below world_size",
+        dist('"distributedInfo": {"rank": 2, "world_size": 2}'),
+        ("distributedInfo.rank", "world_size"),
+    ),
+    ("backend a number", dist('"distributedInfo": {"rank": 0, "backend": 7}'), ("backend",)),
+    ("host_name a list", trace(head=f'{META}, {DIST}, "host_name": ["a"]'), ("`host_name`",)),
+    (
+        "baseTimeNanoseconds text",
+        trace(tail='"baseTimeNanoseconds": "17"'),
+        ("baseTimeNanoseconds",),
+    ),
+    ("baseTimeNanoseconds 1.5", trace(tail='"baseTimeNanoseconds": 1.5'), ("baseTimeNanoseconds",)),
     (
         "non-UTF-8 in the metadata",
         VALID.replace(b"NVIDIA H100", b"NVIDIA \xff\xfe"),
@@ -195,6 +235,49 @@ def test_truncated_trace_fails_with_its_file(
     content = whole[: max(3, int(len(whole) * percent / 100))]
     assert len(content) < len(whole)
     _fails_cleanly(tmp_path, holding_db, content, ("gzip",) if gz else ())
+
+
+def _rank(folder: Path, rank: int, ts_us: float, base_ns: int) -> Path:
+    path = folder / f"rank{rank}.json"
+    head = f'{META}, "distributedInfo": {{"backend": "nccl", "rank": {rank}, "world_size": 2}}'
+    events = EVENT.replace('"ts": 5.0', f'"ts": {ts_us}')
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(trace(head=head, events=events, tail=f'"baseTimeNanoseconds": {base_ns}'))
+    return path
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["one import", "into the run later"])
+def test_ranks_whose_clocks_are_centuries_apart_fail_naming_the_file(
+    tmp_path: Path, holding_db: Path, together: bool
+) -> None:
+    """9.2e18 ns after -9e18 ns: no BIGINT holds the run's span (was an Arrow overflow)."""
+    db = tmp_path / "job.duckdb"
+    shutil.copy(holding_db, db)
+    late = _rank(tmp_path / "a", 1, 1.0, 9_200_000_000_000_000_000)
+    early = _rank(tmp_path / ("a" if together else "b"), 0, -9e15, 0)
+    if not together:
+        import_paths(db, [late], run="far")
+    before = digest(db)
+    with pytest.raises(InputError) as err:
+        import_paths(db, [tmp_path / "a"] if together else [early], run="far")
+    text = str(err.value)
+    assert text.startswith((f"{early}: ", f"{late}: ")), text
+    assert "`baseTimeNanoseconds`" in text and "run 'far'" in text and "\n\n" not in text
+    assert digest(db) == before
+
+
+def test_two_traces_claiming_one_rank_fail_naming_both(tmp_path: Path, holding_db: Path) -> None:
+    db = tmp_path / "job.duckdb"
+    shutil.copy(holding_db, db)
+    first = _rank(tmp_path / "a", 0, 1.0, 0)
+    second = tmp_path / "a" / "copy.json"
+    second.write_bytes(first.read_bytes().replace(b'"aten::add"', b'"aten::sub"'))
+    before = digest(db)
+    with pytest.raises(InputError) as err:
+        import_paths(db, [tmp_path / "a"], run="twice")
+    assert str(first) in str(err.value) and str(second) in str(err.value)
+    assert "rank 0" in str(err.value)
+    assert digest(db) == before
 
 
 def test_args_nested_10000_deep_are_stored_as_written(tmp_path: Path) -> None:

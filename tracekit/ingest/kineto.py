@@ -569,6 +569,17 @@ def _merge_tail(path: Path, meta: dict[str, Any], text: bytes) -> None:
                 _META_HINT,
             )
     meta.update(late)
+    if "baseTimeNanoseconds" in late:
+        # read from the file's last bytes before the events (_base_from_tail): the same
+        # number unless the key is not a plain integer there
+        base = _checked_base(path, late["baseTimeNanoseconds"])
+        if base != meta["_base_ns"]:
+            raise InputError(
+                f"{path}: `baseTimeNanoseconds` {base} is not the time base found in the "
+                f"file's last 4 kB ({meta['_base_ns'] or 'none'}), which tracekit reads "
+                "before the events",
+                "Write the key once, as a plain integer, near the end of the file.",
+            )
 
 
 def read_kineto(
@@ -620,13 +631,18 @@ def _base_ns(path: Path, meta: dict[str, Any], head: bytes) -> int:
     reading the file's last bytes (cheap for plain files, one extra pass for gzip).
     """
     if "baseTimeNanoseconds" in meta:
-        base = meta["baseTimeNanoseconds"]
-    else:
-        base = _base_from_tail(path)
+        return _checked_base(path, meta["baseTimeNanoseconds"])
+    return _base_from_tail(path) or 0
+
+
+def _checked_base(path: Path, base: Any) -> int:
     if base is None:
         return 0
-    if not isinstance(base, int):
-        raise InputError(f"{path}: baseTimeNanoseconds is not an integer ({base!r})")
+    if not isinstance(base, int) or isinstance(base, bool):
+        raise InputError(
+            f"{path}: `baseTimeNanoseconds` is not an integer ({base!r})",
+            "PyTorch writes the time base as whole nanoseconds; fix or remove the key.",
+        )
     return base
 
 

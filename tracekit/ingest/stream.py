@@ -51,6 +51,7 @@ class EventStream:
         self.traces: list[ParsedTrace] = []
         self.rows: dict[int, int] = {}
         self.first: dict[int, int] = {}
+        self.spans: dict[str, tuple[int, int]] = {}  # per run: earliest and latest abs_ns
         self.threads: list[tuple[int, pa.Table]] = []
         self.lock = threading.Lock()
         self.nulls: dict[pa.DataType, pa.Array] = {}
@@ -166,6 +167,7 @@ class EventStream:
                 ]
             self.offsets[run] = min([low, *known])
         offset = self.offsets[run]
+        self._check_span(number, run, offset, low, pc.max(events.column("abs_ns")).as_py())
         columns = []
         for column in self.schema:
             if column.name == "trace_id":
@@ -178,6 +180,21 @@ class EventStream:
                 value = self._nulls(column.type, rows)
             columns.append(value)
         return pa.Table.from_arrays(columns, schema=self.schema)
+
+    def _check_span(self, number: int, run: str, offset: int, low: int, high: int) -> None:
+        """A run's times, its offset among them, must lie within 2^63 ns of each other:
+        then ``ts_ns`` (also once shifted to the run's origin) fits in a BIGINT."""
+        first, last = self.spans.get(run, (offset, offset))
+        first, last = min(first, low), max(last, high)
+        self.spans[run] = first, last
+        if last - first > (1 << 63) - 1:
+            raise InputError(
+                f"{self.traces[number].source.path}: its events lie about "
+                f"{(last - first) / 3.156e16:.0f} years from others of run {run!r}, more than "
+                "64-bit nanoseconds hold: do `baseTimeNanoseconds` and `ts` of these traces "
+                "share a clock?",
+                "Import the trace as a run of its own with --run NAME, or fix its times.",
+            )
 
     def _nulls(self, kind: pa.DataType, rows: int) -> pa.Array:
         """``rows`` NULLs: a slice of one array per type, not new buffers per chunk."""
