@@ -37,7 +37,7 @@ from tracekit.collect.outdir import WORKER_RESULT, check_out, claim_out
 from tracekit.collect.presets import PRESETS, ModelShape, get_preset, shape_from_hf_config
 from tracekit.collect.supervise import Failure, RankCommand, RankGroup, log_tail
 from tracekit.errors import TracekitError
-from tracekit.model.layout import stage_layers
+from tracekit.model.layout import rank_coords, stage_layers
 from tracekit.resources import collectors_dir
 
 PROFILERS = ("torch", "nsys", "both", "none")
@@ -307,8 +307,8 @@ def build_manifest(
         rank_rows.append(
             ManifestRank(
                 rank=r,
-                tp_rank=r % w.tp,
-                pp_rank=r // w.tp,
+                tp_rank=rank_coords(r, w.tp)[1],
+                pp_rank=rank_coords(r, w.tp)[0],
                 host=seen.get("host", host if ranks[0].launcher == "local" else None),
                 device=seen.get("device"),
                 trace=f"rank{r}.pt.trace.json.gz" if w.profiler in ("torch", "both") else None,

@@ -30,6 +30,7 @@ from tracekit.collect.outdir import check_out, claim_out
 from tracekit.collect.runner import CollectResult, export_reports, failure_hint
 from tracekit.collect.supervise import Failure, RankCommand, RankGroup
 from tracekit.errors import TracekitError
+from tracekit.model.layout import rank_coords
 
 _REPORT_RE = re.compile(r"rank(\d+)\.nsys-rep$")
 
@@ -150,8 +151,8 @@ def wrap_manifest(
     rows = [
         ManifestRank(
             rank=r,
-            tp_rank=r % tp if tp else None,
-            pp_rank=r // tp if tp else None,
+            tp_rank=rank_coords(r, tp)[1] if tp else None,
+            pp_rank=rank_coords(r, tp)[0] if tp else None,
             host=socket.gethostname(),
             device=None,
             trace=None,

@@ -101,6 +101,13 @@ class Workload:
         return self.batch * self.logits_tokens_per_seq
 
 
+def rank_coords(rank: int, tp: int) -> tuple[int, int]:
+    """(pp_rank, tp_rank) of a global rank in a layout of TP degree ``tp``: the SQL macro
+    ``rank_coords`` (queries/macros), which the views use too."""
+    place = call("rank_coords", rank, tp)
+    return place["pp_rank"], place["tp_rank"]
+
+
 @dataclass(frozen=True)
 class Layout:
     """T x P ranks; global rank r has pp_rank r // T and tp_rank r % T."""
@@ -117,9 +124,8 @@ class Layout:
         return self.tp * self.pp
 
     def coords(self, rank: int) -> tuple[int, int]:
-        """(pp_rank, tp_rank) of a global rank (the SQL macro ``rank_coords``)."""
-        place = call("rank_coords", rank, self.tp)
-        return place["pp_rank"], place["tp_rank"]
+        """(pp_rank, tp_rank) of a global rank (:func:`rank_coords`)."""
+        return rank_coords(rank, self.tp)
 
     def rank(self, pp_rank: int, tp_rank: int) -> int:
         """The global rank at (pp_rank, tp_rank) (the SQL macro ``rank_at``)."""
