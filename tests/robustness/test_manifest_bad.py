@@ -127,6 +127,27 @@ def test_the_cli_fails_in_one_paragraph_and_creates_no_database(tmp_path: Path) 
     assert digest(db) is None
 
 
+def test_credentials_in_the_command_lines_are_not_stored(tmp_path: Path) -> None:
+    tokens = ("sk-proj-abcdefghijklmnop1234", "hf_AbCdEfGh12345678", "ghp_0123456789abcdefABCD")
+    command = f"tracekit collect --nsys --out run -- vllm serve --api-key {tokens[0]}"
+    wrapped = f"env HF_TOKEN={tokens[1]} python app.py"
+    error = f"rank 0 failed; see https://user:{tokens[2]}@example.com/log"
+
+    def edit(data: dict) -> None:
+        data |= {"command": command, "wrapped_command": wrapped, "error": error}
+
+    folder = run_folder(tmp_path, edit)
+    db = tmp_path / "ok.duckdb"
+    import_paths(db, [folder], workers=1)
+    with duckdb.connect(str(db), read_only=True) as con:
+        stored = con.execute("SELECT manifest FROM runs").fetchone()[0]
+    for token in tokens:
+        assert token not in stored and token not in db.read_bytes().decode("latin-1")
+    kept = json.loads(stored)
+    assert kept["command"].endswith("vllm serve --api-key [redacted]")
+    assert kept["wrapped_command"] == "env HF_TOKEN=[redacted] python app.py"
+
+
 def test_a_good_manifest_round_trips_and_gives_the_layout(tmp_path: Path) -> None:
     folder = run_folder(tmp_path, lambda d: None)
     assert Manifest.read(folder / "manifest.json") == GOOD

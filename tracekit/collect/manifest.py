@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -191,6 +191,21 @@ class Manifest:
             "wall_s": self.wall_s,
         }
         return out
+
+    def redacted(self) -> Manifest:
+        """This manifest as the store keeps it: credentials in the command lines and the
+        error text (``--api-key sk-…``, ``HF_TOKEN=…``) replaced by ``[redacted]``."""
+        from tracekit.secrets import redact  # pyarrow: only an import needs it, not collect
+
+        def clean(text: str | None) -> str | None:
+            return None if text is None else redact(text)
+
+        return replace(
+            self,
+            command=clean(self.command),
+            wrapped_command=clean(self.wrapped_command),
+            error=clean(self.error),
+        )
 
     def rank_of(self, file_name: str) -> int | None:
         """The rank whose trace, report or export is ``file_name``, if any."""

@@ -72,7 +72,7 @@ def publish(
                     world,
                     parallel.tp if parallel else None,
                     parallel.pp if parallel else None,
-                    orjson.dumps(manifest.to_json()).decode() if manifest else None,
+                    orjson.dumps(manifest.redacted().to_json()).decode() if manifest else None,
                 ],
             )
             _layout_from_manifest(con, run_id, manifest)
