@@ -92,6 +92,7 @@ def resolve_shape(
 
 
 def check_spec(w: CollectSpec) -> None:
+    """Refuse a spec the model cannot be sharded for, naming every problem at once."""
     s = w.shape
     problems = []
     if w.tp < 1 or w.pp < 1:
