@@ -60,8 +60,13 @@ def parse_rank_map(specs: list[str] | None) -> RankMap:
     return mapping
 
 
-def mapped_rank(mapping: RankMap, report_name: str, pid: int) -> int | None:
-    for key in (report_name, report_name.rsplit(".", 1)[0], None):
+def _names(report: Path) -> tuple[str, str]:
+    """How a --rank-map entry may name ``report``: its file name or its stem."""
+    return report.name, report.name.rsplit(".", 1)[0]
+
+
+def _mapped_rank(mapping: RankMap, report: Path, pid: int) -> int | None:
+    for key in (*_names(report), None):
         if (key, pid) in mapping:
             return mapping[(key, pid)]
     return None
@@ -115,12 +120,10 @@ def _place(
     world = _number(path, trace.world_size, low=1)
     claims: list[tuple[int, str, str]] = []  # (rank, rank_source, where it is said)
     if trace.process_id is not None:
-        mapped = mapped_rank(rank_map, path.name, trace.process_id)
+        mapped = _mapped_rank(rank_map, path, trace.process_id)
         if mapped is not None:
             claims.append((mapped, "option", f"--rank-map (pid {trace.process_id})"))
-    elif trace.source.format == "kineto" and any(
-        report in (path.name, path.name.rsplit(".", 1)[0]) for report, _pid in rank_map
-    ):
+    elif trace.source.format == "kineto" and any(name in _names(path) for name, _ in rank_map):
         raise InputError(
             f"{path}: --rank-map names this file, a PyTorch-profiler trace: --rank-map maps "
             "the processes of an Nsight Systems report",
@@ -148,7 +151,7 @@ def _place(
             raise InputError(
                 f"{path}: conflicting ranks: {claims[0][2]} says {claims[0][0]}, "
                 f"{where} says {rank}",
-                "Drop the option that disagrees with the trace, or fix the trace.",
+                "Drop the option that disagrees, or fix the trace or its manifest.json.",
             )
     if not claims and not several:
         found = _RANK_IN_NAME.findall(path.name)
@@ -196,9 +199,7 @@ def _unplaced(trace: ParsedTrace, siblings: list[ParsedTrace], rank_map: RankMap
     )
     pids = {t.process_id for t in siblings}
     unknown = sorted(
-        pid
-        for (report, pid) in rank_map
-        if report in (path.name, path.name.rsplit(".", 1)[0]) and pid not in pids
+        pid for (report, pid) in rank_map if report in _names(path) and pid not in pids
     )
     note = f"; --rank-map names pid {', '.join(map(str, unknown))}, not in it" if unknown else ""
     raise InputError(
