@@ -28,6 +28,12 @@ OP_COLUMNS = (
 """The columns of :func:`comm_ops` a caller may sort by (then trace_id and event_id)."""
 
 
+def comm_op_phases(con: duckdb.DuckDBPyConnection, *, run: str | None = None) -> Result:
+    """Every communication call with its model op name, phase and group size
+    (comm_op_phases: what validate compares with the model)."""
+    return select(con, "comm_op_phases", where=equal(run_id=run))
+
+
 def comm_summary(con: duckdb.DuckDBPyConnection, *, run: str | None = None) -> Result:
     """Count, time, bytes and bandwidth per rank, op and message-size bucket."""
     return select(con, "comm_summary", where=equal(run_id=run))

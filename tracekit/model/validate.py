@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from tracekit import store
+from tracekit.analysis.comm import comm_op_phases
 from tracekit.collect.manifest import Manifest
 from tracekit.collect.presets import ModelShape
 from tracekit.errors import TracekitError
@@ -98,12 +99,8 @@ def run_spec(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSpec:
 
 def measured_calls(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """The run's communication calls: rank, op (model names), phase, msg_bytes, dur_ns."""
-    result = con.execute(
-        "SELECT rank, op, phase, msg_bytes, dur_ns, group_size FROM comm_op_phases "
-        "WHERE run_id = ?",
-        [run_id],
-    )
-    return pl.DataFrame(result.fetchall(), schema=MEASURED_SCHEMA, orient="row")
+    calls = comm_op_phases(con, run=run_id).frame.select(*MEASURED_SCHEMA)
+    return calls.cast(MEASURED_SCHEMA)  # type: ignore[arg-type]
 
 
 def fit_run(con: duckdb.DuckDBPyConnection, run_id: str) -> TimeModel:
