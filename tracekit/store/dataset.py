@@ -6,7 +6,14 @@ an in-memory DuckDB look like a database file: one view per table with the
 store's column names and types, then the rule tables and every view of
 ``queries/views``. The view bodies are built here, from the columns the schema
 files declare (``DESCRIBE``), because they depend on them; nothing else writes SQL
-over a dataset.
+over a dataset. Per table (when the dataset has files for it)::
+
+    _pq_<table>   SELECT * FROM read_parquet('<root>/<table>/**/*.parquet',
+                  hive_partitioning, union_by_name)          -- run_id, rank from the path
+    <table>       SELECT CAST(<column> AS <type>) ... FROM _pq_<table>   -- the schema's types
+    runs          one row per run: min(origin_ns), max(<column>) of the hosts' rows
+    events        ts_ns + time_offset_ns - the run's origin, where hosts fixed other
+                  origins (then also traces.time_offset_ns = the run's origin)
 """
 
 from __future__ import annotations
@@ -88,16 +95,12 @@ def _rebase_events(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()[0][0]
     if not shifted:
         return
-    columns = [r[0] for r in con.execute("DESCRIBE events").fetchall()]
-    select = ", ".join(
-        "e.ts_ns + t.time_offset_ns - r.origin_ns AS ts_ns" if c == "ts_ns" else f'e."{c}"'
-        for c in columns
-    )
     con.execute("ALTER VIEW events RENAME TO _pq_events_local")
     con.execute("ALTER VIEW traces RENAME TO _pq_traces_local")
     con.execute(
-        f"CREATE VIEW events AS SELECT {select} FROM _pq_events_local e "
-        "JOIN _pq_traces_local t USING (trace_id) JOIN runs r ON r.run_id = t.run_id"
+        "CREATE VIEW events AS SELECT e.* REPLACE (e.ts_ns + t.time_offset_ns - r.origin_ns "
+        "AS ts_ns) FROM _pq_events_local e JOIN _pq_traces_local t USING (trace_id) "
+        "JOIN runs r ON r.run_id = t.run_id"
     )
     con.execute(
         "CREATE VIEW traces AS SELECT t.* REPLACE (r.origin_ns AS time_offset_ns) "
