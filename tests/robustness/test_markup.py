@@ -24,6 +24,13 @@ RUN = f"run{MARKUP}"
 GEMM = f"gemm{MARKUP}"
 # the NCCL rule matches the name's prefix: the rest is kept as it is
 ALL_REDUCE = f"ncclDevKernel_AllReduce_Sum_bf16_RING_LL{MARKUP}(ncclDevComm*)"
+# a user rule whose pattern, op and note hold markup makes GEMM a communication op
+PATTERN = r"^gemm\[/x\]"
+OP = f"op{MARKUP}"
+RULES = (
+    "rule_id,priority,kinds,pattern,hint,library,op,captures,note\n"
+    f"markup_rule,5,kernel,{PATTERN},gemm,custom,{OP},,a note {MARKUP}\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +45,9 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     db = root / "markup.duckdb"
     proc = tk("import", root / "traces", "--db", db, "--run", RUN)
     assert proc.returncode == 0, proc.stderr
+    (root / "rules.csv").write_text(RULES)
+    added = tk("rules", "add", root / "rules.csv", "--db", db)
+    assert added.returncode == 0, added.stderr
     return db, proc.stdout
 
 
@@ -80,7 +90,7 @@ def test_report_shows_the_run_name(markup_db: Path) -> None:
     proc = tk("report", "--db", markup_db)
     assert proc.returncode == 0, proc.stderr
     assert f"run {RUN}" in proc.stdout
-    assert "all_reduce" in proc.stdout
+    assert "all_reduce" in proc.stdout and OP in proc.stdout
 
 
 def test_report_plot_into_a_file_is_refused(markup_db: Path, tmp_path: Path) -> None:
@@ -96,6 +106,10 @@ def test_rules_list_shows_patterns_literally(markup_db: Path) -> None:
     proc = tk("rules", "list", "--db", markup_db)
     assert proc.returncode == 0, proc.stderr
     assert "^gloo:([a-z_]+)" in proc.stdout
+    mine = tk("rules", "list", "--db", markup_db, "--user")
+    assert mine.returncode == 0, mine.stderr
+    for text in (PATTERN, OP, f"a note {MARKUP}"):
+        assert text in mine.stdout
 
 
 def test_model_tables_render_cells_literally() -> None:
@@ -120,7 +134,7 @@ async def test_every_tui_screen_shows_the_text(markup_db: Path) -> None:
         await pilot.press("3")
         await settle(pilot)
         shown = screen_text(app)
-        assert RUN in shown and MARKUP in shown  # the op's kernel name
+        assert RUN in shown and MARKUP in shown and OP in shown  # kernel name, rule's op
         await pilot.press("4")
         await settle(pilot)
         assert RUN in screen_text(app)
