@@ -100,6 +100,8 @@ def test_report_plot_into_a_file_is_refused(markup_db: Path, tmp_path: Path) -> 
     proc = tk("report", "--db", markup_db, "--plot", target)
     assert_clean_failure(proc, str(target), "--plot")
     assert target.read_text() == "not a folder" and digest(markup_db) == before
+    below = tk("report", "--db", markup_db, "--plot", target / "charts")
+    assert_clean_failure(below, str(target / "charts"), "--plot")
 
 
 def test_rules_list_shows_patterns_literally(markup_db: Path) -> None:

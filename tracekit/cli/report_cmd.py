@@ -98,6 +98,14 @@ def report_command(
         if plot is not None:
             from tracekit.analysis import plots  # matplotlib loads only when charts are asked for
 
+            try:
+                plot.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(
+                    f"--plot {plot}: cannot create the folder ({exc.strerror})",
+                    "Pass a folder you can write to, e.g. --plot charts/.",
+                ) from exc
+
             lo, hi = timing.default_window(con, name)
             lo = lo if start_ns is None else start_ns
             hi = hi if end_ns is None else end_ns
