@@ -13,7 +13,8 @@ import pytest
 
 from tests.conftest import cpu, kernel, write_kineto
 from tracekit.errors import InputError
-from tracekit.ingest.kineto import NEGATIVE_DUR, NO_TS, _times, read_kineto
+from tracekit.ingest.kineto import _times, read_kineto
+from tracekit.ingest.kineto_sql import NEGATIVE_DUR, NO_TS
 
 
 def _read_all(path: Path, block: int = 1 << 24) -> tuple[dict, pa.Table, pa.Table]:

@@ -3,10 +3,10 @@
 A trace is never held as a tree of Python objects. The file (optionally
 gzip) is read in blocks; the ``traceEvents`` array is cut into chunks of whole
 events at ``}, {`` boundaries and each chunk is parsed by DuckDB's JSON reader
-straight into typed columns (``EVENT_SQL``). A cut that lands inside a string
-or a nested object cannot parse (its quotes or brackets do not balance), so a
-chunk that fails to parse is retried with an earlier cut; only a file that is
-really not JSON fails.
+straight into typed columns (the SQL is in :mod:`tracekit.ingest.kineto_sql`).
+A cut that lands inside a string or a nested object cannot parse (its quotes or
+brackets do not balance), so a chunk that fails to parse is retried with an
+earlier cut; only a file that is really not JSON fails.
 
 Every field is checked as it is read, in the same SQL (``READ_SQL``): an event
 whose ``ts``/``dur`` is not a number (or beyond DECIMAL(22,3) µs), whose
@@ -17,14 +17,13 @@ naming its position in the array. Timed events without ``ts`` and negative
 ``dur`` are accepted and counted (``KinetoChunk.warnings``).
 
 Metadata (everything outside ``traceEvents``: ``distributedInfo``,
-``deviceProperties``, ``baseTimeNanoseconds``...) is parsed with orjson from
-the text before and after the array.
+``deviceProperties``, ``baseTimeNanoseconds``...) is parsed from the text
+before and after the array by :mod:`tracekit.ingest.kineto_meta`.
 """
 
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import re
 import tempfile
@@ -39,7 +38,6 @@ from typing import IO, Any
 
 import duckdb
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -49,7 +47,24 @@ from isal.isal_zlib import error as IsalError
 
 from tracekit import places
 from tracekit.errors import InputError
-from tracekit.secrets import redact_array, scrub
+from tracekit.ingest.kineto_meta import (
+    checked_base,
+    explain_no_events,
+    head_meta,
+    merge_tail,
+    tail_meta,
+)
+from tracekit.ingest.kineto_sql import (
+    COUNT_SQL,
+    EVENT_SQL,
+    EXACT_READ_SQL,
+    NEGATIVE_DUR,
+    NO_TS,
+    READ_SQL,
+    RECHECK,
+    THREAD_SQL,
+)
+from tracekit.secrets import redact_array
 
 BLOCK_BYTES = 16 << 20
 # Memory each parser's in-memory DuckDB may use (a 16 MB piece needs far less).
@@ -57,199 +72,6 @@ PARSER_MEMORY = "512MB"
 MAX_HEAD_BYTES = 64 << 20
 _EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 _BOUNDARY = re.compile(rb"\}\s*,\s*(?=\{)")
-
-KIND_SQL = """
-CASE
-    WHEN ph IN ('i', 'I') THEN 'instant'
-    WHEN lower(cat) IN ('cpu_op', 'operator') THEN 'cpu_op'
-    WHEN lower(cat) = 'user_annotation' THEN 'user_annotation'
-    WHEN lower(cat) IN ('python_function', 'python') THEN 'python_function'
-    WHEN lower(cat) IN ('cuda_runtime', 'runtime') THEN 'cuda_runtime'
-    WHEN lower(cat) = 'cuda_driver' THEN 'cuda_driver'
-    WHEN lower(cat) IN ('kernel', 'gpu_kernel') THEN 'kernel'
-    WHEN lower(cat) IN ('gpu_memcpy', 'memcpy') THEN 'gpu_memcpy'
-    WHEN lower(cat) IN ('gpu_memset', 'memset') THEN 'gpu_memset'
-    WHEN lower(cat) = 'gpu_user_annotation' THEN 'gpu_user_annotation'
-    ELSE 'other'
-END"""
-
-_TYPED_ARGS = [
-    "External id",
-    "correlation",
-    "device",
-    "stream",
-    "Collective name",
-    "In msg nelems",
-    "Out msg nelems",
-    "dtype",
-    "Group size",
-    "Process Group Name",
-    "Process Group Description",
-    "Process Group Ranks",
-    "Seq",
-    "Sequence number",
-    "Input Dims",
-    "bytes",
-]
-_DROP_TYPED = orjson.dumps({k: None for k in _TYPED_ARGS}).decode()
-# The args residual is json_merge_patch(coalesce(args, '{}'), _DROP_TYPED): no args
-# give '{}', hence NULL. Not `CASE WHEN args IS NOT NULL THEN json_merge_patch(...)`,
-# which costs twice as much (about 2 CPU s per GB), and not json_merge_patch(NULL, ...),
-# which returns the patch itself.
-
-# The largest `args` of one event: beyond about 20 MB the parser's JSON functions need
-# more than PARSER_MEMORY (tracekit's own limit; profilers write a few kB).
-MAX_ARGS_BYTES = 16 << 20
-_TEXT_FIELDS = ("ph", "cat", "name")
-# What a text field read as VARCHAR holds when the JSON value was not text (or may not
-# have been): then the piece is read again with the exact check (RECHECK).
-_NOT_TEXT_WORDS = "('true', 'false', 'NaN', 'Infinity')"
-RECHECK = "?"
-# The typed args are pulled out of `args` by one json_transform (one parse of the
-# args text per event, not one per key).
-_ARG_FIELDS = {k: "VARCHAR" for k in _TYPED_ARGS} | {"Input Dims": "JSON", "Input type": "JSON"}
-_ARG_STRUCT = orjson.dumps(_ARG_FIELDS).decode()
-_GPU_KINDS = "('kernel', 'gpu_memcpy', 'gpu_memset', 'gpu_user_annotation')"
-
-
-def _read_sql(exact: bool) -> str:
-    """The SQL that reads a piece once into the temp table `_c`; events, threads and
-    counts are then taken from it. `ord` is the position of the event in the piece
-    (the reader adds the piece's first id).
-
-    `bad` says what is wrong with an event whose field has the wrong type or range
-    (NULL when nothing is): numbers, text and objects are told apart by the first
-    character of their JSON. `ts`, `dur`, `pid`, `tid` and `args` are read as JSON
-    and checked. Unquoting `ph`, `cat` and `name` from JSON costs a tenth of the
-    parse, so they are read as VARCHAR, which turns a number or an object into its
-    JSON text; where a value could be such text (`5`, `{...}`, `[memory]`), `bad` is
-    RECHECK and the piece is read again with ``exact``: as JSON, checked, unquoted.
-    """
-    kind = "JSON" if exact else "VARCHAR"
-    columns = ", ".join(
-        f"{c}: '{kind if c in _TEXT_FIELDS else 'JSON'}'"
-        for c in ("ph", "cat", "name", "pid", "tid", "ts", "dur", "args")
-    )
-    if exact:
-        text = ", ".join(f"{c}->>'$' AS {c}" for c in _TEXT_FIELDS)
-        checks = [
-            f"WHEN NOT starts_with({c}::VARCHAR, '\"')\n"
-            f"               THEN '`{c}` is ' || left({c}, 40) || ', not a string'"
-            for c in _TEXT_FIELDS
-        ]
-    else:
-        text = ", ".join(_TEXT_FIELDS)
-        checks = [
-            f"WHEN {c} BETWEEN '-' AND ':' OR starts_with({c}, '{{') OR starts_with({c}, '[')\n"
-            f"               OR {c} IN {_NOT_TEXT_WORDS} THEN '{RECHECK}'"
-            for c in _TEXT_FIELDS
-        ]
-    checks_sql = "\n           ".join(checks)
-    # A JSON number starts with '-' or a digit: text from '-' to ':' (JSON has no
-    # values starting with '.' or '/'); -Infinity and numbers beyond DECIMAL(22,3)
-    # fail the cast.
-    return f"""
-CREATE OR REPLACE TEMP TABLE _c AS
-SELECT ord, {text}, pid, tid, ts_us AS ts, dur_us AS dur, args,
-       CASE
-           WHEN ts::VARCHAR NOT BETWEEN '-' AND ':'
-               THEN '`ts` is ' || left(ts, 40) || ', not a number'
-           WHEN dur::VARCHAR NOT BETWEEN '-' AND ':'
-               THEN '`dur` is ' || left(dur, 40) || ', not a number'
-           WHEN ts_us IS NULL AND ts IS NOT NULL
-               THEN '`ts` ' || left(ts, 40) || ' is out of range (more than 10^19 µs)'
-           WHEN dur_us IS NULL AND dur IS NOT NULL
-               THEN '`dur` ' || left(dur, 40) || ' is out of range (more than 10^19 µs)'
-           {checks_sql}
-           WHEN starts_with(pid::VARCHAR, '{{') OR starts_with(pid::VARCHAR, '[')
-               OR pid::VARCHAR IN ('true', 'false')
-               THEN '`pid` is ' || left(pid, 40) || ', not a number or a string'
-           WHEN starts_with(tid::VARCHAR, '{{') OR starts_with(tid::VARCHAR, '[')
-               OR tid::VARCHAR IN ('true', 'false')
-               THEN '`tid` is ' || left(tid, 40) || ', not a number or a string'
-           WHEN NOT starts_with(args::VARCHAR, '{{')
-               THEN '`args` is ' || left(args, 40) || ', not an object'
-           WHEN strlen(args::VARCHAR) > {MAX_ARGS_BYTES}
-               THEN '`args` holds ' || strlen(args::VARCHAR) // 1048576
-               || ' MB, more than tracekit reads per event (16 MB)'
-       END AS bad
-FROM (
-    SELECT row_number() OVER () - 1 AS ord, *,
-           TRY_CAST(ts AS DECIMAL(22,3)) AS ts_us, TRY_CAST(dur AS DECIMAL(22,3)) AS dur_us
-    FROM read_json($path, format = 'array', columns = {{{columns}}},
-                   maximum_object_size = $max_object)
-)
-"""
-
-
-READ_SQL = _read_sql(exact=False)
-EXACT_READ_SQL = _read_sql(exact=True)
-
-# One row per timed event. `ts` and `dur` stay DECIMAL(22,3) microseconds: their
-# unscaled values are the ns, which `_times` reads from the Arrow buffers (in SQL,
-# the casts of the HUGEINT decimals cost about 1.3 CPU s per GB). GPU events carry
-# pid = device, tid = stream. `input_dims` and `args` stay JSON: the parsers export
-# them as Arrow `arrow.json` columns (arrow_lossless_conversion), which DuckDB loads
-# into the JSON columns of `events` as they are; plain strings would be parsed
-# again there to check that they are JSON (about 0.4 CPU s per GB).
-EVENT_SQL = f"""
-WITH typed AS (
-    SELECT ord, ph, cat, name, pid, tid, ts, dur, args, {KIND_SQL} AS kind,
-           json_transform(args, '{_ARG_STRUCT}') AS a
-    FROM _c
-    WHERE ph IN ('X', 'i', 'I') AND ts IS NOT NULL
-)
-SELECT
-    ord AS event_id,
-    kind,
-    cat,
-    name,
-    ts,
-    dur,
-    CASE WHEN kind IN {_GPU_KINDS} THEN NULL ELSE TRY_CAST(pid AS BIGINT) END AS pid,
-    CASE WHEN kind IN {_GPU_KINDS} THEN NULL ELSE TRY_CAST(tid AS BIGINT) END AS tid,
-    CASE WHEN kind IN {_GPU_KINDS}
-         THEN coalesce(TRY_CAST(a."device" AS INTEGER), TRY_CAST(pid AS INTEGER))
-    END AS device,
-    CASE WHEN kind IN {_GPU_KINDS}
-         THEN coalesce(TRY_CAST(a."stream" AS BIGINT), TRY_CAST(tid AS BIGINT))
-    END AS stream,
-    TRY_CAST(a."correlation" AS BIGINT) AS correlation,
-    TRY_CAST(a."External id" AS BIGINT) AS external_id,
-    a."Collective name" AS coll_name,
-    TRY_CAST(a."In msg nelems" AS BIGINT) AS in_nelems,
-    TRY_CAST(a."Out msg nelems" AS BIGINT) AS out_nelems,
-    coalesce(a."dtype", CASE WHEN starts_with(name, 'gloo:')
-                             THEN a."Input type"->>0 END) AS dtype,
-    TRY_CAST(a."Group size" AS INTEGER) AS group_size,
-    a."Process Group Name" AS pg_name,
-    a."Process Group Description" AS pg_desc,
-    a."Process Group Ranks" AS pg_ranks,
-    TRY_CAST(coalesce(a."Seq", a."Sequence number") AS BIGINT) AS seq,
-    a."Input Dims" AS input_dims,
-    TRY_CAST(a."bytes" AS BIGINT) AS bytes,
-    nullif(json_merge_patch(coalesce(args, '{{}}'), '{_DROP_TYPED}'), '{{}}') AS args
-FROM typed
-"""
-
-THREAD_SQL = """
-SELECT TRY_CAST(pid AS BIGINT) AS pid,
-       CASE WHEN name = 'thread_name' THEN TRY_CAST(tid AS BIGINT) END AS tid,
-       args->>'name' AS name
-FROM _c
-WHERE ph = 'M' AND name IN ('thread_name', 'process_name') AND args->>'name' IS NOT NULL
-"""
-
-# Entries read, the first bad one (see READ_SQL), and questionable data that is accepted.
-COUNT_SQL = """
-SELECT count(*),
-       arg_min((ord, bad), ord) FILTER (WHERE bad IS NOT NULL),
-       count(*) FILTER (WHERE ph IN ('X', 'i', 'I') AND ts IS NULL),
-       count(*) FILTER (WHERE ph IN ('X', 'i', 'I') AND dur < 0)
-FROM _c
-"""
-NO_TS = "events without `ts` (not stored)"
-NEGATIVE_DUR = "events with a negative `dur` (stored with dur_ns 0)"
 
 
 @dataclass
@@ -490,98 +312,6 @@ class ParserPool:
             parser.close()
 
 
-_META_HINT = "Re-export the trace, or fix that key: the metadata is one JSON object around it."
-
-
-def _meta_from(path: Path, text: bytes, where: str) -> dict[str, Any]:
-    """The metadata object ``text`` (``where`` says which part of the file, for messages).
-
-    A repeated key is an error (JSON parsers keep one of the two silently), and values
-    that look like credentials are dropped (:func:`tracekit.secrets.scrub`).
-    """
-    try:
-        meta = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(
-            f"{path}: the metadata {where} the traceEvents array is not valid JSON ({exc})",
-            _META_HINT,
-        ) from exc
-    if not isinstance(meta, dict):
-        raise InputError(f"{path}: the top level is not a JSON object")
-    _no_repeated_keys(path, text, where)
-    return scrub(meta)
-
-
-def _no_repeated_keys(path: Path, text: bytes, where: str) -> None:
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: set[str] = set()
-        for key, _value in items:
-            if key in seen:
-                raise InputError(
-                    f"{path}: the key `{key}` appears twice in the metadata {where} the "
-                    "traceEvents array; tracekit does not guess which one holds",
-                    _META_HINT,
-                )
-            seen.add(key)
-        return {}
-
-    try:
-        json.loads(text, object_pairs_hook=pairs)
-    except RecursionError:  # nested deeper than Python's stack: orjson has parsed it
-        pass
-
-
-def _head_meta(path: Path, prefix: bytes) -> dict[str, Any]:
-    """Parse the keys before ``"traceEvents": [`` as an object of their own."""
-    text = prefix.rstrip()
-    if text.endswith(b","):
-        text = text[:-1]
-    return _meta_from(path, text + b"}", "before")
-
-
-def _tail_meta(path: Path, suffix: bytes) -> bytes | None:
-    """The text after the array's ``]`` (``, "k": v }`` or ``}``) as an object; None if it
-    is not that."""
-    text = suffix.strip()
-    if text == b"}":
-        return b"{}"
-    if not text.startswith(b","):
-        return None
-    text = b"{" + text[1:]
-    try:
-        meta = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        if "depth limit" in str(exc):  # a cut-off or wrong end is never that deep
-            _meta_from(path, text, "after")
-        return None
-    return text if isinstance(meta, dict) else None
-
-
-def _merge_tail(path: Path, meta: dict[str, Any], text: bytes) -> None:
-    """Add the keys written after the array to ``meta``; a key written on both sides is
-    an error, as is a second ``traceEvents``."""
-    late = _meta_from(path, text, "after")
-    for key in late:
-        if key in meta or key == "traceEvents":
-            raise InputError(
-                f"{path}: the key `{key}` appears twice in the trace (before and after "
-                "the traceEvents array); tracekit does not guess which one holds",
-                _META_HINT,
-            )
-    meta.update(late)
-    if "baseTimeNanoseconds" in late:
-        # read from the file's last bytes before the events (_base_from_tail): the same
-        # number unless the key is not a plain integer there
-        base = _checked_base(path, late["baseTimeNanoseconds"])
-        if base != meta["_base_ns"]:
-            raise InputError(
-                f"{path}: `baseTimeNanoseconds` {base} is not the time base found in the "
-                f"file's last 4 kB ({meta['_base_ns'] or 'none'}), which tracekit reads "
-                "before the events",
-                "Write the key once, as a plain integer, near the end of the file.",
-            )
-
-
 def read_kineto(
     path: Path,
     *,
@@ -611,10 +341,8 @@ def read_kineto(
             head += more
             match = _EVENTS_KEY.search(head)
         if match is None:
-            _explain_no_events(path, head)
-        meta = _head_meta(path, head[: match.start()])
-        if "traceEvents" in meta:
-            raise InputError(f"{path}: the key `traceEvents` appears twice", _META_HINT)
+            explain_no_events(path, head)
+        meta = head_meta(path, head[: match.start()])
     except BaseException:
         fh.close()
         raw.close()
@@ -631,19 +359,8 @@ def _base_ns(path: Path, meta: dict[str, Any], head: bytes) -> int:
     reading the file's last bytes (cheap for plain files, one extra pass for gzip).
     """
     if "baseTimeNanoseconds" in meta:
-        return _checked_base(path, meta["baseTimeNanoseconds"])
+        return checked_base(path, meta["baseTimeNanoseconds"])
     return _base_from_tail(path) or 0
-
-
-def _checked_base(path: Path, base: Any) -> int:
-    if base is None:
-        return 0
-    if not isinstance(base, int) or isinstance(base, bool):
-        raise InputError(
-            f"{path}: `baseTimeNanoseconds` is not an integer ({base!r})",
-            "PyTorch writes the time base as whole nanoseconds; fix or remove the key.",
-        )
-    return base
 
 
 _BASE_RE = re.compile(rb'"baseTimeNanoseconds"\s*:\s*(\d+)\s*[,}]')
@@ -662,20 +379,6 @@ def _base_from_tail(path: Path) -> int | None:
             tail = fh.read()
     found = _BASE_RE.findall(tail)
     return int(found[-1]) if found else None
-
-
-def _explain_no_events(path: Path, head: bytes) -> None:
-    try:
-        doc = orjson.loads(head)
-    except orjson.JSONDecodeError:
-        raise InputError(
-            f"{path}: not valid JSON",
-            "Expected a PyTorch profiler trace (export_chrome_trace) or an nsys .sqlite export.",
-        ) from None
-    raise InputError(
-        f"{path}: no `traceEvents` array — is this a PyTorch profiler trace?",
-        f"The file is valid JSON (a {type(doc).__name__}) but has no traceEvents.",
-    )
 
 
 def _last_cut(buf: bytes, start: int) -> re.Match[bytes] | None:
@@ -771,17 +474,17 @@ def _final(
     """The last piece holds the array's end: find the ``]`` whose both sides parse."""
     end = buf.rfind(b"]")
     while end != -1:
-        late = _tail_meta(path, buf[end + 1 :])
+        late = tail_meta(path, buf[end + 1 :])
         if late is not None:
             body = buf[:end]
             if not body.strip():
-                _merge_tail(path, meta, late)
+                merge_tail(path, meta, late)
                 return
             result = pool.parse(body, meta["_base_ns"])
             if isinstance(result, BadEvent):
                 raise _reject(path, result, first_id)
             if result is not None:
-                _merge_tail(path, meta, late)
+                merge_tail(path, meta, late)
                 yield result
                 return
         end = buf.rfind(b"]", 0, end)
