@@ -26,7 +26,7 @@ CAPTURES = ("op", "algorithm", "protocol", "reduction", "dtype")
 
 @dataclass(frozen=True)
 class RuleTable:
-    """A rule table: its row id column, required columns and integer columns."""
+    """A rule table: its row id column, and its required, integer and pattern columns."""
 
     name: str
     id_column: str

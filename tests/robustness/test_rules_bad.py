@@ -173,3 +173,10 @@ def test_a_stored_bad_rule_can_be_removed(db: Path) -> None:
     assert tk("rules", "remove", "old_bad", "--db", db).returncode == 0
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM comm_ops").fetchone() == (1,)
+
+
+def test_unknown_table_is_refused_by_the_cli(db: Path) -> None:
+    proc = tk("rules", "list", "--db", db, "--table", "events")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "label_rules" in proc.stderr and "events" in proc.stderr
+    assert set(rules.TABLES) == {"comm_rules", "label_rules", "comm_op_aliases", "dtype_sizes"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.text import Text
@@ -17,20 +18,19 @@ rules_app = typer.Typer(
 )
 app.add_typer(rules_app, name="rules")
 
-TABLE_HELP = " | ".join(rules.TABLES)
+Table = Literal[tuple(rules.TABLES)]  # type: ignore[valid-type]  # --table's choices
 
 
 @rules_app.command("list")
 def list_rules(
     db: Path = typer.Option(..., "--db", help="tracekit DuckDB database."),
-    table: str = typer.Option("comm_rules", "--table", help=TABLE_HELP),
+    table: Table = typer.Option("comm_rules", "--table", help="The rule table."),
     user: bool = typer.Option(False, "--user", help="Only the rows you added."),
 ) -> None:
     """Print a rule table, each row's id first (shipped rows have source 'builtin').
 
     Example: tracekit rules list --db traces.duckdb --table label_rules
     """
-    rules.table(table)
     with store.open(db, read_only=True) as con:
         columns, found = rules.rows(con, table, user_only=user)
     print_table(console, columns, found, title=table)
@@ -40,7 +40,7 @@ def list_rules(
 def add_rules(
     file: Path = typer.Argument(..., help="CSV file whose header names the table's columns."),
     db: Path = typer.Option(..., "--db", help="tracekit DuckDB database."),
-    table: str = typer.Option("comm_rules", "--table", help=TABLE_HELP),
+    table: Table = typer.Option("comm_rules", "--table", help="The rule table."),
 ) -> None:
     """Add rows from a CSV file to a rule table; views pick them up at once.
 
@@ -52,7 +52,6 @@ def add_rules(
 
     Example: tracekit rules add my_rules.csv --db traces.duckdb
     """
-    rules.table(table)
     with store.open(db, read_only=False) as con:
         added = rules.add(con, table, file)
     console.print(Text(f"added {added} row(s) to {table} from {file}"))
@@ -62,13 +61,12 @@ def add_rules(
 def remove_rule(
     rule_id: str = typer.Argument(..., help="The id of a row you added (`rules list --user`)."),
     db: Path = typer.Option(..., "--db", help="tracekit DuckDB database."),
-    table: str = typer.Option("comm_rules", "--table", help=TABLE_HELP),
+    table: Table = typer.Option("comm_rules", "--table", help="The rule table."),
 ) -> None:
     """Remove a rule you added (shipped rules stay; override them with a lower priority).
 
     Example: tracekit rules remove my_kernel --db traces.duckdb
     """
-    rules.table(table)
     with store.open(db, read_only=False) as con:
         removed = rules.remove(con, table, rule_id)
     console.print(Text(f"removed {removed} row(s) {rule_id!r} from {table}"))
