@@ -177,9 +177,15 @@ def test_rank_map_for_a_kineto_trace(db: Path, tmp_path: Path) -> None:
     _fails(db, [path], "trace.json", "--rank-map names this file", rank_map=["trace.json:7=0"])
 
 
-def test_rank_map_pid_not_in_the_report(db: Path, tmp_path: Path) -> None:
-    report = two_process_export().write(tmp_path / "job.sqlite")
-    _fails(db, [report], "job.sqlite", "pid 300, not in it", rank_map=["job.sqlite:100=0,300=1"])
+@pytest.mark.parametrize("export", ["two", "one"])
+def test_rank_map_pid_not_in_the_report(db: Path, tmp_path: Path, export: str) -> None:
+    report = (
+        two_process_export().write(tmp_path / "job.sqlite")
+        if export == "two"
+        else _one_process_report(tmp_path / "job.sqlite", "WORLD_SIZE=2")
+    )
+    spec = "job.sqlite:100=0,300=1"
+    _fails(db, [report], "job.sqlite", "--rank-map names pid 300", "pid 100", rank_map=[spec])
 
 
 def test_another_file_for_a_rank_needs_replace(db: Path, tmp_path: Path) -> None:

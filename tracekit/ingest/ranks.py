@@ -90,12 +90,14 @@ def place(traces: list[ParsedTrace], rank_option: int | None, rank_map: RankMap)
     by_source: dict[Path, list[ParsedTrace]] = {}
     for trace in traces:
         by_source.setdefault(trace.source.path, []).append(trace)
+    for path, siblings in by_source.items():
+        _check_pids(path, siblings, rank_map)
     placements = []
     for trace in traces:
         several = len(by_source[trace.source.path]) > 1
         placement = _place(trace, rank_option, rank_map, several)
         if placement is None:
-            _unplaced(trace, by_source[trace.source.path], rank_map)
+            _unplaced(trace, by_source[trace.source.path])
         placements.append(placement)
     seen: dict[tuple[str, int], ParsedTrace] = {}
     for trace, placement in zip(traces, placements, strict=True):
@@ -181,7 +183,20 @@ def _number(path: Path, claim: Claim | None, *, low: int) -> int | None:
     return value
 
 
-def _unplaced(trace: ParsedTrace, siblings: list[ParsedTrace], rank_map: RankMap) -> None:
+def _check_pids(path: Path, siblings: list[ParsedTrace], rank_map: RankMap) -> None:
+    """A --rank-map entry naming this report must name one of its GPU processes."""
+    pids = {t.process_id for t in siblings}
+    unknown = sorted(pid for name, pid in rank_map if name in _names(path) and pid not in pids)
+    if unknown and siblings[0].source.format == "nsys":
+        held = ", ".join(f"pid {pid}" for pid in sorted(p for p in pids if p is not None))
+        raise InputError(
+            f"{path}: --rank-map names pid {', '.join(map(str, unknown))}, which this report "
+            f"does not hold (its processes with GPU work: {held or 'none with a pid'})",
+            "Map the processes the report holds: --rank-map 'REPORT:PID=RANK,...'.",
+        )
+
+
+def _unplaced(trace: ParsedTrace, siblings: list[ParsedTrace]) -> None:
     path = trace.source.path
     if len(siblings) == 1:
         raise InputError(
@@ -197,13 +212,8 @@ def _unplaced(trace: ParsedTrace, siblings: list[ParsedTrace], rank_map: RankMap
     example = ",".join(
         f"{t.process_id if t.process_id is not None else 0}={i}" for i, t in enumerate(siblings)
     )
-    pids = {t.process_id for t in siblings}
-    unknown = sorted(
-        pid for (report, pid) in rank_map if report in _names(path) and pid not in pids
-    )
-    note = f"; --rank-map names pid {', '.join(map(str, unknown))}, not in it" if unknown else ""
     raise InputError(
         f"{path}: the report holds {len(siblings)} processes with GPU work ({listing}) "
-        f"and does not say which rank each is{note}",
+        "and does not say which rank each is",
         f"Map them with --rank-map '{path.name}:{example}' (PID=RANK for each).",
     )
