@@ -279,7 +279,7 @@ def _problem(f: Field, table: pa.Table) -> tuple[int, str] | None:
     """(first row, problem) where column ``f`` of ``table`` breaks a rule of ``f``, else None."""
     column = table.column(f.name)
     if f.not_null and column.null_count:
-        return _first(pc.is_null(column)), "is NULL, where nsys always writes a value"
+        return _first(pc.is_null(column)), "where nsys always writes a value"
     if f.low is not None and f.high is not None and column.null_count < len(column):
         low, high = pc.min_max(column).values()
         if low.as_py() < f.low or high.as_py() > f.high:
