@@ -28,7 +28,7 @@ from tracekit.ingest import nsys_sql, nsys_tables
 from tracekit.ingest.contract import Claim, ParsedTrace, Source
 from tracekit.ingest.nsys_env import env_pairs, safe_env
 from tracekit.ingest.nsys_payload import MESSAGE_SIZE_ENTRY, message_sizes
-from tracekit.ingest.nsys_sqlite import REEXPORT, ExportTables, quote_ident
+from tracekit.ingest.nsys_sqlite import EXPORT_AGAIN, REEXPORT, ExportTables, quote_ident
 from tracekit.ingest.nsys_tables import EVENT_TABLES, MAX_NS, MAX_SPAN_NS
 from tracekit.resources import queries_dir
 from tracekit.secrets import looks_secret, redact_array
@@ -332,7 +332,7 @@ def read_nsys(source: Source, sha256: str, on_progress: Callable[[int], None]) -
     except sqlite3.DatabaseError as exc:
         raise InputError(
             f"{path}: the SQLite export is truncated or damaged ({exc})",
-            "Export the report again: nsys export --type sqlite --include-blobs=true ...",
+            EXPORT_AGAIN,
         ) from exc
 
 

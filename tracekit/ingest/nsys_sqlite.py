@@ -10,8 +10,8 @@ always writes a value, numbers out of range, huge strings, an ``end`` before
 its ``start``). A damaged row stops the import with its table, column and row.
 Bulk reads go through the Arrow ADBC SQLite driver (``adbc-driver-sqlite``,
 which bundles its own SQLite): rows arrive as Arrow columns straight from C,
-with no per-row logic in Python. Small lookups (table list, metadata pairs,
-NVTX payload blobs) use the stdlib ``sqlite3`` module.
+with no per-row logic in Python. Small lookups (table list, metadata pairs, a
+bad row's stored value) use the stdlib ``sqlite3`` module.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ SQL_CASTS = (
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # Longer strings are not trace data (a kernel name, an NVTX range): 1 MiB.
 MAX_TEXT_BYTES = 1 << 20
+EXPORT_AGAIN = "Export the report again: nsys export --type sqlite --include-blobs=true ..."
 REEXPORT = (
     "Export the report again (nsys export --type sqlite --include-blobs=true REPORT.nsys-rep); "
     "an export that was edited or written by another tool must keep nsys's column types."
@@ -95,7 +96,7 @@ def open_export(path: Path) -> sqlite3.Connection:
     if not head:
         raise InputError(
             f"{path}: the file is empty (0 bytes), not an Nsight Systems export",
-            "Export the report again: nsys export --type sqlite --include-blobs=true ...",
+            EXPORT_AGAIN,
         )
     is_sqlite = head == SQLITE_MAGIC
     try:
@@ -105,7 +106,7 @@ def open_export(path: Path) -> sqlite3.Connection:
         if is_sqlite:
             raise InputError(
                 f"{path}: the SQLite export is truncated or damaged ({exc})",
-                "Export the report again: nsys export --type sqlite --include-blobs=true ...",
+                EXPORT_AGAIN,
             ) from exc
         raise InputError(
             f"{path}: not an SQLite database ({exc})",
@@ -199,7 +200,7 @@ class ExportTables:
             except (adbc_driver_manager.Error, OSError) as exc:
                 raise InputError(
                     f"{self.path}: the SQLite export is truncated or damaged ({exc})",
-                    "Export the report again: nsys export --type sqlite --include-blobs=true ...",
+                    EXPORT_AGAIN,
                 ) from exc
             if whole:
                 bad = got.column("_bad")
