@@ -116,20 +116,25 @@ class Layer:
         self.cache_k = self.qkv.new_zeros(size)
         self.cache_v = self.qkv.new_zeros(size)
 
-    def attention(self, x: torch.Tensor, positions: torch.Tensor, rotary: Rotary) -> torch.Tensor:
+    def attention(
+        self, x: torch.Tensor, start: int, positions: torch.Tensor, rotary: Rotary
+    ) -> torch.Tensor:
+        """``start``: the first position as a Python int, so the KV-cache slice
+        needs no GPU→CPU sync; ``positions`` the same positions as a tensor."""
         b, n, _ = x.shape
         q_size = self.heads * self.head_dim
         kv_size = self.kv_heads * self.head_dim
         q, k, v = (x @ self.qkv.T).split([q_size, kv_size, kv_size], dim=-1)
         q = rotary(q.view(b, n, self.heads, self.head_dim), positions)
         k = rotary(k.view(b, n, self.kv_heads, self.head_dim), positions)
-        start = int(positions[0])
         self.cache_k[:, start : start + n] = k
         self.cache_v[:, start : start + n] = v.view(b, n, self.kv_heads, self.head_dim)
-        groups = self.heads // self.kv_heads
-        keys = self.cache_k[:, : start + n].transpose(1, 2).repeat_interleave(groups, dim=1)
-        values = self.cache_v[:, : start + n].transpose(1, 2).repeat_interleave(groups, dim=1)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), keys, values, is_causal=n > 1)
+        keys = self.cache_k[:, : start + n].transpose(1, 2)
+        values = self.cache_v[:, : start + n].transpose(1, 2)
+        # SDPA shares each KV head among its query heads (no copy of the cache per layer).
+        out = F.scaled_dot_product_attention(
+            q.transpose(1, 2), keys, values, is_causal=n > 1, enable_gqa=self.heads > self.kv_heads
+        )
         out = out.transpose(1, 2).reshape(b, n, q_size) @ self.o.T
         return self.comm.all_reduce(out)
 
@@ -183,15 +188,15 @@ class Stage:
         x = x.masked_fill(outside.unsqueeze(-1), 0)
         return self.comm.all_reduce(x)
 
-    def forward(
-        self, tokens: torch.Tensor, positions: torch.Tensor, like: torch.Tensor
-    ) -> torch.Tensor | None:
+    def forward(self, tokens: torch.Tensor, start: int, like: torch.Tensor) -> torch.Tensor | None:
         """One step of this stage. ``tokens`` [batch, n] (used on the first
-        stage); returns gathered logits [batch, vocab] on the last stage's TP
-        rank 0, else None. ``like`` gives dtype and device of activations."""
+        stage) at positions ``start`` … ``start + n - 1``; returns gathered
+        logits [batch, vocab] on the last stage's TP rank 0, else None.
+        ``like`` gives dtype and device of activations."""
         layout = self.comm.layout
         b, n = tokens.shape
         hidden_shape = (b, n, self.shape.hidden)
+        positions = torch.arange(start, start + n, device=like.device)
         residual = None
         if layout.is_first_stage:
             with self.annotate.block("embedding"):
@@ -204,7 +209,7 @@ class Stage:
             with self.annotate.layer(layer.index):
                 with self.annotate.block("attention"):
                     x, residual = layer.input_norm(hidden, residual)
-                    hidden = layer.attention(x, positions, self.rotary)
+                    hidden = layer.attention(x, start, positions, self.rotary)
                 with self.annotate.block("mlp"):
                     x, residual = layer.post_norm(hidden, residual)
                     hidden = layer.mlp(x)

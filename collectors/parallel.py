@@ -61,12 +61,12 @@ class Comm:
         self.pp_group = None
         for stage in range(layout.pp):
             ranks = [layout.global_rank(stage, t) for t in range(layout.tp)]
-            group = dist.new_group(ranks)
+            group = dist.new_group(ranks, group_desc="tp")
             if stage == layout.pp_rank:
                 self.tp_group = group
         for tp_rank in range(layout.tp):
             ranks = [layout.global_rank(s, tp_rank) for s in range(layout.pp)]
-            group = dist.new_group(ranks)
+            group = dist.new_group(ranks, group_desc="pp")
             if tp_rank == layout.tp_rank:
                 self.pp_group = group
 

@@ -35,6 +35,11 @@ from tracekit.collect.supervise import FAILURE_MARK
 FAULT_ENV = "TRACEKIT_COLLECT_FAULT"
 """``<rank>:crash`` or ``<rank>:hang``: make one rank fail (used by the tests)."""
 
+
+class Refusal(RuntimeError):
+    """This host cannot run the rank as asked: logged as one line, no traceback."""
+
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MODEL_FIELDS = ("layers", "hidden", "heads", "kv_heads", "intermediate", "vocab")
 
@@ -103,9 +108,8 @@ class Generator:
         position = 0
         for step in range(args.gen_len):
             n = tokens.shape[1]
-            positions = torch.arange(position, position + n, device=self.device)
             with stage.annotate.step(step), stage.annotate.stage(layout.pp_rank):
-                logits = stage.forward(tokens, positions, self.like)
+                logits = stage.forward(tokens, position, self.like)
                 # Non-first stages only need the next step's token count, not the ids.
                 next_tokens = torch.zeros((args.batch, 1), dtype=torch.int64, device=self.device)
                 if layout.is_first_stage or logits is not None:
@@ -139,14 +143,40 @@ def versions(device: torch.device) -> dict[str, str | None]:
     }
 
 
-def pick_device(choice: str, local_rank: int, world: int) -> torch.device:
-    """cuda:(LOCAL_RANK mod visible GPUs) when asked or available, else the CPU
-    with the cores shared among the local ranks."""
+SHARE_GPUS_ENV = "TRACEKIT_SHARE_GPUS"
+"""``1``: let several local ranks share one GPU (the single-GPU check, docs/gpu.md)."""
+
+
+def pick_device(choice: str, local_rank: int | None, local_world: int) -> torch.device:
+    """cuda:LOCAL_RANK when asked or available, else the CPU with the cores
+    shared among the local ranks. Refuses (naming the fix) rather
+    than silently putting two ranks on one GPU or every rank on GPU 0."""
     if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
-        index = local_rank % torch.cuda.device_count()
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise Refusal(
+                "--device cuda was asked for but torch sees no CUDA GPU"
+                f" (torch {torch.__version__}, CUDA {torch.version.cuda}); "
+                "run `tracekit doctor`, or use --device cpu"
+            )
+        if local_rank is None:
+            if local_world > 1 and count > 1:
+                raise Refusal(
+                    "the launcher did not say this rank's local rank (LOCAL_RANK, SLURM_LOCALID,"
+                    " OMPI_COMM_WORLD_LOCAL_RANK or MPI_LOCALRANKID), so the GPU to use is"
+                    " unknown; export it, or start one rank per node"
+                )
+            local_rank = 0
+        shared = os.environ.get(SHARE_GPUS_ENV) == "1"
+        if local_rank >= count and not shared:
+            raise Refusal(
+                f"local rank {local_rank} needs GPU {local_rank} but only {count} are visible"
+                f" (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')});"
+                f" start at most {count} ranks per node, or set {SHARE_GPUS_ENV}=1 to share"
+            )
+        index = local_rank % count
         torch.cuda.set_device(index)
         return torch.device("cuda", index)
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
     return torch.device("cpu")
 
@@ -155,14 +185,20 @@ def main(argv: list[str]) -> None:
     args = parse_args(argv)
     rank = int(os.environ["RANK"])
     world = int(os.environ["WORLD_SIZE"])
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    local = os.environ.get("LOCAL_RANK")
+    local_rank = int(local) if local is not None else None
     layout = RankLayout(rank=rank, world_size=world, tp=args.tp, pp=args.pp)
-    device = pick_device(args.device, local_rank, world)
+    device = pick_device(args.device, local_rank, int(os.environ.get("LOCAL_WORLD_SIZE", world)))
     backend = args.backend
     if backend == "auto":
         backend = "nccl" if device.type == "cuda" else "gloo"
     dist.init_process_group(
-        backend, rank=rank, world_size=world, timeout=datetime.timedelta(minutes=10)
+        backend,
+        rank=rank,
+        world_size=world,
+        timeout=datetime.timedelta(minutes=10),
+        # NCCL binds the communicator to this GPU at once (no guessing from the rank)
+        device_id=device if device.type == "cuda" else None,
     )
     shape = ModelShape(
         name=args.model,
@@ -209,13 +245,30 @@ def main(argv: list[str]) -> None:
     dist.destroy_process_group()
 
 
+def synchronize(device: torch.device) -> None:
+    """Every rank here, every kernel done: called only outside the measured window."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        dist.barrier(device_ids=[device.index])
+    else:
+        dist.barrier()
+
+
 def run_profiled(
     generator: Generator, args: argparse.Namespace, device: torch.device, rank: int
 ) -> tuple[list[list[int]], float, float]:
     """``--warmup`` generations, then the measured one: the only one the
-    profiler schedule keeps, and the one inside the cudaProfilerApi range."""
+    profiler schedule keeps (exported once), and the one inside the
+    cudaProfilerApi range. The ranks synchronise before each pass, outside
+    the recorded window, so the barrier is not traced as communication."""
     nsys = args.profiler in ("nsys", "both") and device.type == "cuda"
+    if device.type == "cuda" and args.warmup < 1 and args.profiler != "none":
+        raise Refusal(
+            "--warmup 0 on CUDA would measure NCCL's lazy communicator set-up;"
+            " use --warmup 1 or more"
+        )
     prof = None
+    synchronize(device)
     if args.profiler in ("torch", "both"):
         activities = [torch.profiler.ProfilerActivity.CPU]
         if device.type == "cuda" and not nsys:
@@ -225,25 +278,27 @@ def run_profiled(
         prof = torch.profiler.profile(
             activities=activities,
             schedule=torch.profiler.schedule(
-                wait=max(args.warmup - 1, 0), warmup=min(args.warmup, 1), active=1
+                wait=max(args.warmup - 1, 0), warmup=min(args.warmup, 1), active=1, repeat=1
             ),
             record_shapes=True,
             on_trace_ready=lambda p: p.export_chrome_trace(trace),
         )
         # The schedule's warm-up -> active transition warns that events are cleared: intended.
         warnings.filterwarnings("ignore", message="Warning: Profiler clears events")
+        warnings.filterwarnings("ignore", message="Profiler won't be using warmup")
         prof.start()
     for i in range(args.warmup + 1):
         measured_pass = i == args.warmup
-        dist.barrier()
         if measured_pass:
-            # after the barrier: the peers then wait for this rank inside a collective
+            # the peers then wait for this rank inside a collective
             inject_fault(rank)
         if measured_pass and nsys:
             torch.cuda.profiler.start()
         measured = generator.run()
         if measured_pass and nsys:
             torch.cuda.profiler.stop()
+        if not measured_pass:
+            synchronize(device)
         if prof is not None:
             prof.step()
     if prof is not None:
@@ -254,8 +309,11 @@ def run_profiled(
 if __name__ == "__main__":
     try:
         main(sys.argv[1:])
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as exc:
+        if isinstance(exc, Refusal):
+            print(f"tracekit-worker: {exc}", flush=True)
+        else:
+            traceback.print_exc()
         print(FAILURE_MARK.format(rank=os.environ.get("RANK", "?"), time=time.time()), flush=True)
         sys.stderr.flush()
         # Exit now: tearing torch down with the profiler running and a broken process
