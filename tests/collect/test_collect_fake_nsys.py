@@ -18,7 +18,17 @@ from tracekit.collect.wrap import wrap
 FAKE_NSYS = """#!{python}
 import os, re, subprocess, sys
 args = sys.argv[1:]
+blobs = os.environ.get("FAKE_NSYS_BLOBS", "1") == "1"  # 0: an nsys whose export has no blobs
+if args == ["--version"]:
+    print("NVIDIA Nsight Systems version 2099.1.1-fake")
+    sys.exit(0)
+if args == ["export", "--help"]:
+    print("--type <arg>  --force-overwrite <arg>" + ("  --include-blobs <arg>" if blobs else ""))
+    sys.exit(0)
 if args[0] == "export":
+    if not blobs and any(a.startswith("--include-blobs") for a in args):
+        sys.exit("unrecognised option --include-blobs")
+    open(os.environ.get("FAKE_NSYS_CALLS", os.devnull), "a").write(" ".join(args) + "\\n")
     out = args[args.index("--output") + 1]
     open(out, "w").write("sqlite of " + args[-1])
     sys.exit(0)
@@ -73,3 +83,22 @@ def test_nsys_mode_writes_a_report_and_export_per_rank(tmp_path: Path, fake_nsys
         assert row["nsys_sqlite"] == f"rank{row['rank']}.sqlite"
         assert (out / row["nsys_sqlite"]).exists()
         assert (out / row["trace"]).exists()
+    assert manifest["versions"]["nsys_export"] == "--type sqlite --include-blobs=true"
+
+
+def test_an_nsys_without_include_blobs_still_exports_and_says_so(
+    tmp_path: Path, fake_nsys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 12: the flag is probed, the export runs without it, the
+    manifest records which."""
+    monkeypatch.setenv("FAKE_NSYS_BLOBS", "0")
+    monkeypatch.setenv("FAKE_NSYS_CALLS", str(tmp_path / "calls"))
+    out = tmp_path / "w"
+    result = wrap([sys.executable, "-c", "print('app')"], out, command_line=["t"], timeout_s=60)
+    assert result.manifest.versions.nsys_export == "--type sqlite (no blobs: not in this nsys)"
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls == [
+        f"export --type sqlite --force-overwrite=true --output {out}/rank0.sqlite "
+        f"{out}/rank0.nsys-rep"
+    ]
+    assert result.manifest.ranks[0].nsys_sqlite == "rank0.sqlite"

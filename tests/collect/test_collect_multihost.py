@@ -36,6 +36,7 @@ def test_slurm_variables_are_read_with_the_default_port() -> None:
         "SLURM_NTASKS": "8",
         "SLURM_LOCALID": "1",
         "SLURM_NTASKS_PER_NODE": "4(x2)",
+        "SLURM_STEP_ID": "0",
         "MASTER_ADDR": "gpu01",
     }
     got = detect_rank_env(env)
@@ -60,7 +61,8 @@ def test_open_mpi_and_mpich_variables_are_read() -> None:
     }
     assert detect_rank_env(ompi) == RankEnv("mpi", 2, 4, 0, 2, "h0", 777)
     mpich = {"PMI_RANK": "1", "PMI_SIZE": "2", "MASTER_ADDR": "h0"}
-    assert detect_rank_env(mpich) == RankEnv("mpi", 1, 2, 0, None, "h0", 29500)
+    assert detect_rank_env(mpich) == RankEnv("mpi", 1, 2, None, None, "h0", 29500)
+    assert "LOCAL_RANK" not in detect_rank_env(mpich).worker_env()  # not guessed as 0
 
 
 def test_torchrun_variables_win_over_slurm_ones() -> None:
@@ -77,8 +79,16 @@ def test_no_launcher_or_a_single_task_means_spawn_locally() -> None:
 
 def test_missing_master_addr_is_explained() -> None:
     with pytest.raises(TracekitError, match="MASTER_ADDR is not set") as info:
-        detect_rank_env({"SLURM_PROCID": "1", "SLURM_NTASKS": "4"})
+        detect_rank_env({"SLURM_PROCID": "1", "SLURM_NTASKS": "4", "SLURM_STEP_ID": "0"})
     assert "scontrol show hostnames" in info.value.hint
+
+
+def test_a_slurm_batch_step_of_several_tasks_outside_srun_is_refused() -> None:
+    """Issue 14 item 13: it used to wait 10 minutes in init for ranks that never start."""
+    batch = {"SLURM_PROCID": "0", "SLURM_NTASKS": "4", "SLURM_JOB_ID": "7", "MASTER_ADDR": "a"}
+    with pytest.raises(TracekitError, match="not started by srun") as info:
+        detect_rank_env(batch)
+    assert "srun tracekit collect" in info.value.hint
 
 
 @pytest.mark.slow

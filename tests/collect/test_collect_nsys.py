@@ -13,7 +13,7 @@ from tracekit.collect.wrap import wrap, wrap_commands
 from tracekit.errors import TracekitError
 
 FLAGS = (
-    "-t cuda,nvtx,osrt --cuda-graph-trace=node --trace-fork-before-exec=true "
+    "-t cuda,nvtx --cuda-graph-trace=node --trace-fork-before-exec=true "
     "--capture-range=cudaProfilerApi --capture-range-end=stop -s none --cpuctxsw=none"
 )
 

@@ -21,6 +21,7 @@ from tracekit.errors import TracekitError
 # command -> the module that registers it on the app, in help order
 COMMANDS = {
     "collect": "collect_cmd",
+    "doctor": "doctor_cmd",
     "import": "import_cmd",
     "model": "model_cmd",
     "validate": "model_cmd",

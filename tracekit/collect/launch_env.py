@@ -35,20 +35,19 @@ class RankEnv:
     launcher: str
     rank: int
     world_size: int
-    local_rank: int
+    local_rank: (
+        int | None
+    )  # None: the launcher did not say (the worker then refuses to guess a GPU)
     local_world_size: int | None
     master_addr: str
     master_port: int
 
     def worker_env(self) -> dict[str, str]:
         """The torch.distributed ``env://`` variables for the worker process."""
-        env = {
-            "RANK": str(self.rank),
-            "WORLD_SIZE": str(self.world_size),
-            "LOCAL_RANK": str(self.local_rank),
-            "MASTER_ADDR": self.master_addr,
-            "MASTER_PORT": str(self.master_port),
-        }
+        env = {"RANK": str(self.rank), "WORLD_SIZE": str(self.world_size)}
+        if self.local_rank is not None:
+            env["LOCAL_RANK"] = str(self.local_rank)
+        env |= {"MASTER_ADDR": self.master_addr, "MASTER_PORT": str(self.master_port)}
         if self.local_world_size is not None:
             env["LOCAL_WORLD_SIZE"] = str(self.local_world_size)
         return env
@@ -76,6 +75,14 @@ def detect_rank_env(env: Mapping[str, str]) -> RankEnv | None:
             continue
         if size <= 1:
             return None
+        if launcher == "slurm" and "SLURM_STEP_ID" not in env:
+            raise TracekitError(
+                f"this is a Slurm job of {size} tasks (SLURM_NTASKS={size}) but this process"
+                " was not started by srun (no SLURM_STEP_ID): it would wait for"
+                f" {size - 1} other ranks that never start.",
+                hint="Start one tracekit collect per task with `srun tracekit collect ...`, or"
+                " run it once with SLURM_NTASKS=1 to spawn the ranks on this node.",
+            )
         addr = env.get("MASTER_ADDR")
         if not addr:
             raise TracekitError(
@@ -88,7 +95,7 @@ def detect_rank_env(env: Mapping[str, str]) -> RankEnv | None:
             launcher=launcher,
             rank=rank,
             world_size=size,
-            local_rank=_int(env.get(local_var)) or 0,
+            local_rank=_int(env.get(local_var)),
             local_world_size=_int(env.get(local_size_var)),
             master_addr=addr,
             master_port=_int(env.get("MASTER_PORT")) or DEFAULT_MASTER_PORT,

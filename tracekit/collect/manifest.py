@@ -106,6 +106,7 @@ class Versions:
     cuda: str | None = None
     nccl: str | None = None
     python: str | None = None
+    nsys_export: str | None = None  # the export flags used: blobs in, or not (older nsys)
 
 
 @dataclass(frozen=True)

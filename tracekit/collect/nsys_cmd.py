@@ -10,14 +10,16 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 from tracekit.errors import TracekitError
 
+# No osrt: OS-runtime tracing adds heavy NCCL proxy-thread traffic and nothing tracekit reads.
 PROFILE_FLAGS: tuple[str, ...] = (
     "-t",
-    "cuda,nvtx,osrt",
+    "cuda,nvtx",
     "--cuda-graph-trace=node",
     "--trace-fork-before-exec=true",
 )
@@ -83,14 +85,32 @@ def profile_argv(output: str, *, capture_api: bool, nsys: str = "nsys") -> list[
     return [*argv, *QUIET_FLAGS, "-o", output, "--force-overwrite=true"]
 
 
-def export_argv(report: Path, nsys: str = "nsys", output: Path | None = None) -> list[str]:
-    """``nsys export`` of one report to ``output`` (default ``<report stem>.sqlite``), blobs in."""
+BLOBS_FLAG = "--include-blobs"
+"""Not in every nsys version: ``export_blobs`` probes for it."""
+
+
+def export_blobs(nsys: str) -> bool:
+    """Whether this ``nsys export`` takes ``--include-blobs`` (asked once, from its help)."""
+    try:
+        done = subprocess.run(
+            [nsys, "export", "--help"], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and BLOBS_FLAG in done.stdout + done.stderr
+
+
+def export_argv(
+    report: Path, nsys: str = "nsys", output: Path | None = None, *, blobs: bool = True
+) -> list[str]:
+    """``nsys export`` of one report to ``output`` (default ``<report stem>.sqlite``),
+    blobs in when ``blobs`` (NCCL message sizes come from them)."""
     return [
         nsys,
         "export",
         "--type",
         "sqlite",
-        "--include-blobs=true",
+        *([f"{BLOBS_FLAG}=true"] if blobs else []),
         "--force-overwrite=true",
         "--output",
         str(output or report.with_suffix(".sqlite")),

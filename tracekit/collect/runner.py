@@ -18,7 +18,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import tracekit
@@ -251,11 +252,13 @@ def collect(
             elapsed = time.time() - started
             build_manifest(w, out, command_line, ranks, stopped, elapsed).write(out)
         raise
+    exported = None
     if failure is None and nsys is not None:
-        export_reports(out, [c.rank for c in commands], nsys)
+        exported = export_reports(out, [c.rank for c in commands], nsys)
     manifest = None
     if writes_manifest:
         manifest = build_manifest(w, out, command_line, ranks, failure, time.time() - started)
+        manifest = replace(manifest, versions=replace(manifest.versions, nsys_export=exported))
         manifest.write(out)
     if failure is not None:
         raise TracekitError(
@@ -272,17 +275,28 @@ def failure_hint(failure: Failure) -> str:
     )
 
 
-def export_reports(out: Path, ranks: Sequence[int], nsys: str) -> None:
-    """SQLite export (with blobs) of each rank's report, next to it. A failed
-    export is noted in the rank's log; the manifest then has ``sqlite: null``."""
-    for rank in ranks:
+def export_reports(out: Path, ranks: Sequence[int], nsys: str) -> str:
+    """SQLite export of each rank's report, next to it, all at once; with blobs
+    where this nsys knows ``--include-blobs``. A failed export is noted in the
+    rank's log; the manifest then has ``sqlite: null``. Returns the flags used
+    (the manifest's ``versions.nsys_export``)."""
+    blobs = nsys_cmd.export_blobs(nsys)
+
+    def export(rank: int) -> None:
         report = out / f"rank{rank}.nsys-rep"
         if not report.exists():
-            continue
-        done = subprocess.run(nsys_cmd.export_argv(report, nsys), capture_output=True, text=True)
+            return
+        argv = nsys_cmd.export_argv(report, nsys, blobs=blobs)
+        done = subprocess.run(argv, capture_output=True, text=True)
         if done.returncode != 0:
             with (out / f"rank{rank}.log").open("a") as log:
                 log.write(f"\nnsys export failed ({done.returncode}):\n{done.stderr}")
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(ranks), os.cpu_count() or 1))) as pool:
+        list(pool.map(export, ranks))
+    return "--type sqlite " + (
+        f"{nsys_cmd.BLOBS_FLAG}=true" if blobs else "(no blobs: not in this nsys)"
+    )
 
 
 def build_manifest(

@@ -20,6 +20,7 @@ import socket
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import tracekit
@@ -107,8 +108,9 @@ def wrap(
     reports = sorted(
         (int(m.group(1)), p) for p in out.glob("rank*.nsys-rep") if (m := _REPORT_RE.search(p.name))
     )
+    exported = None
     if failure is None:
-        export_reports(out, [r for r, _ in reports], nsys)
+        exported = export_reports(out, [r for r, _ in reports], nsys)
     manifest = None
     if rank_env is None or rank_env.rank == 0:
         launcher = "local"
@@ -128,6 +130,7 @@ def wrap(
             launcher,
             time.time() - started,
         )
+        manifest = replace(manifest, versions=replace(manifest.versions, nsys_export=exported))
         manifest.write(out)
     if failure is not None:
         raise TracekitError(f"wrapped command failed: {failure.message()}", failure_hint(failure))
