@@ -149,3 +149,18 @@ def test_headless_modules_do_not_import_textual() -> None:
         "assert 'textual' not in sys.modules, 'textual imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
+
+def test_a_window_shows_the_overlap_islands_clipped(sample_con: duckdb.DuckDBPyConnection) -> None:
+    """A zoomed window holds exactly the parts of overlap_by_rank's islands inside it."""
+    start, end = analysis.rank_span(sample_con, run="tp2", rank=0)
+    t0, t1 = start + (end - start) // 3, start + (end - start) // 2
+    tl = analysis.lanes(sample_con, run="tp2", rank=0, start_ns=t0, end_ns=t1, buckets=37)
+    expected = sample_con.execute(
+        "SELECT i.cls, sum(least(i.e_ns, $t1) - greatest(i.s_ns, $t0)) "
+        "FROM _lane_islands i JOIN traces t USING (trace_id) "
+        "WHERE t.run_id = 'tp2' AND t.rank = 0 AND i.e_ns > $t0 AND i.s_ns < $t1 GROUP BY 1",
+        {"t0": t0, "t1": t1},
+    ).fetchall()
+    assert len(expected) == 2
+    assert {cls: sum(tl.busy_ns[("cpu", cls)]) for cls, _ in expected} == dict(expected)
