@@ -106,11 +106,12 @@ BAD_DB: dict[str, tuple[str, Callable[[Path], object] | None]] = {
     "random bytes": ("noise.duckdb", lambda p: p.write_bytes(random.Random(0).randbytes(8192))),
     "empty file": ("empty.duckdb", lambda p: p.write_bytes(b"")),
     "foreign duckdb": ("theirs.duckdb", _foreign_duckdb),
+    "fifo": ("pipe.duckdb", os.mkfifo),  # reading it would wait forever
 }
 
 
 def _listing(folder: Path) -> dict[str, str | None]:
-    return {p.name: digest(p) if p.is_file() else "dir" for p in sorted(folder.iterdir())}
+    return {p.name: digest(p) if p.is_file() else "other" for p in sorted(folder.iterdir())}
 
 
 # import creates a missing database (tested below)

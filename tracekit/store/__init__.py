@@ -125,7 +125,7 @@ def _check_path(path: Path, *, create: bool) -> bool:
                 "Create the folder first, or give --db a path in an existing one.",
             )
         return True
-    kind = _what_is(path)
+    kind = _what_is(path) if path.is_file() else "not a regular file"
     if kind is not None:
         raise InputError(
             f"{path}: not a DuckDB database ({kind}); tracekit leaves it untouched",
