@@ -175,6 +175,9 @@ def pick_device(choice: str, local_rank: int | None, local_world: int) -> torch.
                 f" start at most {count} ranks per node, or set {SHARE_GPUS_ENV}=1 to share"
             )
         index = local_rank % count
+        if shared and local_world > count:
+            # NCCL refuses two ranks of one host on one GPU unless their host ids differ.
+            os.environ["NCCL_HOSTID"] = f"{socket.gethostname()}-tracekit{local_rank}"
         torch.cuda.set_device(index)
         return torch.device("cuda", index)
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
