@@ -180,6 +180,16 @@ def test_a_failed_import_into_a_new_path_leaves_no_file(
     assert list(tmp_path.iterdir()) == []  # no database, no staging file
 
 
+@pytest.mark.parametrize("with_db", [True, False])
+def test_a_failed_import_leaves_no_new_dataset_folder(
+    with_db: bool, made: dict[str, Path], tmp_path: Path
+) -> None:
+    db = ["--db", tmp_path / "new.duckdb"] if with_db else []
+    proc = cli(*_clash(made), *db, "--parquet", tmp_path / "shared" / "ds")
+    assert_clean_failure(proc, "claimed twice")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_failed_import_into_a_plain_duckdb_file_adds_no_tables(
     made: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -73,25 +74,29 @@ def import_command(
         _text_name(path)
     if workers is not None and workers < 1:
         raise InputError(f"--workers {workers}: expected at least 1 parser thread")
-    if parquet is not None:
-        _dataset_folder(parquet)
-    if db is None:
-        assert parquet is not None
-        with tempfile.TemporaryDirectory(prefix=".tracekit-", dir=parquet) as scratch:
-            places.remove_if_killed(Path(scratch))
-            _import(
-                Path(scratch) / SCRATCH_DB,
-                paths,
-                run,
-                rank,
-                replace,
-                workers,
-                quiet,
-                parquet,
-                rank_map,
-            )
-    else:
-        _import(db, paths, run, rank, replace, workers, quiet, parquet, rank_map)
+    created = None if parquet is None else _dataset_folder(parquet)
+    try:
+        if db is None:
+            assert parquet is not None
+            with tempfile.TemporaryDirectory(prefix=".tracekit-", dir=parquet) as scratch:
+                places.remove_if_killed(Path(scratch))
+                _import(
+                    Path(scratch) / SCRATCH_DB,
+                    paths,
+                    run,
+                    rank,
+                    replace,
+                    workers,
+                    quiet,
+                    parquet,
+                    rank_map,
+                )
+        else:
+            _import(db, paths, run, rank, replace, workers, quiet, parquet, rank_map)
+    except BaseException:
+        if created is not None:  # a failed import leaves no dataset folder it made
+            shutil.rmtree(created, ignore_errors=True)
+        raise
 
 
 def _import(
@@ -157,17 +162,20 @@ def _text_name(path: Path) -> None:
         ) from exc
 
 
-def _dataset_folder(parquet: Path) -> None:
-    """Create the dataset folder, or say why it cannot be one."""
+def _dataset_folder(parquet: Path) -> Path | None:
+    """Create the dataset folder, or say why it cannot be one; the topmost folder made."""
     if parquet.exists() and not parquet.is_dir():
         raise InputError(
             f"{parquet}: a file, not a folder for the Parquet dataset",
             "--parquet names a folder (new, or one an earlier --parquet wrote).",
         )
+    top = next((p for p in [parquet, *parquet.parents] if p.parent.exists()), parquet)
+    created = None if parquet.exists() else top
     try:
         parquet.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{parquet}: cannot create the dataset folder ({exc.strerror})") from exc
+    return created
 
 
 def _export(db: Path, parquet: Path, runs: list[str], *, landed: bool) -> list[tuple[str, int]]:
