@@ -244,7 +244,7 @@ def test_events_without_ts_and_negative_durations_are_counted(tmp_path: Path) ->
         {"ph": "M", "name": "thread_name", "pid": 1, "tid": 1, "args": {"name": "t"}},
     ] * 3000
     path = write_kineto(tmp_path / "t.json", events)  # 1.9 MB: the first 1 MB is one piece
-    _meta, chunks = read_kineto(path, block_bytes=4096)
+    _meta, chunks = read_kineto(path, block_bytes=1 << 16)
     parts = list(chunks)
     assert len(parts) > 1
     warnings = sum((c.warnings for c in parts), Counter())
