@@ -45,6 +45,24 @@ def shard(full: torch.Tensor, dim: int, parts: int, index: int) -> torch.Tensor:
     return full.chunk(parts, dim=dim)[index].contiguous()
 
 
+def memory_estimate(
+    shape: ModelShape, tp: int, pp: int, pp_rank: int, tokens: int, batch: int, elem_bytes: int
+) -> dict[str, int]:
+    """Bytes one rank needs: its weight shards, its KV cache for ``batch`` ×
+    ``tokens`` positions, and the largest full fp32 tensor random weights draw
+    before slicing (activations of a tiny batch are left out)."""
+    hd, h, inter = shape.head_dim, shape.hidden, shape.intermediate
+    per_layer = ((shape.heads + 2 * shape.kv_heads) * hd * h + shape.heads * hd * h) // tp
+    per_layer += 3 * inter * h // tp + 2 * h
+    layers = len(layer_range(shape.layers, pp, pp_rank))
+    params = layers * per_layer
+    params += shape.vocab * h // tp if pp_rank == 0 else 0
+    params += shape.vocab * h // tp + h if pp_rank == pp - 1 else 0
+    kv = 2 * layers * batch * tokens * (shape.kv_heads // tp) * hd * elem_bytes
+    largest = max(shape.vocab * h, inter * h, shape.heads * hd * h) * 4
+    return {"weights": params * elem_bytes, "kv_cache": kv, "fp32_draw": largest}
+
+
 class RMSNorm:
     def __init__(self, weight: torch.Tensor, eps: float) -> None:
         self.weight = weight

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from annotate import Annotator
-from llama import Stage, random_weights
+from llama import Stage, memory_estimate, random_weights
 from parallel import Comm, RankLayout
 
 from tracekit.collect.presets import ModelShape
@@ -184,6 +184,46 @@ def pick_device(choice: str, local_rank: int | None, local_world: int) -> torch.
     return torch.device("cpu")
 
 
+def available_ram() -> int:
+    """MemAvailable (free plus reclaimable cache) where Linux says it, else free pages."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_memory(
+    shape: ModelShape,
+    layout: RankLayout,
+    args: argparse.Namespace,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> None:
+    """Refuse before loading when this rank's weights and KV cache cannot fit:
+    free GPU memory on CUDA, this rank's share of the available RAM on the CPU."""
+    tokens = args.prompt_len + args.gen_len
+    elem = torch.empty(0, dtype=dtype).element_size()
+    need = memory_estimate(shape, layout.tp, layout.pp, layout.pp_rank, tokens, args.batch, elem)
+    if device.type == "cuda":
+        free = torch.cuda.mem_get_info(device)[0]
+        where = f"{device} ({free / 2**30:.1f} GiB free)"
+    else:
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", layout.world_size))
+        free = available_ram() // local_world
+        where = f"this rank's share of the available RAM ({free / 2**30:.1f} GiB)"
+    total = sum(need.values())
+    if total > free:
+        parts = ", ".join(f"{k.replace('_', ' ')} {v / 2**30:.1f} GiB" for k, v in need.items())
+        raise Refusal(
+            f"rank {layout.rank} needs about {total / 2**30:.1f} GiB ({parts}) for"
+            f" {shape.name} in {args.dtype}, more than {where}; use more --tp/--pp, a"
+            " smaller --dtype, --model or --batch/--prompt-len/--gen-len"
+        )
+
+
 def main(argv: list[str]) -> None:
     args = parse_args(argv)
     rank = int(os.environ["RANK"])
@@ -213,6 +253,7 @@ def main(argv: list[str]) -> None:
     if args.dtype == "auto":
         args.dtype = "bfloat16" if device.type == "cuda" else "float32"
     dtype = DTYPES[args.dtype]
+    check_memory(shape, layout, args, device, dtype)
     if args.checkpoint is not None:
         from checkpoint import checkpoint_weights
 

@@ -77,3 +77,13 @@ def test_device_cuda_without_a_gpu_fails_clearly(tmp_path: Path) -> None:
     )
     assert_clean_failure(proc, "collection failed", "no CUDA GPU", "tracekit doctor")
     assert "ZeroDivisionError" not in proc.stderr
+
+
+def test_a_model_that_cannot_fit_is_refused_before_loading(tmp_path: Path) -> None:
+    """Item 14: the estimate (weights, KV cache, the fp32 draw) is checked before any
+    weight is allocated; llama-3.1-70b in fp32 on one rank needs about 267 GiB."""
+    pytest.importorskip("torch")
+    run = ["collect", "--model", "llama-3.1-70b", "--device", "cpu", "--gen-len", "2"]
+    proc = tk(*run, "--out", tmp_path / "run")
+    assert_clean_failure(proc, "rank 0 needs about 266.8 GiB", "weights 262.8 GiB", "--tp/--pp")
+    assert resolve_shape("llama-3.1-70b", None, {}).max_positions == 131072

@@ -86,6 +86,16 @@ PRESETS: dict[str, ModelShape] = {
             intermediate=28672,
             vocab=128256,
         ),
+        ModelShape(
+            "llama-3.1-70b",
+            layers=80,
+            hidden=8192,
+            heads=64,
+            kv_heads=8,
+            intermediate=28672,
+            vocab=128256,
+            max_positions=131072,
+        ),
     )
 }
 
