@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import duckdb
@@ -144,10 +145,34 @@ def test_payload_decoding_layout() -> None:
             nccl_blob(5)[:40],
             nccl_blob(9, schema=42),
             b"short",
+            nccl_blob(11, domain=2),
         ],
         pa.binary(),
     )
-    assert message_sizes(blobs, {(1 << 24) + 6: 8}).to_pylist() == [123, None, 77, None, None, None]
+    sizes = message_sizes(blobs, {(1, (1 << 24) + 6): 8}).to_pylist()
+    assert sizes == [123, None, 77, None, None, None, None]
+
+
+def test_schema_ids_are_per_domain() -> None:
+    """The same schemaId in two domains: each blob reads its own domain's offset."""
+    import pyarrow as pa
+
+    blobs = pa.array([nccl_blob(123, domain=1), nccl_blob(456, domain=2)], pa.binary())
+    assert message_sizes(blobs, {(1, (1 << 24) + 6): 8, (2, (1 << 24) + 6): 0}).to_pylist() == [
+        123,
+        0xC0FFEE,
+    ]
+
+
+def test_null_entry_offset_skips_the_size(tmp_path: Path, two_proc: Path) -> None:
+    """NCCL >= 2.23 payloads start with the communicator id: a NULL offset must not read 0."""
+    path = tmp_path / "null_offset.sqlite"
+    path.write_bytes(two_proc.read_bytes())
+    with closing(sqlite3.connect(path)) as con, con:
+        con.execute("UPDATE NVTX_PAYLOAD_SCHEMA_ENTRIES SET offset = NULL")
+    con = _import(tmp_path, path, rank_map=["100=0,200=1"])
+    assert _rows(con, "SELECT count(bytes) FROM events WHERE name = 'ncclAllReduce'") == [(0,)]
+    assert _rows(con, "SELECT count(msg_bytes), count(*) FROM comm_ops") == [(0, 2)]
 
 
 def test_several_processes_without_rank_is_an_error(tmp_path: Path, two_proc: Path) -> None:

@@ -237,13 +237,15 @@ class _Report:
         )
         self.db.execute(f"CREATE VIEW ev AS SELECT {cells} FROM ({union})")
 
-    def _size_offsets(self) -> dict[int, int]:
+    def _size_offsets(self) -> dict[tuple[int, int], int]:
+        """(domainId, schemaId) -> offset of the message size; NULL offsets are left out."""
         entries = self.tables.read("NVTX_PAYLOAD_SCHEMA_ENTRIES", nsys_tables.PAYLOAD_ENTRIES)
-        schemas, offsets, names = (entries[c].to_pylist() for c in ("schemaId", "offset", "name"))
+        columns = ("domainId", "schemaId", "offset", "name")
+        domains, schemas, offsets, names = (entries[c].to_pylist() for c in columns)
         return {
-            s: o or 0
-            for s, o, n in zip(schemas, offsets, names, strict=True)
-            if n == MESSAGE_SIZE_ENTRY and s is not None
+            (d, s): o
+            for d, s, o, n in zip(domains, schemas, offsets, names, strict=True)
+            if n == MESSAGE_SIZE_ENTRY and d is not None and s is not None and o is not None
         }
 
     def _nvtx(self, raw: pa.Table, offsets: dict[int, int]) -> pa.Table:

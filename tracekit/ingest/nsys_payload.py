@@ -6,9 +6,12 @@ payloadOffset u64, little-endian) followed by the payload, which begins
 ``payloadOffset`` bytes after the header and is laid out as the schema's
 entries in ``NVTX_PAYLOAD_SCHEMA_ENTRIES`` describe (``offset`` column). NCCL
 registers its schemas with an entry named ``Message size [bytes]`` (a size_t,
-8 bytes). Verified against this documented layout only: the real exports at
-hand were made without blobs. Anything that does not fit gives NULL, never a
-guess.
+8 bytes). Schema ids are per NVTX domain, so a schema is keyed by (domainId,
+schemaId). An entry whose offset the export leaves NULL is not decoded (since
+NCCL 2.23 the payload starts with an 8-byte communicator id, so offset 0 would
+read that id). Verified against this documented layout only: the real exports
+at hand were made without blobs. Anything that does not fit gives NULL, never
+a guess.
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ def _u64(data: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(data[index]).view("<u8").ravel()
 
 
-def message_sizes(blobs: pa.Array, size_offsets: dict[int, int]) -> pa.Array:
+def message_sizes(blobs: pa.Array, size_offsets: dict[tuple[int, int], int]) -> pa.Array:
     """Message size per blob (int64, NULL where absent or undecodable).
 
-    ``size_offsets`` maps a schemaId to the byte offset of its message-size
-    entry inside the payload.
+    ``size_offsets`` maps a (domainId, schemaId) to the byte offset of its
+    message-size entry inside the payload.
     """
     n = len(blobs)
     if n == 0 or not size_offsets or blobs.null_count == n:
@@ -47,14 +50,17 @@ def message_sizes(blobs: pa.Array, size_offsets: dict[int, int]) -> pa.Array:
     rows = np.nonzero(valid)[0]
     if rows.size:
         base = starts[rows]
+        domain = _u64(data, base)
         schema = _u64(data, base + 8)
         payload_size = _u64(data, base + 16)
         payload_offset = _u64(data, base + 24)
-        keys = np.array(sorted(size_offsets), dtype=np.uint64)
-        entry = np.array([size_offsets[k] for k in sorted(size_offsets)], dtype=np.uint64)
-        slot = np.clip(np.searchsorted(keys, schema), 0, len(keys) - 1)
-        known = keys[slot] == schema
-        entry_off = entry[slot]
+        keys = sorted(size_offsets)
+        key_domain = np.array([k[0] for k in keys], dtype=np.uint64)
+        key_schema = np.array([k[1] for k in keys], dtype=np.uint64)
+        entry = np.array([size_offsets[k] for k in keys], dtype=np.uint64)
+        match = (domain[:, None] == key_domain) & (schema[:, None] == key_schema)
+        known = match.any(axis=1)
+        entry_off = entry[match.argmax(axis=1)]
         limit = np.minimum(payload_size, (lengths[rows] - HEADER_BYTES).astype(np.uint64))
         fits = known & (payload_offset + entry_off + 8 <= limit)
         good = rows[fits]

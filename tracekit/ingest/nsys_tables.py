@@ -73,6 +73,7 @@ SESSION_UTC = [
 ]
 GPUS = [Field("id", I64, low=0, high=MAX_DEVICE), Field("name", STR)]
 PAYLOAD_ENTRIES = [
+    Field("domainId", I64),
     Field("schemaId", I64),
     Field("offset", I64, low=0, high=MAX_DEVICE),
     Field("name", STR),
