@@ -26,6 +26,7 @@ COMMANDS = {
     "model": "model_cmd",
     "validate": "model_cmd",
     "report": "report_cmd",
+    "export": "export_cmd",
     "rules": "rules_cmd",
     "sql": "sql_cmd",
     "tui": "tui_cmd",
