@@ -8,16 +8,20 @@ contents against SQL counts on the store it came from.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections import Counter, defaultdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import cpu, kernel, write_kineto
 from tests.robustness.conftest import tk
 from tracekit import store
 from tracekit.analysis import perfetto
+from tracekit.errors import InputError
 from tracekit.ingest.loader import import_paths
 
 PHASES = {"M", "X", "i", "s", "f"}
@@ -183,6 +187,19 @@ def test_cli_writes_and_replaces_only_its_own_file(gloo_db: Path, tmp_path: Path
     assert tk("export", "--perfetto", out, "--db", gloo_db).returncode == 0
     assert out.read_bytes() == first
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_gz_file_holds_the_same_trace(gloo_db: Path, tmp_path: Path) -> None:
+    plain, packed = tmp_path / "run.json", tmp_path / "run.json.gz"
+    for out in (plain, packed):
+        with store.open(gloo_db, read_only=True) as con:
+            perfetto.write(con, "tp2pp2", out)
+    assert gzip.decompress(packed.read_bytes()) == plain.read_bytes()
+    assert packed.stat().st_size < plain.stat().st_size / 5
+    packed.write_bytes(b"not gzip, a user's file")
+    with store.open(gloo_db, read_only=True) as con, pytest.raises(InputError, match="--force"):
+        perfetto.write(con, "tp2pp2", packed)
+    assert packed.read_bytes() == b"not gzip, a user's file"
 
 
 def test_names_are_data(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ instants, flows); this module only streams them into JSON, one Arrow batch at a 
 a run of millions of events is never one Python list. Times are written in µs with the
 ns as three exact decimals (``1234567 ns`` → ``1234.567``).
 
+A FILE ending in ``.gz`` is written gzip-compressed (both viewers open it).
+
 The file starts with ``{"otherData":{"generator":"tracekit"`` so a later export knows
 it may overwrite it; any other existing file is kept unless the caller forces it.
 """
@@ -16,12 +18,13 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import duckdb
 import orjson
 import pyarrow as pa
 from duckdb import ColumnExpression, ConstantExpression
+from isal import igzip
 
 from tracekit import __version__, places
 from tracekit.analysis._query import missing_view
@@ -116,6 +119,12 @@ def _chunks(reader: pa.RecordBatchReader, counts: dict[str, int]) -> Iterator[by
             yield b",\n".join(lines)
 
 
+def _open(path: Path, mode: str, *, gz: bool) -> IO[bytes]:
+    if gz:
+        return igzip.open(path, mode, compresslevel=1)  # type: ignore[return-value]
+    return path.open(mode)  # type: ignore[return-value]
+
+
 def _check_target(path: Path, *, force: bool) -> None:
     if path.is_dir():
         raise InputError(
@@ -129,10 +138,10 @@ def _check_target(path: Path, *, force: bool) -> None:
         )
     if path.exists() and not force:
         try:
-            with path.open("rb") as f:
+            with _open(path, "rb", gz=path.suffix == ".gz") as f:
                 ours = f.read(len(MARKER)) == MARKER
-        except OSError as exc:
-            raise InputError(f"--perfetto {path}: cannot read it ({exc.strerror})") from exc
+        except (OSError, EOFError):  # unreadable, or not gzip though named .gz: not ours
+            ours = False
         if not ours:
             raise InputError(
                 f"--perfetto {path}: the file exists and tracekit did not write it; "
@@ -153,7 +162,7 @@ def write(con: duckdb.DuckDBPyConnection, run: str, path: Path, *, force: bool =
     stage = places.staging_path(path)
     counts: dict[str, int] = {}
     try:
-        with stage.open("wb") as out:
+        with _open(stage, "wb", gz=path.suffix == ".gz") as out:
             out.write(MARKER)
             out.write(b',"version":"' + __version__.encode() + b'","run":')
             out.write(orjson.dumps(run))

@@ -17,8 +17,8 @@ def export_command(
     out: Path = typer.Option(
         ...,
         "--perfetto",
-        help="Chrome Trace Event Format JSON file to write (opens in ui.perfetto.dev and "
-        "chrome://tracing).",
+        help="Chrome Trace Event Format JSON file to write, gzipped if it ends in .gz "
+        "(opens in ui.perfetto.dev and chrome://tracing).",
     ),
     db: Path = typer.Option(..., "--db", help="tracekit DuckDB database."),
     run: str | None = typer.Option(None, "--run", help="Run to export (needed if several)."),
