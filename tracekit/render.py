@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -73,6 +74,34 @@ def _title(title: str | None) -> Text | None:
     return None if title is None else Text(title, style="table.title")
 
 
+def _width(text: str) -> int:
+    """Terminal cells the widest line of ``text`` takes."""
+    return max(cell_len(line) for line in text.split("\n"))
+
+
+def _edge(widths: Sequence[int]) -> int:
+    """Width of a table of columns this wide: one space of padding each side, a border between."""
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def fit_columns(widths: Sequence[int], room: int) -> list[int] | None:
+    """The columns to show in ``room`` cells, as indices, or None when all of them fit.
+
+    Like the ``duckdb`` CLI, values stay whole and middle columns give way to a one-cell
+    ``…`` column: the first and last columns are kept, then as many as fit from the left
+    (where the keys of a row are: rank, lane, stage, …).
+    """
+    if _edge(widths) <= room:
+        return None
+    last = len(widths) - 1
+    keep = [0]
+    for index in range(1, last):
+        if _edge([widths[i] for i in (*keep, index, last)] + [1]) > room:
+            break
+        keep.append(index)
+    return [*keep, last] if last > 0 else keep
+
+
 def print_table(
     console: Console,
     columns: Sequence[str],
@@ -86,19 +115,64 @@ def print_table(
     count: bool = True,
 ) -> None:
     """A table of ``rows``: ``headers`` renames columns, ``units`` gives a column's unit
-    (see :func:`cell`), ``right`` columns are right-aligned; then the row count."""
-    table = Table(title=_title(title), title_justify="left")
-    for name in columns:
-        justify = "right" if name in right else "left"
-        table.add_column(Text((headers or {}).get(name, name)), overflow="fold", justify=justify)
-    for row in rows:
-        table.add_row(
-            *(Text(cell(v, (units or {}).get(c))) for c, v in zip(columns, row, strict=True))
+    (see :func:`cell`), ``right`` columns are right-aligned; then the row count.
+
+    A value is never wrapped or cut. In a terminal too narrow for every column the
+    middle ones are hidden (see :func:`fit_columns`) and a note names them; written to a
+    pipe or file the table takes the width it needs (no terminal width is assumed).
+    """
+    names = [(headers or {}).get(name, name) for name in columns]
+    texts = [
+        [cell(v, (units or {}).get(c)) for c, v in zip(columns, row, strict=True)] for row in rows
+    ]
+    widths = [max([_width(n), *(_width(r[i]) for r in texts)]) for i, n in enumerate(names)]
+    shown = fit_columns(widths, console.width) if console.is_terminal else None
+    keep = list(range(len(columns))) if shown is None else shown
+    table = Table(title_justify="left")
+    for position, i in enumerate(keep):
+        if shown is not None and position > 0 and keep[position - 1] != i - 1:
+            table.add_column("…", no_wrap=True)
+        justify = "right" if columns[i] in right else "left"
+        table.add_column(Text(names[i]), no_wrap=True, justify=justify, min_width=widths[i])
+    gap = next((p for p in range(1, len(keep)) if keep[p] != keep[p - 1] + 1), None)
+    for row in texts:
+        values = [Text(row[i]) for i in keep]
+        if gap is not None:
+            values.insert(gap, Text("…"))
+        table.add_row(*values)
+    if title is not None:
+        console.print(_title(title), soft_wrap=True)
+    needed = _edge([widths[i] for i in keep] + ([1] if gap is not None else []))
+    _wide(console, needed).print(table)
+    if shown is not None:
+        hidden = [names[i] for i in range(len(columns)) if i not in keep]
+        console.print(
+            Text(
+                f"{len(hidden)} of {len(columns)} columns hidden to fit {console.width} "
+                f"columns: {', '.join(hidden)} (widen the terminal, or pipe the output, "
+                "e.g. into less -S, to see every column)",
+                style="dim",
+            ),
+            soft_wrap=True,
         )
-    console.print(table)
     if count:
         note = f"{len(rows):,} rows" + (" shown; more not shown (raise --limit)" if more else "")
         console.print(Text(note, style="dim"))
+
+
+def _wide(console: Console, needed: int) -> Console:
+    """``console``, or one writing to the same file ``needed`` cells wide where it is narrower
+    (a pipe, or a terminal narrower than the columns that must stay whole)."""
+    if needed <= console.width:
+        return console
+    return Console(
+        file=console.file,
+        width=needed,
+        color_system=console.color_system,  # type: ignore[arg-type]  # its own name, or None
+        force_terminal=console.is_terminal,
+        no_color=console.no_color,
+        legacy_windows=console.legacy_windows,
+    )
 
 
 def print_pairs(
