@@ -119,6 +119,19 @@ def test_queries_still_run(place: Path) -> None:
     assert explain.returncode == 0, explain.stderr
 
 
+def test_no_progress_bar_reaches_the_output(place: Path) -> None:
+    """DuckDB draws a progress bar on stdout for slow queries; the door turns it off for good."""
+    for con in (
+        store.connect(place / "t.duckdb", read_only=True),
+        store.connect(parquet=place / "ds", read_only=True),
+    ):
+        try:
+            setting = "SELECT current_setting('enable_progress_bar')"
+            assert con.execute(setting).fetchone() == (False,)
+        finally:
+            con.close()
+
+
 def test_a_refusal_through_the_real_cli(place: Path) -> None:
     before = _state(place)
     proc = tk("sql", "--db", place / "t.duckdb", f"COPY (SELECT 1) TO '{place}/out.csv'")

@@ -110,8 +110,6 @@ def _settings(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> None:
         con.execute("SET threads = 1")
     # Bounded memory: the INSERT into `events` and the staged threads spill beyond this.
     con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
-    # The INSERT lasts as long as the parsing; progress is the caller's to show.
-    con.execute("SET enable_progress_bar = false")
     # JSON columns travel as `arrow.json` (as the parsers hand them out): the INSERT
     # then takes them as JSON without parsing every value again to check it.
     con.execute("SET arrow_lossless_conversion = true")

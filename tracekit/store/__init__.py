@@ -158,13 +158,13 @@ def _lock_error(path: Path, read_only: bool, exc: duckdb.Error) -> InputError:
 
 def _duckdb(path: Path, *, read_only: bool, optimistic: bool = True) -> duckdb.DuckDBPyConnection:
     if read_only:  # spills (rare) go beside the database: the only place it may write
-        config = {**SAFE_CONFIG, "enable_external_access": False, "lock_configuration": True}
+        config = {**SAFE_CONFIG, "enable_external_access": False}
     else:
         config = {**WRITE_CONFIG, "temp_directory": str(places.scratch_dir() / "duckdb")}
         if not optimistic:
             config["enable_optimistic_write"] = False
     try:
-        return duckdb.connect(str(path), read_only=read_only, config=config)
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise _lock_error(path, read_only, exc) from exc
@@ -174,6 +174,18 @@ def _duckdb(path: Path, *, read_only: bool, optimistic: bool = True) -> duckdb.D
             f"{path}: not a DuckDB database or it is damaged ({_text(exc)})",
             "tracekit databases are made by `tracekit import`.",
         ) from exc
+    _quiet(con, lock=read_only)
+    return con
+
+
+def _quiet(con: duckdb.DuckDBPyConnection, *, lock: bool) -> None:
+    """No progress bar on stdout (it would land inside a report); then lock the settings.
+
+    The progress bar is a session setting, so it cannot go in the connect config.
+    """
+    con.execute("SET enable_progress_bar = false")
+    if lock:
+        con.execute("SET lock_configuration = true")
 
 
 def _check_store(con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool) -> None:
@@ -251,7 +263,7 @@ def _dataset(root: Path) -> duckdb.DuckDBPyConnection:
         attach_parquet(con, root)
         con.execute("INSERT INTO tracekit_meta VALUES ('dataset', ?)", [str(root)])
         con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
+        _quiet(con, lock=True)
     except BaseException:
         con.close()
         raise
