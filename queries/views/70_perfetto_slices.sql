@@ -1,16 +1,18 @@
 -- perfetto_slices: a run's timeline as Chrome Trace Event Format rows (what `tracekit export
--- --perfetto` writes, one JSON event per row): a process per rank, a track per thread, GPU
--- stream or GPU-annotation stream, every event as a slice, communication highlighted, and
--- flows from pipeline sends to their receives and from CPU launches to what they launched.
+-- --perfetto` writes, one JSON event per row): a process per rank, a track per thread and
+-- GPU stream, every event as a slice, communication highlighted, and flows from pipeline
+-- sends to their receives and from CPU launches to what they launched.
 -- Rows of one kind:
 --   'M'  metadata: process_name ('rank N (tp t, stage s)' where the layout is known),
 --        process_sort_index, thread_name (the thread's name from `threads`, else
---        'thread <tid>'; 'gpu<device> stream <stream>', with ' annotations' for GPU user
---        annotations, which may straddle kernels), thread_sort_index
+--        'thread <tid>'; 'gpu<device> stream <stream>'), thread_sort_index
 --   'X'  every timed event of the run; 'i' its instants (dur_ns 0, kind 'instant')
 --   's', 'f'  flow start and finish, bound to the slice they start on / end in
 -- Tracks: the process id is the rank; the track id counts the rank's tracks from 1 (CPU
--- threads, then GPU streams, then events without a thread or stream).
+-- threads, then GPU streams, then events without a thread or stream). Slices on one track
+-- must nest for the viewers, so a thread's communication ops (gloo's ranges straddle their
+-- c10d op) and a stream's GPU user annotations (they straddle kernels) get a track of
+-- their own beside it, named '<thread or stream> communication' / '... annotations'.
 -- Depends on: events, traces, threads, _rank_roles, comm_ops, collective_participants,
 --             event_labels, event_launches.
 --   run_id       VARCHAR  runs.run_id
@@ -35,29 +37,31 @@ CREATE OR REPLACE VIEW perfetto_slices AS
 WITH located AS (
     SELECT t.run_id, t.rank AS pid, e.trace_id, e.event_id, e.kind, e.name, e.ts_ns,
            e.dur_ns, e.pid AS os_pid, e.tid AS os_tid, e.device, e.stream, e.args,
+           c.op AS comm_op, c.msg_bytes,
            CASE WHEN e.device IS NOT NULL THEN 1 WHEN coalesce(e.pid, e.tid) IS NULL THEN 2
                 ELSE 0 END AS lane_group,
-           e.kind = 'gpu_user_annotation' AS gpu_annotation
+           CASE WHEN e.kind = 'gpu_user_annotation' THEN ' annotations'
+                WHEN e.device IS NULL AND c.op IS NOT NULL THEN ' communication'
+                ELSE '' END AS side
     FROM events e JOIN traces t USING (trace_id)
+    LEFT JOIN comm_ops c USING (trace_id, event_id)
 ), tracked AS MATERIALIZED (
     SELECT *,
            dense_rank() OVER (
                PARTITION BY run_id, pid
-               ORDER BY lane_group, trace_id, device, stream, gpu_annotation, os_pid, os_tid
+               ORDER BY lane_group, trace_id, device, stream, os_pid, os_tid, side
            ) AS tid
     FROM located
 ), participants AS MATERIALIZED (
     SELECT * FROM collective_participants
 ), slices AS (
-    SELECT k.*, c.op AS comm_op, c.msg_bytes, p.pg, p.instance, p.rank_op,
-           l.step, l.phase, l.stage, l.layer, l.block
+    SELECT k.*, p.pg, p.instance, p.rank_op, l.step, l.phase, l.stage, l.layer, l.block
     FROM tracked k
-    LEFT JOIN comm_ops c USING (trace_id, event_id)
     LEFT JOIN participants p USING (trace_id, event_id)
     LEFT JOIN event_labels l USING (trace_id, event_id)
 ), tracks AS (
-    SELECT DISTINCT run_id, pid, tid, trace_id, lane_group, device, stream, gpu_annotation,
-           os_pid, os_tid
+    SELECT DISTINCT run_id, pid, tid, trace_id, lane_group, device, stream, os_pid, os_tid,
+           side
     FROM tracked
 ), thread_names AS (
     SELECT trace_id, pid AS os_pid, tid AS os_tid,
@@ -108,10 +112,9 @@ UNION ALL BY NAME
 SELECT t.run_id, 'M' AS ph, t.pid, t.tid, 'thread_name' AS name,
        CASE t.lane_group
            WHEN 1 THEN 'gpu' || t.device || ' stream ' || coalesce(t.stream::VARCHAR, '?')
-               || CASE WHEN t.gpu_annotation THEN ' annotations' ELSE '' END
            WHEN 2 THEN 'events without a thread'
            ELSE coalesce(n.thread_name, 'thread ' || coalesce(t.os_tid::VARCHAR, '?')) END
-           AS meta_name
+           || t.side AS meta_name
 FROM tracks t LEFT JOIN thread_names n USING (trace_id, os_pid, os_tid)
 UNION ALL BY NAME
 SELECT run_id, 'M' AS ph, pid, tid, 'thread_sort_index' AS name, tid AS sort_index
