@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.conftest import cpu, kernel, write_kineto
@@ -72,3 +73,15 @@ def test_bad_target(two_runs: Path, tmp_path: Path, target: str) -> None:
     proc = cli("export", "--perfetto", tmp_path / target, "--db", two_runs, "--run", "a")
     assert_clean_failure(proc, str(tmp_path / target))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
+
+
+def test_database_of_an_older_tracekit(two_runs: Path, tmp_path: Path) -> None:
+    db = tmp_path / "old.duckdb"
+    db.write_bytes(two_runs.read_bytes())
+    with duckdb.connect(str(db)) as con:
+        con.execute("DROP VIEW perfetto_slices")
+    before = digest(db)
+    out = tmp_path / "run.json"
+    proc = cli("export", "--perfetto", out, "--db", db, "--run", "a")
+    assert_clean_failure(proc, str(db), "perfetto_slices", "tracekit import")
+    assert digest(db) == before and sorted(p.name for p in tmp_path.iterdir()) == ["old.duckdb"]

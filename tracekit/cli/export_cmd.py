@@ -8,8 +8,9 @@ import typer
 from rich.text import Text
 
 from tracekit import store
-from tracekit.analysis import perfetto
+from tracekit.analysis import MissingView, perfetto
 from tracekit.cli._app import app, console
+from tracekit.errors import InputError
 
 
 @app.command("export")
@@ -37,7 +38,10 @@ def export_command(
     """
     with store.open(db, read_only=True) as con:
         name = store.pick_run(con, run)
-        done = perfetto.write(con, name, out, force=force)
+        try:
+            done = perfetto.write(con, name, out, force=force)
+        except MissingView as exc:  # a database made before tracekit could export
+            raise InputError(f"{db}: {exc.message}", exc.hint) from exc
     console.print(
         Text.assemble(
             "wrote ",
