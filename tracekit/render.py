@@ -178,11 +178,16 @@ def _wide(console: Console, needed: int) -> Console:
 def print_pairs(
     console: Console, pairs: Sequence[tuple[str, str]], *, title: str | None = None
 ) -> None:
-    """A headerless two-column table of names and values, both taken literally."""
-    table = Table(title=_title(title), show_header=False, title_justify="left")
+    """A headerless two-column table of names and values, both taken literally and whole."""
+    table = Table(show_header=False)
+    for _ in range(2):
+        table.add_column(no_wrap=True)
     for name, value in pairs:
         table.add_row(Text(name), Text(value))
-    console.print(table)
+    if title is not None:
+        console.print(_title(title), soft_wrap=True)
+    widths = [max((_width(pair[i]) for pair in pairs), default=0) for i in range(2)]
+    _wide(console, _edge(widths)).print(table)
 
 
 def _json_default(value: Any) -> Any:

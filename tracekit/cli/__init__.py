@@ -77,7 +77,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
     places.sweep()
     try:
-        app()
+        app(prog_name="tracekit")
     except SystemExit:  # Click turns Ctrl+C (and so SIGTERM) into exit status 130
         if _Signals.terminated:
             err_console.print("terminated")

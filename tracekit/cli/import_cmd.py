@@ -12,7 +12,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.text import Text
 
 from tracekit import places, store
-from tracekit.cli._app import app, console
+from tracekit.cli._app import app, console, err_console
 from tracekit.errors import InputError, PartialError, TracekitError
 from tracekit.ingest.loader import ImportSummary, import_paths
 from tracekit.ingest.parquet import export_parquet
@@ -23,7 +23,9 @@ SCRATCH_DB = "import.duckdb"  # the database an import with --parquet alone goes
 
 @app.command("import")
 def import_command(
-    paths: list[Path] = typer.Argument(..., help="Trace files and folders (recursive)."),
+    paths: list[Path] = typer.Argument(
+        ..., metavar="PATH", help="Trace files and folders (recursive)."
+    ),
     db: Path | None = typer.Option(None, "--db", help="DuckDB database to create or add to."),
     parquet: Path | None = typer.Option(
         None,
@@ -120,8 +122,9 @@ def _import(
             BarColumn(),
             DownloadColumn(),
             TimeElapsedColumn(),
-            console=console,
+            console=err_console,  # stdout keeps only the summary, no line left by the bar
             transient=True,
+            disable=not err_console.is_terminal,
         ) as bar:
             task = bar.add_task("import", total=None)
             done: dict[str, int] = {}

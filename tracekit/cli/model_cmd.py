@@ -193,7 +193,7 @@ def model_cmd(
 
     Example: tracekit model --model llama-3.1-8b --tp 2 --pp 2 --prompt-len 128 --gen-len 128
 
-    Sweep: tracekit model --model llama-3.1-8b --tp 1,2,4,8 --pp 1,2,4,8 --gpus 8
+    Example (sweep): tracekit model --model llama-3.1-8b --tp 1,2,4,8 --pp 1,2,4,8 --gpus 8
     """
     if study:
         _study(fmt)
@@ -279,7 +279,10 @@ def _study(fmt: str) -> None:
 @app.command("validate")
 def validate_cmd(
     db: Annotated[Path, typer.Option("--db", help="tracekit database (from `tracekit import`).")],
-    run: Annotated[str, typer.Option("--run", help="Run id in that database.")],
+    run: Annotated[
+        str | None,
+        typer.Option("--run", help="Run id in that database (needed if it holds several)."),
+    ] = None,
     tolerance: Annotated[
         float, typer.Option("--tolerance", help="Flag ratios off by more.")
     ] = 0.05,
@@ -304,12 +307,13 @@ def validate_cmd(
     time model is fitted to the run's own calls (in sample: the times then test the
     alpha-beta form, not an independent prediction).
 
-    Example: tracekit validate --db traces.duckdb --run tp2pp2
+    Example: tracekit validate --db traces.duckdb
     """
     if fit_run_id is not None and (alpha_us is not None or beta_gbps is not None):
         raise TracekitError("give --fit-run or --alpha-us/--beta-gbps, not both")
     timing = _time_model(alpha_us, beta_gbps, None, None)
     with store.open(db, read_only=True) as con:
+        run = store.pick_run(con, run)
         if fit_run_id is not None:
             timing = fit_run(con, fit_run_id)
         result = validate(con, run, tolerance=tolerance, time_model=timing)

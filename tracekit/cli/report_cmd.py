@@ -28,6 +28,15 @@ TITLES = {
     "skew": "Cross-rank skew: arrival delay and waiting per rank",
 }
 
+TPOTS = ["tpot_ns", "manifest_tpot_ms"]
+TPOT_NOTE = (
+    "note: tpot_ms is measured from the traces' step ranges, (end of the last decode step - "
+    "end of the last prefill step) / decode steps, where a step ends when its last rank "
+    "leaves it; manifest_tpot_ms is the collector's clock on rank 0, (end-to-end - TTFT) / "
+    "(generated tokens - 1), up to the moment rank 0 holds each token. The two time "
+    "different intervals, so they differ; compare runs on one of them."
+)
+
 
 def _parse_window(window: str | None) -> tuple[int | None, int | None]:
     if window is None:
@@ -85,6 +94,8 @@ def report_command(
                     # one wide row (latency) reads better as name / value pairs
                     pairs = list(zip(shown.columns, shown.row(0), strict=True))
                     print_table(console, ["metric", "value"], pairs, title=TITLES[key])
+                    if key == "latency" and None not in df.select(TPOTS).row(0):
+                        console.print(Text(TPOT_NOTE, style="dim"))
                 else:
                     print_table(console, shown.columns, shown.rows(), title=TITLES[key])
         elif fmt == "json":

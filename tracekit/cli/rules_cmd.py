@@ -9,12 +9,14 @@ import typer
 from rich.text import Text
 
 from tracekit import rules, store
-from tracekit.cli._app import app, console
+from tracekit.cli._app import Typer, app, console
 from tracekit.render import print_table
 
-rules_app = typer.Typer(
-    help="List, extend or prune the rule tables (what counts as communication, how "
-    "annotation ranges become labels, op spellings, dtype sizes)."
+rules_app = Typer(
+    help="""List, extend or prune the rule tables (what counts as communication, how
+    annotation ranges become labels, op spellings, dtype sizes).
+
+    Example: tracekit rules list --db traces.duckdb --table comm_rules"""
 )
 app.add_typer(rules_app, name="rules")
 
