@@ -19,8 +19,9 @@
 --   ph           VARCHAR  'M' | 'X' | 'i' | 's' | 'f' (the Trace Event Format's phase)
 --   pid          INTEGER  the rank
 --   tid          BIGINT   track within the rank, 1, 2, ...; NULL for process metadata
---   name         VARCHAR  event name; metadata: process_name | process_sort_index |
---                         thread_name | thread_sort_index; flows: 'launch' | 'send_recv'
+--   name         VARCHAR  event name ('(<kind>)' where it has none); metadata:
+--                         process_name | process_sort_index | thread_name |
+--                         thread_sort_index; flows: 'launch' | 'send_recv'
 --   cat          VARCHAR  events.kind, 'communication,<kind>' for comm_ops; flows: 'flow'
 --   ts_ns        BIGINT   start, ns on the run timeline (NULL for metadata)
 --   dur_ns       BIGINT   duration, ns ('X' rows only)
@@ -90,7 +91,8 @@ WITH located AS (
     JOIN tracked r ON r.trace_id = rcv.trace_id AND r.event_id = rcv.event_id
     WHERE snd.op = 'send_recv' AND snd.rank_op = 'send'
 )
-SELECT run_id, CASE WHEN kind = 'instant' THEN 'i' ELSE 'X' END AS ph, pid, tid, name,
+SELECT run_id, CASE WHEN kind = 'instant' THEN 'i' ELSE 'X' END AS ph, pid, tid,
+       coalesce(name, '(' || kind || ')') AS name,
        CASE WHEN comm_op IS NOT NULL THEN 'communication,' || kind ELSE kind END AS cat,
        ts_ns, CASE WHEN kind <> 'instant' THEN dur_ns END AS dur_ns,
        CASE WHEN comm_op IS NOT NULL THEN 'thread_state_iowait' END AS cname,

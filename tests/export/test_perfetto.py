@@ -219,18 +219,23 @@ def test_gz_file_holds_the_same_trace(gloo_db: Path, tmp_path: Path) -> None:
 
 def test_names_are_data(tmp_path: Path) -> None:
     odd = 'all_reduce "q" \\ [/x] :x: \u2028 ünï'
+    nameless = cpu("dropped", 3.0, 1.0)
+    del nameless["name"]
     trace = write_kineto(
         tmp_path / "job" / "rank0.json",
         [
             {"ph": "M", "name": "thread_name", "pid": 100, "tid": 100, "args": {"name": odd}},
             cpu(odd, 1.0, 5.0),
             kernel("ncclDevKernel_AllReduce_Sum_f32_RING_LL(ncclDevComm*)", 2.0, 1.25),
+            nameless,
         ],
     )
     db = tmp_path / "t.duckdb"
     import_paths(db, [trace.parent])
     events = _export(db, "job", tmp_path / "odd.json")
-    assert odd in {e["name"] for e in events}
+    assert {odd, "(cpu_op)"} <= {e["name"] for e in events}  # a nameless event: its kind
+    for event in events:
+        _check_schema(event)
     assert any(e["name"] == "thread_name" and odd in e["args"]["name"] for e in events)
     (comm,) = [e for e in events if "communication" in e.get("cat", "")]
     assert (comm["ts"], comm["dur"]) == (Decimal("1.000"), Decimal("1.250"))  # from 1.0 µs
