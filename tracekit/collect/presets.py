@@ -86,18 +86,14 @@ PRESETS: dict[str, ModelShape] = {
             intermediate=28672,
             vocab=128256,
         ),
-        ModelShape(
-            "llama-3.1-70b",
-            layers=80,
-            hidden=8192,
-            heads=64,
-            kv_heads=8,
-            intermediate=28672,
-            vocab=128256,
-            max_positions=131072,
-        ),
     )
 }
+
+
+# Llama 3.1 70B: Llama 3 70B's dimensions with a 128K context.
+PRESETS["llama-3.1-70b"] = replace(
+    PRESETS["llama-3-70b"], name="llama-3.1-70b", max_positions=131072
+)
 
 
 def shape_from_hf_config(cfg: dict, name: str) -> ModelShape:
