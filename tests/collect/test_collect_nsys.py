@@ -120,7 +120,7 @@ def test_torchrun_module_and_no_python_forms() -> None:
 
 
 def test_a_rank_started_by_srun_wraps_its_own_command(tmp_path: Path) -> None:
-    env = {"SLURM_PROCID": "3", "SLURM_NTASKS": "4", "MASTER_ADDR": "n0"}
+    env = {"SLURM_PROCID": "3", "SLURM_NTASKS": "4", "SLURM_STEP_ID": "0", "MASTER_ADDR": "n0"}
     cmd = ["python", "serve.py"]
     [rank] = wrap_commands(cmd, tmp_path, capture_api=True, env=env, nsys="nsys")
     assert rank.rank == 3
