@@ -27,6 +27,8 @@ COMMANDS = {
     "validate": "model_cmd",
     "report": "report_cmd",
     "export": "export_cmd",
+    "compare": "compare_cmd",
+    "study": "study_cmd",
     "rules": "rules_cmd",
     "sql": "sql_cmd",
     "tui": "tui_cmd",
