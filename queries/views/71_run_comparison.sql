@@ -1,38 +1,53 @@
 -- run_comparison: one row per run, the runs of a store side by side (tracekit compare,
 -- tracekit study): layout and workload from the run's collect manifest (NULL for runs
--- imported without one), measured communication inside the generation steps (phases
--- 'prefill' and 'decode'; the collector's barrier outside them is left out), latency.
--- Depends on: runs, run_comm_by_op, comm_op_phases, overlap_by_phase, latency_by_run.
+-- imported without one), measured communication, latency. A run with tk:step ranges is
+-- measured inside its generation steps (phases 'prefill' and 'decode'; a barrier outside
+-- them is left out); a run without them (traces from elsewhere) over its whole trace.
+-- Depends on: runs, step_spans, comm_op_phases, overlap_by_phase, latency_by_run.
 --   run_id
 --   tp, pp, world_size    layout (runs; tp and pp NULL without a manifest)
 --   model                 model name (manifest model.name), NULL without a manifest
 --   dtype                 element type the model ran in (manifest model.dtype)
 --   batch, prompt_len, gen_len   workload (manifest workload), requests and tokens
---   calls                 BIGINT  communication calls inside the steps, all ranks
---   bytes                 BIGINT  their msg_bytes summed over all ranks, bytes
+--   backend               communication backend (manifest parallel.backend: nccl, gloo)
+--   hosts, devices        VARCHAR[]  distinct hosts and devices of the ranks (manifest ranks)
+--   torch_version, cuda_version, nccl_version, python_version   manifest versions
+--   scope                 'steps' | 'whole trace': what the measured columns cover
+--   calls                 BIGINT  communication calls in scope, all ranks
+--   bytes                 BIGINT  their msg_bytes summed over all ranks, bytes (NULL where
+--                         no call has a message size)
 --   max_rank_bytes        BIGINT  the same for the rank that moved the most, bytes
---   outside_calls         BIGINT  calls outside every step range (not counted above)
---   comm_ns               BIGINT  communication time (interval union) inside the steps of
---                         the rank with the most, ns
+--   outside_calls         BIGINT  calls outside the scope (outside every step range)
+--   comm_ns               BIGINT  communication time (interval union) in scope of the rank
+--                         with the most, ns
 --   exposed_comm_ns       BIGINT  the same rank's communication not hidden by compute, ns
 --   ttft_ns, tpot_ns, e2e_ns     latency from the step ranges (latency_by_run), ns
 --   comm_pct              DOUBLE  100 * comm_ns / e2e_ns, percent
 --   e2e_exposed_comm_pct  DOUBLE  exposed communication share of e2e (latency_by_run), percent
 CREATE OR REPLACE VIEW run_comparison AS
-WITH volume AS (
-    SELECT run_id, sum(calls)::BIGINT AS calls, sum(bytes)::BIGINT AS bytes
-    FROM run_comm_by_op WHERE phase <> 'outside' GROUP BY run_id
+WITH stepped AS (
+    SELECT DISTINCT run_id FROM step_spans
+), ops AS (
+    SELECT c.run_id, c.rank, c.msg_bytes,
+           c.phase <> 'outside' OR s.run_id IS NULL AS in_scope
+    FROM comm_op_phases c LEFT JOIN stepped s USING (run_id)
+), volume AS (
+    SELECT run_id, count(*) FILTER (WHERE in_scope) AS calls,
+           sum(msg_bytes) FILTER (WHERE in_scope) AS bytes,
+           count(*) FILTER (WHERE NOT in_scope) AS outside_calls
+    FROM ops GROUP BY run_id
 ), rank_bytes AS (
-    SELECT run_id, rank, coalesce(sum(msg_bytes), 0) AS bytes
-    FROM comm_op_phases WHERE phase <> 'outside' GROUP BY ALL
-), outside AS (
-    SELECT run_id, sum(calls)::BIGINT AS outside_calls
-    FROM run_comm_by_op WHERE phase = 'outside' GROUP BY run_id
+    SELECT run_id, max(bytes) AS max_rank_bytes
+    FROM (SELECT run_id, rank, sum(msg_bytes) AS bytes
+          FROM ops WHERE in_scope GROUP BY ALL)
+    GROUP BY run_id
 ), rank_time AS (
-    SELECT run_id, rank, sum(comm_ns) AS comm_ns, sum(exposed_comm_ns) AS exposed_comm_ns
-    FROM overlap_by_phase WHERE phase IS NOT NULL GROUP BY ALL
+    SELECT o.run_id, o.rank, sum(o.comm_ns) AS comm_ns, sum(o.exposed_comm_ns) AS exposed_ns
+    FROM overlap_by_phase o LEFT JOIN stepped s USING (run_id)
+    WHERE o.phase IS NOT NULL OR s.run_id IS NULL
+    GROUP BY ALL
 ), busiest AS (
-    SELECT run_id, max(comm_ns) AS comm_ns, max(exposed_comm_ns) AS exposed_comm_ns
+    SELECT run_id, max(comm_ns) AS comm_ns, max(exposed_ns) AS exposed_comm_ns
     FROM rank_time GROUP BY run_id
 )
 SELECT r.run_id, r.tp, r.pp, r.world_size,
@@ -41,17 +56,25 @@ SELECT r.run_id, r.tp, r.pp, r.world_size,
        TRY_CAST(r.manifest->'$.workload.batch' AS INTEGER) AS batch,
        TRY_CAST(r.manifest->'$.workload.prompt_len' AS INTEGER) AS prompt_len,
        TRY_CAST(r.manifest->'$.workload.gen_len' AS INTEGER) AS gen_len,
-       coalesce(v.calls, 0) AS calls, coalesce(v.bytes, 0) AS bytes,
-       coalesce((SELECT max(b.bytes) FROM rank_bytes b WHERE b.run_id = r.run_id), 0)::BIGINT
-           AS max_rank_bytes,
-       coalesce(o.outside_calls, 0) AS outside_calls,
+       r.manifest->>'$.parallel.backend' AS backend,
+       list_sort(list_distinct(r.manifest->>'$.ranks[*].host')) AS hosts,
+       list_sort(list_distinct(r.manifest->>'$.ranks[*].device')) AS devices,
+       r.manifest->>'$.versions.torch' AS torch_version,
+       r.manifest->>'$.versions.cuda' AS cuda_version,
+       r.manifest->>'$.versions.nccl' AS nccl_version,
+       r.manifest->>'$.versions.python' AS python_version,
+       CASE WHEN s.run_id IS NULL THEN 'whole trace' ELSE 'steps' END AS scope,
+       coalesce(v.calls, 0)::BIGINT AS calls, v.bytes::BIGINT AS bytes,
+       b.max_rank_bytes::BIGINT AS max_rank_bytes,
+       coalesce(v.outside_calls, 0)::BIGINT AS outside_calls,
        t.comm_ns::BIGINT AS comm_ns, t.exposed_comm_ns::BIGINT AS exposed_comm_ns,
        l.ttft_ns, l.tpot_ns, l.e2e_ns,
        round(100.0 * t.comm_ns / nullif(l.e2e_ns, 0), 4) AS comm_pct,
        l.e2e_exposed_comm_pct
 FROM runs r
+LEFT JOIN stepped s USING (run_id)
 LEFT JOIN volume v USING (run_id)
-LEFT JOIN outside o USING (run_id)
+LEFT JOIN rank_bytes b USING (run_id)
 LEFT JOIN busiest t USING (run_id)
 LEFT JOIN latency_by_run l USING (run_id)
-ORDER BY bytes, r.run_id;
+ORDER BY bytes NULLS LAST, r.run_id;

@@ -20,6 +20,7 @@ from tracekit.analysis.comm import (
     rank_skew,
     top_collectives,
 )
+from tracekit.analysis.compare import run_comm_by_op, run_comparison
 from tracekit.analysis.timing import (
     OVERLAP_KEYS,
     Timeline,
@@ -61,6 +62,8 @@ __all__ = [
     "rank_skew",
     "rank_span",
     "ranks",
+    "run_comm_by_op",
+    "run_comparison",
     "run_sql",
     "runs",
     "temporal_breakdown",

@@ -23,7 +23,7 @@ def _runs(runs: Sequence[str] | None) -> duckdb.Expression | None:
 def run_comparison(con: duckdb.DuckDBPyConnection, *, runs: Sequence[str] | None = None) -> Result:
     """One row per run (of ``runs``, else all): layout, workload, measured communication
     inside the steps, latency; sorted by measured bytes."""
-    return select(con, "run_comparison", where=_runs(runs), order="bytes, run_id")
+    return select(con, "run_comparison", where=_runs(runs), order="bytes NULLS LAST, run_id")
 
 
 def run_comm_by_op(con: duckdb.DuckDBPyConnection, *, runs: Sequence[str] | None = None) -> Result:

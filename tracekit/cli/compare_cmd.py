@@ -15,31 +15,9 @@ from tracekit.cli._app import app, console
 from tracekit.errors import InputError
 from tracekit.render import ns_as_ms, print_table, write_json, write_rows
 from tracekit.study.compare import Comparison, comparison
+from tracekit.study.report import MAIN, markdown_table
 
 Format = Literal["table", "json", "csv", "markdown"]
-
-SHOWN = [
-    "run_id",
-    "layout",
-    "model",
-    "dtype",
-    "batch",
-    "prompt_len",
-    "gen_len",
-    "calls",
-    "pred_calls",
-    "bytes",
-    "pred_bytes",
-    "bytes_ratio",
-    "max_rank_bytes",
-    "ttft_ns",
-    "tpot_ns",
-    "e2e_ns",
-    "comm_pct",
-    "e2e_exposed_comm_pct",
-    "model_match",
-]
-"""The columns of the table and Markdown outputs (JSON and CSV carry every column)."""
 
 
 def plot_folder(plot: Path | None) -> None:
@@ -67,19 +45,9 @@ def show(result: Comparison, fmt: str, title: str) -> None:
     if fmt == "csv":
         write_rows(sys.stdout, "csv", runs.columns, runs.rows())
         return
-    shown = ns_as_ms(runs.select(SHOWN)) if len(runs) else pl.DataFrame()
+    shown = ns_as_ms(runs.select(MAIN)) if len(runs) else pl.DataFrame()
     if fmt == "markdown":
-        with pl.Config(
-            tbl_formatting="MARKDOWN",
-            tbl_hide_column_data_types=True,
-            tbl_hide_dataframe_shape=True,
-            tbl_rows=-1,
-            tbl_cols=-1,
-            tbl_width_chars=10_000,
-            tbl_str_len=200,
-            fmt_str_lengths=200,
-        ):
-            sys.stdout.write(f"## {title}\n\n{shown}\n")
+        sys.stdout.write(f"## {title}\n\n{markdown_table(shown)}\n")
     else:
         units = {c: "bytes" for c in ("bytes", "pred_bytes", "max_rank_bytes")}
         units["bytes_ratio"] = "ratio"

@@ -15,6 +15,7 @@ from tracekit.cli.compare_cmd import Format, plot_folder, show, write_figures
 from tracekit.collect.runner import DTYPES, CollectSpec, resolve_shape
 from tracekit.errors import InputError, PartialError, TracekitError
 from tracekit.study.compare import comparison
+from tracekit.study.report import write_report
 from tracekit.study.sweep import (
     DB_NAME,
     Point,
@@ -46,12 +47,14 @@ def study_command(
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output of the comparison.")] = "table",
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Also write the figures (PNG, SVG) here.")
+        Path | None,
+        typer.Option("--plot", help="Folder for the figures (PNG, SVG); default OUT/figures."),
     ] = None,
 ) -> None:
     """Run every parallel layout of --gpus ranks (or --layouts) for each --batch,
     --prompt-len and --gen-len, each with `tracekit collect` into OUT/runs/<run>, import
-    them into OUT/study.duckdb and print the comparison (`tracekit compare`). A layout
+    them into OUT/study.duckdb, print the comparison (`tracekit compare`) and write
+    OUT/report.md, a self-contained OUT/report.html and the figures. A layout
     that fails is reported and the others still run (exit status 3); running the same
     command again skips the runs already imported.
 
@@ -105,8 +108,10 @@ def study_command(
         with store.open(db, read_only=True) as con:
             result = comparison(con, runs=[o.point.name for o in outcomes if o.status != "failed"])
         show(result, fmt, f"study {out}: {len(outcomes) - len(failed)} of {len(points)} runs")
-        if plot is not None:
-            write_figures(result, plot)
+        figures = write_figures(result, plot or out / "figures")
+        written = write_report(result, out, figures[0].parent if figures else None)
+        if fmt == "table":
+            console.print(Text("report: " + ", ".join(str(p) for p in written)))
     if failed:
         message = "; ".join(f"{o.point.name}: {o.error}" for o in failed)
         if len(failed) == len(points):

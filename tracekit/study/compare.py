@@ -83,9 +83,9 @@ def _predicted(
     exact = (pl.col("pred_count") == pl.col("meas_count")) & (
         pl.col("pred_bytes") == pl.col("meas_bytes")
     )
-    by_op = by_op.with_columns(
-        run_id=pl.lit(run_id), match=pl.when(inside).then(exact)
-    ).select(BY_OP_COLUMNS)
+    by_op = by_op.with_columns(run_id=pl.lit(run_id), match=pl.when(inside).then(exact)).select(
+        BY_OP_COLUMNS
+    )
     return summary, by_op
 
 
@@ -101,7 +101,9 @@ def comparison(con: duckdb.DuckDBPyConnection, *, runs: Sequence[str] | None = N
         if row["e2e_ns"] is None:
             notes.append("no tk:step ranges: TTFT, TPOT, end-to-end and shares unknown")
         if row["calls"] == 0:
-            notes.append("no communication inside step ranges")
+            notes.append("no communication calls")
+        elif row["bytes"] is None:
+            notes.append("no message sizes: bytes unknown")
         if by_op is not None:
             parts.append(by_op)
             match = by_op["match"].drop_nulls()
@@ -110,6 +112,7 @@ def comparison(con: duckdb.DuckDBPyConnection, *, runs: Sequence[str] | None = N
             summary["model_match"] = None
         rows.append(
             {
+                "run_id": row["run_id"],
                 "layout": _layout(row["tp"], row["pp"]),
                 **row,
                 **summary,
@@ -128,4 +131,3 @@ def comparison(con: duckdb.DuckDBPyConnection, *, runs: Sequence[str] | None = N
         )
     by_op_all = pl.concat(parts) if parts else pl.DataFrame(schema=BY_OP_SCHEMA)
     return Comparison(table, by_op_all)
-

@@ -71,6 +71,7 @@ def bytes_by_op(result: Comparison, out_dir: Path) -> list[Path]:
         for xi, total in zip(x, bottom, strict=True):
             ax.text(xi + side, total, f"{total:,.1f}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, labels(runs), rotation=20, ha="right")
+    ax.margins(y=0.1)
     ax.set_ylabel("payload bytes, all ranks (kB)")
     ax.set_title("Communication volume by collective: measured (solid) vs model (hatched)")
     ax.legend(title="collective", fontsize=8)
@@ -122,8 +123,14 @@ def volume_vs_length(result: Comparison, out_dir: Path) -> list[Path]:
         ax.plot(gen, [b / 1e3 for b in part["bytes"]], "o-", color=f"C{i}", label=layout)
         ax.plot(gen, [(b or 0) / 1e3 for b in part["pred_bytes"]], "--", color=f"C{i}")
         for g, b in zip(gen, part["bytes"], strict=True):
-            ax.annotate(f"{b / 1e3:,.1f}", (g, b / 1e3), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")
+            ax.annotate(
+                f"{b / 1e3:,.1f}",
+                (g, b / 1e3),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+    ax.set_xticks(sorted(set(runs["gen_len"].to_list())))
     ax.set_xlabel("output length Sd (tokens)")
     ax.set_ylabel("payload bytes, all ranks (kB)")
     ax.set_title("Communication volume vs output length (measured; model dashed)")
