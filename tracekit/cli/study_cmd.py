@@ -63,11 +63,12 @@ def study_command(
     if dtype not in ("auto", *DTYPES):
         raise InputError(f"--dtype must be one of auto, {', '.join(DTYPES)}, not {dtype!r}")
     plot_folder(plot)
+    say = console if fmt == "table" else err_console  # stdout stays one document
     pairs = parse_layouts(layouts, gpus)
     shape = resolve_shape(model, None, {})
     same = study_shape(shape, pairs)
     if same != shape:
-        console.print(
+        say.print(
             Text(
                 f"{shape.name}: {shape.kv_heads} KV heads do not split over every TP degree; "
                 f"every layout runs with {same.kv_heads} (docs/study.md)",
@@ -89,7 +90,6 @@ def study_command(
         device=device,
         backend=backend,
     )
-    say = console if fmt == "table" else err_console  # stdout stays one document
 
     def progress(index: int, point: Point, what: str) -> None:
         say.print(Text(f"[{index + 1}/{len(points)}] {point.name}: {what}"))
