@@ -97,3 +97,31 @@ def test_option_choices_are_checked_by_the_cli(
     result = runner.invoke(app, [command, *db, *rest], env={"COLUMNS": "200"})
     assert result.exit_code == 2, result.output
     assert "is not one of" in result.output and choices in result.output
+
+
+def test_unlabelled_sections_are_named_once(tmp_path: Path) -> None:
+    t = Trace(rank=0, world_size=1)  # no annotation ranges: no step, stage, layer or phase
+    t.kernel("gemm", 100, 40, launch_ts=1)
+    t.kernel(AR, 120, 60, stream=13, launch_ts=10)
+    db = import_traces(tmp_path / "u.duckdb", tmp_path / "u", [t], run="bare")
+    doc = json.loads(runner.invoke(app, ["report", "--db", str(db), "--format", "json"]).stdout)
+    body = doc["sections"]
+    assert body["latency"] == [] and {r["layer"] for r in body["layers"]} == {None}
+    result = runner.invoke(app, ["report", "--db", str(db)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    for title in ("Latency", "Per pipeline stage", "Per layer", "Per phase"):
+        assert title not in out
+    assert "Per rank" in out and "Top collective instances" in out
+    assert out.count("not shown: latency, stages, layers, phases.") == 1
+    assert "has no step, stage, layer or phase labels" in out
+    assert "latency would have no steps and stages, layers, phases would be one" in out
+    assert "tracekit rules add my_labels.csv" in out and "--table label_rules" in out
+
+
+def test_labelled_sections_stay(small_db: Path) -> None:
+    result = runner.invoke(app, ["report", "--db", str(small_db)], env={"COLUMNS": "200"})
+    out = " ".join(result.stdout.split())
+    assert "Latency" in out and "Per layer" in out and "Per phase" in out
+    assert "not shown: stages. Run small has no stage labels" in out
+    assert "so stages would be one unlabelled row per rank (as Per rank)." in out

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
+import polars as pl
 import typer
 from rich.text import Text
 
@@ -36,6 +37,38 @@ TPOT_NOTE = (
     "(generated tokens - 1), up to the moment rank 0 holds each token. The two time "
     "different intervals, so they differ; compare runs on one of them."
 )
+
+LABELS = {"latency": "step", "stages": "stage", "layers": "layer", "phases": "phase"}
+"""The label each section is broken down by (latency: the step ranges)."""
+
+
+def _unlabelled(key: str, df: pl.DataFrame) -> bool:
+    """A section whose label the run's traces do not carry: no steps, or its label all NULL."""
+    if key == "latency":
+        return df.height == 0
+    return key in LABELS and df.height > 0 and df[LABELS[key]].null_count() == df.height
+
+
+def _empty(keys: list[str]) -> str:
+    """What the unlabelled sections would show."""
+    rows = [k for k in keys if k != "latency"]
+    parts = ["latency would have no steps"] if "latency" in keys else []
+    if rows:
+        parts.append(f"{', '.join(rows)} would be one unlabelled row per rank (as Per rank)")
+    return " and ".join(parts)
+
+
+def _missing_labels(run: str, db: Path, keys: list[str]) -> str:
+    *most, last = dict.fromkeys(LABELS[k] for k in keys)
+    labels = f"{', '.join(most)} or {last}" if most else last
+    return (
+        f"not shown: {', '.join(keys)}. Run {run} has no {labels} labels: none of its "
+        f"annotation ranges (NVTX, record_function) matches a label rule, so {_empty(keys)}. "
+        "To get them, annotate the work with tk:step=N phase=prefill|decode, "
+        "tk:stage=N and tk:layer=N ranges (tracekit collect does; docs/collect.md), or map "
+        "the range names the traces do have with label rules: tracekit rules add "
+        f"my_labels.csv --db {db} --table label_rules (docs/analyses.md, Attribution)."
+    )
 
 
 def _parse_window(window: str | None) -> tuple[int | None, int | None]:
@@ -88,7 +121,10 @@ def report_command(
             console.print(
                 Text.assemble(("tracekit report", "bold"), "  run ", (name, "cyan"), f"  ({db})")
             )
+            unlabelled = [key for key, df in sections.items() if _unlabelled(key, df)]
             for key, df in sections.items():
+                if key in unlabelled:
+                    continue
                 shown = ns_as_ms(df)
                 if shown.height == 1 and shown.width > 8:
                     # one wide row (latency) reads better as name / value pairs
@@ -98,6 +134,8 @@ def report_command(
                         console.print(Text(TPOT_NOTE, style="dim"))
                 else:
                     print_table(console, shown.columns, shown.rows(), title=TITLES[key])
+            if unlabelled:
+                console.print(Text(_missing_labels(name, db, unlabelled), style="yellow"))
         elif fmt == "json":
             body = {key: df.to_dicts() for key, df in sections.items()}
             write_json(sys.stdout, {"run_id": name, "sections": body})
