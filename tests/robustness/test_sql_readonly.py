@@ -163,3 +163,19 @@ def test_the_tui_connection_refuses(name: str, place: Path) -> None:
     finally:
         con.close()
     assert _state(place) == before
+
+
+def test_two_read_only_connections_to_one_file(place: Path) -> None:
+    """The TUI beside another reader in one process: the second shares the first's locked
+    configuration (one DuckDB instance per file) and opens."""
+    first = store.connect(place / "t.duckdb", read_only=True)
+    try:
+        second = store.connect(place / "t.duckdb", read_only=True)
+        try:
+            assert second.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+            with pytest.raises(duckdb.Error):
+                second.execute("SET enable_external_access = true")
+        finally:
+            second.close()
+    finally:
+        first.close()

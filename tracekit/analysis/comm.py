@@ -40,7 +40,9 @@ def comm_summary(con: duckdb.DuckDBPyConnection, *, run: str | None = None) -> R
 
 
 _SIZE = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-_TERM = re.compile(r"^(op|rank|layer|stream_lane|bytes|name)(>=|<=|=|>|<|~)(.+)$")
+_TERM = re.compile(r"^([A-Za-z_]+)(>=|<=|=|>|<|~)(.+)$")
+_KEYS = ("op", "rank", "layer", "stream_lane", "bytes", "name")
+_KEYS_HINT = "Keys: op=, rank=, layer=, stream_lane=, name= / name~, bytes>= / bytes<= (e.g. 1M)."
 
 
 def _parse_size(text: str) -> int:
@@ -53,13 +55,15 @@ def _parse_size(text: str) -> int:
 @dataclass(frozen=True)
 class OpFilter:
     """Which communication ops to list: any of ``ops``/``ranks``/``layers``, one stream lane, a
-    name substring (case-insensitive), a message-size range in bytes (inclusive)."""
+    name (``name_exact``: the whole name, else a substring, case-insensitive; both literal,
+    ``%`` and ``_`` are no wildcards), a message-size range in bytes (inclusive)."""
 
     ops: tuple[str, ...] = ()
     ranks: tuple[int, ...] = ()
     layers: tuple[int, ...] = ()
     stream_lane: str | None = None
     name: str | None = None
+    name_exact: bool = False
     bytes_min: int | None = None
     bytes_max: int | None = None
 
@@ -70,11 +74,10 @@ class OpFilter:
         for term in text.split():
             match = _TERM.match(term.lower() if not term.startswith("name") else term)
             if not match:
-                raise InputError(
-                    f"filter {term!r}: expected KEY=VALUE",
-                    "Keys: op=, rank=, layer=, stream_lane=, name~, bytes>= / bytes<= (e.g. 1M).",
-                )
+                raise InputError(f"filter {term!r}: expected KEY=VALUE", _KEYS_HINT)
             key, cmp, value = match.groups()
+            if key not in _KEYS:
+                raise InputError(f"filter {term!r}: unknown key {key}", _KEYS_HINT)
             try:
                 if key in ("rank", "layer") and cmp == "=":
                     found[key + "s"] = tuple(int(v) for v in value.split(","))
@@ -83,7 +86,7 @@ class OpFilter:
                 elif key == "stream_lane" and cmp == "=":
                     found["stream_lane"] = value
                 elif key == "name" and cmp in ("=", "~"):
-                    found["name"] = value
+                    found["name"], found["name_exact"] = value, cmp == "="
                 elif key == "bytes" and cmp in (">=", ">", "<=", "<", "="):
                     size = _parse_size(value)
                     if cmp in (">=", ">", "="):
@@ -104,7 +107,9 @@ class OpFilter:
                 where = where & col(column).isin(*map(ConstantExpression, values))
         if self.stream_lane:
             where = where & (col("stream_lane") == ConstantExpression(self.stream_lane))
-        if self.name:
+        if self.name and self.name_exact:
+            where = where & (col("name") == ConstantExpression(self.name))
+        elif self.name:
             lowered = FunctionExpression("lower", col("name"))
             needle = ConstantExpression(self.name.lower())
             where = where & FunctionExpression("contains", lowered, needle)

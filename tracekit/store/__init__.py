@@ -181,8 +181,12 @@ def _duckdb(path: Path, *, read_only: bool, optimistic: bool = True) -> duckdb.D
 def _quiet(con: duckdb.DuckDBPyConnection, *, lock: bool) -> None:
     """No progress bar on stdout (it would land inside a report); then lock the settings.
 
-    The progress bar is a session setting, so it cannot go in the connect config.
+    The progress bar is a session setting, so it cannot go in the connect config. A second
+    connection to a file this process holds open read-only shares its locked
+    configuration (DuckDB keeps one instance per file), so it sets nothing.
     """
+    if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+        return
     con.execute("SET enable_progress_bar = false")
     if lock:
         con.execute("SET lock_configuration = true")

@@ -138,12 +138,14 @@ class TimelineView(Widget, can_focus=True):
         tl = self.data
         centre = tl.start_ns + self.cursor * tl.bucket_ns + tl.bucket_ns // 2
         half = max(int((tl.end_ns - tl.start_ns) * factor / 2), self.buckets // 2 + 1)
-        self.cursor = self.buckets // 2
-        self.post_message(self.WindowRequested(centre - half, centre + half))
+        start = max(centre - half, 0)  # near the start the window starts at 0, never before
+        self.cursor = (centre - start) * self.buckets // (2 * half)
+        self.post_message(self.WindowRequested(start, start + 2 * half))
 
     def action_pan(self, fraction: float) -> None:
         if self.data:
             shift = int((self.data.end_ns - self.data.start_ns) * fraction)
+            shift = max(shift, -self.data.start_ns)  # not before the run's time 0
             self.post_message(
                 self.WindowRequested(self.data.start_ns + shift, self.data.end_ns + shift)
             )

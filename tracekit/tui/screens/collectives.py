@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
@@ -54,6 +55,7 @@ class CollectivesScreen(BaseScreen):
         self.flt = analysis.OpFilter()
         self.page: analysis.Result | None = None
         self.shown: tuple[Any, ...] = ()
+        self.refocus = False  # Enter in the filter: focus the table once it has loaded
 
     def compose_body(self) -> Iterable[Any]:
         yield Input(
@@ -61,6 +63,9 @@ class CollectivesScreen(BaseScreen):
             id="filter",
         )
         yield DataTable(id="collectives", cursor_type="cell", zebra_stripes=True)
+        yield Static(
+            "Enter on a row shows the op whole.", id="op-details", classes="status", markup=False
+        )
         yield Static("", id="status", classes="status", markup=False)
 
     def on_screen_resume(self) -> None:
@@ -103,23 +108,43 @@ class CollectivesScreen(BaseScreen):
         fill_table(table, message.result, columns=analysis.OP_COLUMNS)
         note = count_note(message.result, message.seconds, offset=self.row_offset)
         self.query_one("#status", Static).update(note + "  ([ ] pages, s sorts, / filters)")
+        self._focus_table()
 
     def on_query_failed(self, message: QueryFailed) -> None:
         self.query_one(DataTable).loading = False
         self.show_error("#status", message.error)
+        self._focus_table()
 
-    def _apply_filter(self, text: str) -> None:
+    def _apply_filter(self, text: str) -> bool:
+        """Filter by ``text``; False (and the error shown) where it does not parse."""
         try:
             self.flt = analysis.OpFilter.parse(text)
         except TracekitError as exc:
             self.show_error("#status", str(exc))
-            return
+            return False
         self.row_offset = 0
         self.reload()
+        return True
+
+    def _focus_table(self) -> None:
+        if self.refocus:
+            self.refocus = False
+            self.query_one(DataTable).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._apply_filter(event.value)
-        self.query_one(DataTable).focus()
+        """Apply the filter and go back to the table (once it has loaded: a loading table
+        takes no focus); a filter in error keeps the focus, to be mended."""
+        self.refocus = self._apply_filter(event.value)
+
+    def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
+        """Enter on a row: the op's every column, the name whole (the table cuts it)."""
+        op = self._cursor_op()
+        if op is None:
+            return
+        parts: list[str | tuple[str, str]] = []
+        for name in analysis.OP_COLUMNS:
+            parts += [(fmt.header(name), "b"), " ", fmt.cell(name, op[name]), "  "]
+        self.query_one("#op-details", Static).update(Text.assemble(*parts))
 
     def action_edit_filter(self) -> None:
         self.query_one(Input).focus()

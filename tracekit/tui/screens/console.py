@@ -19,6 +19,11 @@ STARTER = (
     "ORDER BY exposed_comm_ns DESC\n"
 )
 
+KEYS = (
+    "In the editor every key types (1-7, ? and q too); Esc goes to the results, where "
+    "1-7, ? and q work; Shift+Tab comes back to the editor."
+)
+
 
 class ConsoleScreen(BaseScreen):
     MODE = "sql"
@@ -58,7 +63,7 @@ class ConsoleScreen(BaseScreen):
         )
         yield Static("", id="error", classes="status", markup=False)
         yield DataTable(id="results", zebra_stripes=True)
-        yield Static("", id="status", classes="status", markup=False)
+        yield Static(KEYS, id="status", classes="status", markup=False)
 
     def on_screen_resume(self) -> None:
         self.set_context(

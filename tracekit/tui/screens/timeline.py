@@ -52,6 +52,9 @@ def describe(event: dict[str, Any]) -> Table:
     return table
 
 
+HINT = "Enter (or a click) on a cell shows its event."
+
+
 class TimelineScreen(BaseScreen):
     MODE = "timeline"
     AUTO_FOCUS = "TimelineView"
@@ -72,9 +75,12 @@ class TimelineScreen(BaseScreen):
     def compose_body(self) -> Iterable[Any]:
         yield TimelineView(id="timeline")
         with VerticalScroll(id="details-box"):
-            yield Static(
-                "Enter (or a click) on a cell shows its event.", id="details", markup=False
-            )
+            yield Static(HINT, id="details", markup=False)
+
+    def _forget_event(self) -> None:
+        """Another rank or window: the event shown (or still loading) no longer applies."""
+        self.workers.cancel_group(self, "detail")
+        self.query_one("#details", Static).update(HINT)
 
     def on_screen_resume(self) -> None:
         request = self.tk.timeline_request
@@ -82,6 +88,7 @@ class TimelineScreen(BaseScreen):
             self.tk.timeline_request = None
             self.rank, start, end = request
             self.window = (start, end) if start is not None and end is not None else None
+            self._forget_event()
         elif self.shown is None or self.shown[0] != self.tk.run_id:
             self.rank, self.window = self.tk.rank or 0, None
         self.call_after_refresh(self.reload)
@@ -148,9 +155,11 @@ class TimelineScreen(BaseScreen):
 
     def action_rank(self, step: int) -> None:
         self.rank = max(0, self.rank + step)
+        self._forget_event()
         self.reload()
 
     def action_reset(self) -> None:
         self.window = None
         self.shown = None
+        self._forget_event()
         self.reload()
