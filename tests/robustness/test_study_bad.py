@@ -36,3 +36,10 @@ def test_plot_is_a_file(tmp_path: Path) -> None:
     assert not out.exists()
     db = tmp_path / "nothing.duckdb"
     assert_clean_failure(cli("compare", "--db", db, "--plot", plot), "--plot")
+
+
+def test_out_is_a_file(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    out.write_text("a file")
+    assert_clean_failure(cli("study", "--out", out, "--gen-len", "2"), "--out", str(out))
+    assert out.read_text() == "a file"

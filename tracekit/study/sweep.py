@@ -125,7 +125,13 @@ def run_study(
     (index, point, 'collecting' | 'importing' | 'skipped') as the study goes.
     """
     db = out / DB_NAME
-    (out / "runs").mkdir(parents=True, exist_ok=True)
+    try:
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"--out {out}: cannot make the study folder there ({exc.strerror})",
+            "Pass a new folder, or the folder of an earlier study to resume it.",
+        ) from exc
     done = _imported(db)
     outcomes = []
     for index, point in enumerate(points):
