@@ -10,7 +10,12 @@
 --   rule_id      comm_rules row that classified it
 --   op           all_reduce | all_gather | reduce_scatter | broadcast | reduce | gather |
 --                scatter | all_to_all | send | recv | send_recv | barrier
---                (the `Collective name` arg wins over the kernel name: it tells send from recv)
+--                (the `Collective name` arg wins over the kernel name: it tells send from recv).
+--                A kernel whose name says only send_recv (NCCL runs all-to-all, scatter,
+--                gather, send and recv as SendRecv kernels) takes the op of the innermost
+--                NCCL range naming one of these five that encloses its launching CUDA
+--                call on the same thread: torch's `nccl:<op>` (e.g. nccl:all_to_all,
+--                nccl:send) or NCCL's own NVTX range `nccl<Op>` (ncclSend, ncclRecv)
 --   algorithm    RING | TREE | NVLS | ... (from the kernel name), or NULL
 --   protocol     LL | LL128 | SIMPLE (the kernel name's; see docs), or NULL
 --   reduction    Sum | Max | ... or NULL
@@ -53,17 +58,26 @@ WITH classified AS (
     LEFT JOIN events p
       ON p.trace_id = cl.trace_id AND p.external_id = cl.external_id
      AND p.kind = 'cpu_op' AND p.name = 'record_param_comms' AND cl.kind = 'kernel'
+), aliases AS (
+    SELECT DISTINCT lower(alias) AS alias, op FROM comm_op_aliases
 ), payload AS (
-    -- nsys: message size from the NVTX payload of a range enclosing the launching call
-    SELECT k.trace_id, k.event_id, arg_max(a.bytes, a.ts_ns) AS nvtx_bytes
+    -- ranges enclosing the launching call: the message size of an NVTX payload (nsys) and
+    -- the op of an NCCL range (nccl:<op> of torch, nccl<Op> of NCCL's NVTX)
+    SELECT k.trace_id, k.event_id,
+           arg_max(a.bytes, a.ts_ns) FILTER (WHERE a.bytes IS NOT NULL) AS nvtx_bytes,
+           arg_max(o.op, a.ts_ns) FILTER (WHERE o.op IS NOT NULL) AS range_op
     FROM classified k
     JOIN events r
       ON r.trace_id = k.trace_id AND r.correlation = k.correlation
      AND r.kind IN ('cuda_runtime', 'cuda_driver')
     JOIN events a
       ON a.trace_id = r.trace_id AND a.pid IS NOT DISTINCT FROM r.pid AND a.tid = r.tid
-     AND a.kind = 'user_annotation' AND a.bytes IS NOT NULL
+     AND a.kind = 'user_annotation' AND (a.bytes IS NOT NULL OR starts_with(a.name, 'nccl'))
      AND a.ts_ns <= r.ts_ns AND r.ts_ns < a.ts_ns + a.dur_ns
+    LEFT JOIN aliases o
+      ON o.alias = lower(CASE WHEN starts_with(a.name, 'nccl:') THEN a.name[6:]
+                              WHEN starts_with(a.name, 'nccl') THEN a.name[5:] END)
+     AND o.op IN ('all_to_all', 'scatter', 'gather', 'send', 'recv')
     WHERE k.kind = 'kernel' AND k.correlation IS NOT NULL
     GROUP BY k.trace_id, k.event_id
 ), resolved AS (
@@ -76,17 +90,18 @@ WITH classified AS (
                                  AS BIGINT)
                     END) AS in_n,
            coalesce(l.out_nelems, l.p_out) AS out_n,
-           p.nvtx_bytes
+           p.nvtx_bytes, p.range_op
     FROM linked l
     LEFT JOIN payload p USING (trace_id, event_id)
 ), typed AS (
-    SELECT r.*,
-           coalesce(a.op, lower(regexp_replace(r.op_spelling, '([a-z])([A-Z])', '\1_\2', 'g')))
-               AS op_r,
+    SELECT r.* EXCLUDE (range_op),
+           CASE WHEN coalesce(a.op, r.op_spelling) = 'send_recv'
+                THEN coalesce(r.range_op, 'send_recv')
+                ELSE coalesce(a.op, lower(regexp_replace(r.op_spelling, '([a-z])([A-Z])',
+                                                         '\1_\2', 'g'))) END AS op_r,
            s.bytes AS elem_bytes
     FROM resolved r
-    LEFT JOIN (SELECT DISTINCT lower(alias) AS alias, op FROM comm_op_aliases) a
-           ON a.alias = lower(r.op_spelling)
+    LEFT JOIN aliases a ON a.alias = lower(r.op_spelling)
     LEFT JOIN (SELECT lower(dtype) AS dtype, max(bytes) AS bytes FROM dtype_sizes GROUP BY 1) s
            ON s.dtype = lower(r.dtype_r)
 )

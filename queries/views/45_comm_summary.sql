@@ -7,21 +7,29 @@
 -- gives no size.
 -- Private helper defined here:
 --   _comm_groups: every comm_ops row with the process group used to match it across ranks
---     pg          the trace's pg_name where it has one; otherwise (gloo, old NCCL traces)
---                 derived from the layout (_rank_roles): send/recv -> the pipeline pair
+--     op          comm_ops.op; a send_recv kernel (no NCCL range named its op) takes its
+--                 direction from the innermost block range (label_rules key 'block', e.g.
+--                 tracekit collect's tk:block) around its launching CUDA call: pp_send ->
+--                 send, pp_recv -> recv, sample -> send on the last stage and recv on the
+--                 first, lm_head -> gather (the logits gather)
+--     pg          where the run's layout is known (runs.tp, else the rank_layout rows a
+--                 user added; _rank_roles), every send/recv -> the pipeline pair
 --                 'p2p:<src>-><dst>' (src stage s, tp rank t sends to stage s+1, same t,
---                 wrapping around), barrier -> 'world', other collectives -> the TP group
---                 'tp<pp_rank>' when the run's tp is known (runs.tp, else the
---                 rank_layout rows a user added); else 'world'
+--                 wrapping around), whatever group the trace names; otherwise the trace's
+--                 pg_name where it has one; otherwise barrier -> 'world', other
+--                 collectives -> the TP group 'tp<pp_rank>' when tp is known, else 'world'
 --     group_size  pg size: the trace's Group size / Process Group Ranks, 2 for p2p pairs,
 --                 the TP degree for TP groups, else the run's (or traces') world size
 --     peer_rank   the other end of a derived p2p pair (NULL otherwise)
 --     match_op    op used for matching: 'send_recv' for the two ends of a derived pair
 --     msg_bytes   comm_ops.msg_bytes, or for an all_gather that only states its input,
 --                 in_bytes x group_size
---     call_k      the op's instance number: seq where the trace has one, else its 0-based
---                 order among the trace's ops of the same (pg, op), by start time
--- Depends on: comm_ops, _rank_roles, rank_layout, runs, traces, rank_at, busbw_factor.
+--     call_k      the op's instance number: for a p2p pair the 0-based order among the
+--                 trace's ops of the same (pg, op) by start time (the k-th send src->dst
+--                 pairs with the k-th recv dst<-src); else seq where the trace has one,
+--                 else that order
+-- Depends on: comm_ops, events, label_rules, _rank_roles, rank_layout, runs, traces,
+--             rank_at, busbw_factor.
 --   run_id, rank      the rank
 --   op                comm_ops.op
 --   size_bucket       '[8.0 KiB, 16.0 KiB)' style label, or 'unknown'
@@ -37,33 +45,66 @@ WITH world AS (
     SELECT t.run_id, coalesce(max(r.world_size), max(t.world_size), count(DISTINCT t.rank))
                AS world_size
     FROM traces t LEFT JOIN runs r USING (run_id) GROUP BY t.run_id
+), launches AS MATERIALIZED (
+    -- the launching CUDA call of each send_recv kernel
+    SELECT c.trace_id, c.event_id, r.pid, r.tid, r.ts_ns
+    FROM comm_ops c
+    JOIN events k ON k.trace_id = c.trace_id AND k.event_id = c.event_id
+    JOIN events r
+      ON r.trace_id = k.trace_id AND r.correlation = k.correlation
+     AND r.kind IN ('cuda_runtime', 'cuda_driver')
+    WHERE c.op = 'send_recv' AND c.kind = 'kernel'
+), enclosing AS MATERIALIZED (
+    SELECT l.trace_id, l.event_id, a.name, a.ts_ns
+    FROM launches l
+    JOIN events a
+      ON a.trace_id = l.trace_id AND a.pid IS NOT DISTINCT FROM l.pid AND a.tid = l.tid
+     AND a.kind = 'user_annotation' AND a.ts_ns <= l.ts_ns AND l.ts_ns < a.ts_ns + a.dur_ns
+), generic AS (
+    -- the innermost block range around the launch (label_rules key 'block')
+    SELECT e.trace_id, e.event_id,
+           arg_max(regexp_extract(e.name, r.pattern, 1), (e.ts_ns, -r.priority)) AS block
+    FROM enclosing e
+    JOIN label_rules r ON r.key = 'block' AND regexp_matches(e.name, r.pattern)
+    GROUP BY e.trace_id, e.event_id
 ), base AS (
-    SELECT c.*, rr.tp_rank, rr.pp_rank, coalesce(r.tp, l.tp) AS tp, w.world_size,
+    SELECT c.* EXCLUDE (op), rr.tp_rank, rr.pp_rank, coalesce(r.tp, l.tp) AS tp, w.world_size,
            coalesce(r.pp, l.pp, CASE WHEN coalesce(r.tp, l.tp) > 0
-                                     THEN w.world_size // coalesce(r.tp, l.tp) END) AS pp
+                                     THEN w.world_size // coalesce(r.tp, l.tp) END) AS pp,
+           g.block AS generic_block, c.op AS listed_op
     FROM comm_ops c
     LEFT JOIN _rank_roles rr ON rr.run_id = c.run_id AND rr.rank = c.rank
     LEFT JOIN runs r ON r.run_id = c.run_id
     LEFT JOIN world w ON w.run_id = c.run_id
     LEFT JOIN (SELECT run_id, max(tp_rank) + 1 AS tp, max(pp_rank) + 1 AS pp
                FROM rank_layout GROUP BY run_id) l ON l.run_id = c.run_id
+    LEFT JOIN generic g ON g.trace_id = c.trace_id AND g.event_id = c.event_id
+), directed AS (
+    SELECT * EXCLUDE (generic_block, listed_op),
+           CASE WHEN listed_op <> 'send_recv' THEN listed_op
+                WHEN generic_block = 'pp_send' THEN 'send'
+                WHEN generic_block = 'pp_recv' THEN 'recv'
+                WHEN generic_block = 'lm_head' THEN 'gather'
+                WHEN generic_block = 'sample' AND pp > 1 AND pp_rank = pp - 1 THEN 'send'
+                WHEN generic_block = 'sample' AND pp > 1 AND pp_rank = 0 THEN 'recv'
+                ELSE listed_op END AS op
+    FROM base
 ), peers AS (
     SELECT *,
-           CASE WHEN pg_name IS NULL AND tp > 0 AND op = 'send'
-                THEN rank_at((pp_rank + 1) % pp, tp_rank, tp)
-                WHEN pg_name IS NULL AND tp > 0 AND op = 'recv'
+           CASE WHEN tp > 0 AND op = 'send' THEN rank_at((pp_rank + 1) % pp, tp_rank, tp)
+                WHEN tp > 0 AND op = 'recv'
                 THEN rank_at((pp_rank + pp - 1) % pp, tp_rank, tp) END AS peer_rank
-    FROM base
+    FROM directed
 ), grouped AS (
     SELECT *,
-           CASE WHEN pg_name IS NOT NULL THEN pg_name
-                WHEN peer_rank IS NOT NULL AND op = 'send' THEN 'p2p:' || rank || '->' || peer_rank
+           CASE WHEN peer_rank IS NOT NULL AND op = 'send' THEN 'p2p:' || rank || '->' || peer_rank
                 WHEN peer_rank IS NOT NULL THEN 'p2p:' || peer_rank || '->' || rank
+                WHEN pg_name IS NOT NULL THEN pg_name
                 WHEN op = 'barrier' OR tp IS NULL THEN 'world'
                 ELSE 'tp' || pp_rank END AS pg,
-           CASE WHEN pg_name IS NOT NULL
+           CASE WHEN peer_rank IS NOT NULL THEN 2
+                WHEN pg_name IS NOT NULL
                 THEN coalesce(group_size, len(TRY_CAST(pg_ranks AS INTEGER[])), world_size)
-                WHEN peer_rank IS NOT NULL THEN 2
                 WHEN op = 'barrier' OR tp IS NULL THEN world_size
                 ELSE tp END AS pg_size,
            CASE WHEN peer_rank IS NOT NULL THEN 'send_recv' ELSE op END AS match_op
@@ -73,8 +114,9 @@ SELECT * EXCLUDE (group_size, msg_bytes, pg_size),
        pg_size AS group_size,
        coalesce(msg_bytes, CASE WHEN op = 'all_gather' THEN in_bytes * pg_size END)::BIGINT
            AS msg_bytes,
-       coalesce(seq, row_number() OVER (PARTITION BY trace_id, pg, op
-                                         ORDER BY ts_ns, event_id) - 1) AS call_k
+       coalesce(CASE WHEN peer_rank IS NULL THEN seq END,
+                row_number() OVER (PARTITION BY trace_id, pg, op
+                                   ORDER BY ts_ns, event_id) - 1) AS call_k
 FROM grouped;
 
 CREATE OR REPLACE VIEW comm_summary AS

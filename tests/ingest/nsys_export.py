@@ -96,15 +96,18 @@ class Export:
         stream: int = 7,
         dur: int = 1000,
         api: str = "cudaLaunchKernel_v7000",
+        start: int | None = None,
     ) -> int:
-        """A runtime call at t (50 ns) launching ``kernel`` at t + 100; returns correlation."""
+        """A runtime call at t (50 ns) launching ``kernel`` at ``start`` (default t + 100);
+        returns the correlation id."""
         corr = self.next_corr
         self.next_corr += 1
         self.runtime.append((t, t + 50, 0, gtid(pid, tid), corr, self.sid(api), 0))
+        begin = t + 100 if start is None else start
         self.kernels.append(
             (
-                t + 100,
-                t + 100 + dur,
+                begin,
+                begin + dur,
                 device,
                 1,
                 stream,

@@ -76,7 +76,17 @@ def test_dlrm_8rank_every_collective_matches(tmp_path: Path) -> None:
         "SELECT op, count(*), min(ranks_seen), max(ranks_seen), bool_and(complete) "
         "FROM collective_instances GROUP BY op ORDER BY op"
     ).fetchall()
-    assert rows == [("all_reduce", 3, 8, 8, True), ("send_recv", 5, 8, 8, True)]
+    # the SendRecv kernels run inside nccl:all_to_all: NCCL's all-to-all (issue 14 item 2)
+    assert rows == [("all_reduce", 3, 8, 8, True), ("all_to_all", 5, 8, 8, True)]
+    in_a2a = con.execute(
+        "SELECT k.op, count(*) FROM comm_ops k JOIN event_annotations a USING (trace_id, event_id) "
+        "WHERE a.name = 'nccl:all_to_all' AND k.name LIKE 'ncclKernel_SendRecv%' GROUP BY k.op"
+    ).fetchall()
+    assert in_a2a == [("all_to_all", 40)]
+    assert con.execute("SELECT op, count(*) FROM comm_ops GROUP BY op ORDER BY op").fetchall() == [
+        ("all_reduce", 24),
+        ("all_to_all", 40),
+    ]
     # per-layer (here: all unattributed) figures add up to overlap_by_rank
     diff = con.execute(
         "SELECT count(*) FROM overlap_by_rank r JOIN (SELECT trace_id, device, "
