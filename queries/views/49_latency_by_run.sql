@@ -1,5 +1,5 @@
 -- latency_by_run: request latency of each run measured from its step ranges
--- (step_spans: a step starts when the last rank of the first pipeline stage enters it and
+-- (step_spans: timed on the device where they launched device work; a step starts when the last rank of the first pipeline stage enters it and
 -- ends when the last rank over all stages leaves it), and the share of each that is exposed
 -- communication.
 --   ttft_ns  = last prefill step end - first step start

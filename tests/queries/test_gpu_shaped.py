@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from tests.fixtures.gpu_run import write_kineto, write_nsys
+from tests.fixtures.gpu_run import STEP_NS, build, write_kineto, write_nsys
 from tracekit.ingest.loader import import_paths
 
 LAYOUTS = [(2, 1), (1, 2), (2, 2)]
@@ -78,3 +78,33 @@ def test_no_generic_send_recv_left(runs: duckdb.DuckDBPyConnection) -> None:
     assert runs.execute("SELECT count(*) FROM _comm_groups WHERE op = 'send_recv'").fetchall() == [
         (0,)
     ]
+
+
+def test_steps_are_timed_on_the_device(runs: duckdb.DuckDBPyConnection) -> None:
+    """A step ends when its last kernel ends, not when the CPU has enqueued it (item 3): the
+    expected spans come from the builder's kernels, on the run timeline of each format."""
+    for tp, pp in LAYOUTS:
+        ranks = build(tp, pp)
+        offset = runs.execute(
+            "SELECT min(ts_ns) FROM events JOIN traces USING (trace_id) "
+            "WHERE run_id = ? AND kind = 'kernel'",
+            [f"tp{tp}pp{pp}"],
+        ).fetchone()[0] - min(k.start for r in ranks for k in r.kernels)
+        want = []
+        for step in range(STEPS):
+            lo, hi = step * STEP_NS, (step + 1) * STEP_NS
+            mine = [[k for k in r.kernels if lo <= k.launch < hi] for r in ranks]
+            first = max(
+                min(k.start for k in ks) for r, ks in zip(ranks, mine, strict=True) if r.stage == 0
+            )
+            end = max(k.end for ks in mine for k in ks)
+            want.append((step, first + offset, end + offset))
+        got = runs.execute(
+            "SELECT step, ts_ns, end_ns FROM step_spans WHERE run_id = ? ORDER BY step",
+            [f"tp{tp}pp{pp}"],
+        ).fetchall()
+        assert got == want, (tp, pp)
+        e2e = runs.execute(
+            "SELECT e2e_ns FROM latency_by_run WHERE run_id = ?", [f"tp{tp}pp{pp}"]
+        ).fetchone()
+        assert e2e == (want[-1][2] - want[0][1],)
