@@ -3,7 +3,8 @@
 -- imported without one), measured communication, latency. A run with tk:step ranges is
 -- measured inside its generation steps (phases 'prefill' and 'decode'; a barrier outside
 -- them is left out); a run without them (traces from elsewhere) over its whole trace.
--- Depends on: runs, step_spans, comm_op_phases, overlap_by_phase, latency_by_run.
+-- Depends on: runs, traces, step_spans, comm_op_phases, _lane_islands, overlap_by_rank,
+-- latency_by_run.
 --   run_id
 --   tp, pp, world_size    layout (runs; tp and pp NULL without a manifest)
 --   model                 model name (manifest model.name), NULL without a manifest
@@ -18,9 +19,10 @@
 --                         no call has a message size)
 --   max_rank_bytes        BIGINT  the same for the rank that moved the most, bytes
 --   outside_calls         BIGINT  calls outside the scope (outside every step range)
---   comm_ns               BIGINT  communication time (interval union) in scope of the rank
---                         with the most, ns
---   exposed_comm_ns       BIGINT  the same rank's communication not hidden by compute, ns
+--   comm_ns               BIGINT  communication time (interval union) of the busiest lane
+--                         inside the end-to-end window (whole trace without steps), ns
+--   exposed_comm_ns       BIGINT  exposed communication of the most exposed rank in that
+--                         window (latency_by_run; without steps overlap_by_rank), ns
 --   ttft_ns, tpot_ns, e2e_ns     latency from the step ranges (latency_by_run), ns
 --   comm_pct              DOUBLE  100 * comm_ns / e2e_ns, percent
 --   e2e_exposed_comm_pct  DOUBLE  exposed communication share of e2e (latency_by_run), percent
@@ -41,14 +43,29 @@ WITH stepped AS (
     FROM (SELECT run_id, rank, sum(msg_bytes) AS bytes
           FROM ops WHERE in_scope GROUP BY ALL)
     GROUP BY run_id
-), rank_time AS (
-    SELECT o.run_id, o.rank, sum(o.comm_ns) AS comm_ns, sum(o.exposed_comm_ns) AS exposed_ns
-    FROM overlap_by_phase o LEFT JOIN stepped s USING (run_id)
-    WHERE o.phase IS NOT NULL OR s.run_id IS NULL
+), e2e_window AS (
+    -- a run with steps: its end-to-end window; without: the whole trace
+    SELECT r.run_id, coalesce(l.first_ts_ns, -9223372036854775807) AS lo,
+           coalesce(l.last_end_ns, 9223372036854775807) AS hi
+    FROM runs r LEFT JOIN latency_by_run l USING (run_id)
+), lane_time AS (
+    SELECT w.run_id, t.trace_id, x.device,
+           sum(least(x.e_ns, w.hi) - greatest(x.s_ns, w.lo)) AS comm_ns
+    FROM e2e_window w
+    JOIN traces t ON t.run_id = w.run_id
+    JOIN _lane_islands x ON x.trace_id = t.trace_id AND x.cls = 'comm'
+                        AND x.s_ns < w.hi AND w.lo < x.e_ns
     GROUP BY ALL
+), whole_exposed AS (
+    SELECT run_id, max(exposed_comm_ns) AS exposed_comm_ns FROM overlap_by_rank GROUP BY run_id
 ), busiest AS (
-    SELECT run_id, max(comm_ns) AS comm_ns, max(exposed_ns) AS exposed_comm_ns
-    FROM rank_time GROUP BY run_id
+    SELECT l.run_id, max(l.comm_ns) AS comm_ns,
+           coalesce(any_value(lat.e2e_exposed_comm_ns), any_value(e.exposed_comm_ns))
+               AS exposed_comm_ns
+    FROM lane_time l
+    LEFT JOIN latency_by_run lat USING (run_id)
+    LEFT JOIN whole_exposed e USING (run_id)
+    GROUP BY l.run_id
 )
 SELECT r.run_id, r.tp, r.pp, r.world_size,
        r.manifest->>'$.model.name' AS model,
