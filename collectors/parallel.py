@@ -1,6 +1,6 @@
 """Process groups and the communication calls of the sharded decoder.
 
-Rank layout: global rank ``r`` -> ``pp_rank = r // tp``, ``tp_rank = r % tp``.
+Rank layout: global rank ``r`` -> (``pp_rank``, ``tp_rank``) by the ``rank_coords`` macro.
 TP groups are contiguous ranks; each PP group links the ranks with the same
 ``tp_rank`` across stages. With a group of size one no call is issued.
 """
@@ -8,27 +8,42 @@ TP groups are contiguous ranks; each PP group links the ranks with the same
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 import torch.distributed as dist
 
+from tracekit.model.layout import Layout
+
 
 @dataclass(frozen=True)
 class RankLayout:
-    """Where this rank sits in the T×P grid (the whole grid is ``tracekit.model.layout.Layout``)."""
+    """Where this rank sits in the T×P grid (the whole grid is ``tracekit.model.layout.Layout``).
+
+    Coordinates come from the grid, which evaluates the store's ``rank_coords`` and
+    ``rank_at`` macros: the worker places ranks exactly as the views read them.
+    """
 
     rank: int
     world_size: int
     tp: int
     pp: int
 
+    @cached_property
+    def grid(self) -> Layout:
+        return Layout(tp=self.tp, pp=self.pp)
+
+    @cached_property
+    def _coords(self) -> tuple[int, int]:
+        return self.grid.coords(self.rank)
+
     @property
     def tp_rank(self) -> int:
-        return self.rank % self.tp
+        return self._coords[1]
 
     @property
     def pp_rank(self) -> int:
-        return self.rank // self.tp
+        return self._coords[0]
 
     @property
     def is_first_stage(self) -> bool:
@@ -39,7 +54,7 @@ class RankLayout:
         return self.pp_rank == self.pp - 1
 
     def global_rank(self, pp_rank: int, tp_rank: int) -> int:
-        return pp_rank * self.tp + tp_rank
+        return self.grid.rank(pp_rank, tp_rank)
 
 
 def layer_range(layers: int, pp: int, pp_rank: int) -> range:
