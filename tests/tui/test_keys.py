@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from textual.widgets import DataTable, Input, TextArea
 
-from tests.tui.tui_helpers import make_app, settle, table_cells
+from tests.tui.tui_helpers import goto, make_app, settle, table_cells
 from tracekit import analysis
 from tracekit.errors import InputError
 from tracekit.tui.capture import screen_text
@@ -20,9 +20,7 @@ from tracekit.tui.screens.timeline import HINT
 async def test_enter_on_a_collective_shows_the_op_whole(sample_db: Path) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
+        await goto(pilot, "3")
         op = app.screen.page.dicts()[1]
         await pilot.press("down", "enter")
         await settle(pilot)
@@ -34,9 +32,7 @@ async def test_enter_on_a_collective_shows_the_op_whole(sample_db: Path) -> None
 async def test_keys_work_again_after_enter_in_the_filter(sample_db: Path) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
+        await goto(pilot, "3")
         await pilot.press("slash", *"rank=1", "enter")
         await settle(pilot)
         flt = app.screen.query_one(Input)
@@ -53,9 +49,7 @@ async def test_timeline_details_forget_the_event_on_another_rank_or_window(
 ) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("6")
-        await settle(pilot)
+        await goto(pilot, "6")
         view = app.screen.query_one("#timeline")
         for key in ("n", "p", "r", "t"):
             busy = view.data.busy(view.data.lanes[0])
@@ -78,9 +72,7 @@ async def test_timeline_details_forget_the_event_on_another_rank_or_window(
 async def test_zoom_near_the_start_never_shows_a_negative_window(sample_db: Path) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("6")
-        await settle(pilot)
+        await goto(pilot, "6")
         view = app.screen.query_one("#timeline")
         span = view.data.end_ns - view.data.start_ns
         view.cursor = 0
@@ -97,9 +89,7 @@ async def test_zoom_near_the_start_never_shows_a_negative_window(sample_db: Path
 async def test_sql_keys_type_in_the_editor_and_work_in_the_results(sample_db: Path) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("7")
-        await settle(pilot)
+        await goto(pilot, "7")
         editor = app.screen.query_one(TextArea)
         editor.load_text("SELECT ")
         editor.move_cursor((0, 7))
@@ -151,9 +141,7 @@ def test_name_filters_are_literal(sample_con: duckdb.DuckDBPyConnection) -> None
 async def test_unknown_key_is_shown_in_the_tui(sample_db: Path) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
+        await goto(pilot, "3")
         await pilot.press("slash", *"foo=bar", "enter")
         await settle(pilot)
         assert "unknown key foo" in screen_text(app)

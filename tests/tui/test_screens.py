@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from tests.tui.tui_helpers import make_app, settle, table_cells
+from tests.tui.tui_helpers import goto, make_app, settle, table_cells
 from tracekit import analysis
 from tracekit.tui import format as fmt
 from tracekit.tui.capture import screen_text
@@ -39,9 +39,7 @@ async def test_ranks_screen_shows_overlap_per_rank(sample_db: Path, sample_con) 
     ).fetchall()
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await goto(pilot, "enter")
         assert app.current_mode == "ranks"
         rows = table_cells(app, "#ranks")
         assert [(int(r[0]), r[1], r[2], r[4]) for r in rows] == [
@@ -64,9 +62,7 @@ async def test_collectives_filter_sort_and_errors(sample_db: Path, sample_con) -
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         await pilot.press(*["down"] * runs.index(run), "enter")
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
+        await goto(pilot, "3")
         assert app.run_id == run
         rows = table_cells(app, "#collectives")
         assert len(rows) == min(len(ops), collectives_screen.PAGE)
@@ -93,9 +89,7 @@ async def test_collectives_pages_in_sql(sample_db: Path, sample_con, monkeypatch
     monkeypatch.setattr(collectives_screen, "PAGE", 5)
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
+        await goto(pilot, "3")
         assert len(table_cells(app, "#collectives")) == 5
         assert "rows 5 of >5" in screen_text(app)
         await pilot.press("right_square_bracket")
@@ -109,9 +103,7 @@ async def test_collectives_pages_in_sql(sample_db: Path, sample_con, monkeypatch
 async def test_overlap_screen_without_the_views(db_without_views: Path) -> None:
     app = make_app(db_without_views)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("4")
-        await settle(pilot)
+        await goto(pilot, "4")
         assert "view overlap_by_layer not available in this database" in screen_text(app)
 
 
@@ -130,9 +122,7 @@ async def test_overlap_screen_bars(sample_db: Path) -> None:
     con.close()
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("4")
-        await settle(pilot)
+        await goto(pilot, "4")
         rows = table_cells(app, "#overlap")
         assert [(r[0], r[1]) for r in rows] == [
             ("NULL" if la is None else str(la), fmt.ns(c)) for la, c in layers
@@ -159,9 +149,7 @@ async def test_instances_screen_shows_participants(sample_db: Path) -> None:
     con.close()
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("5")
-        await settle(pilot)
+        await goto(pilot, "5")
         rows = table_cells(app, "#instances")
         assert (rows[0][0], rows[0][2]) == (worst[0], str(worst[1]))
         members = table_cells(app, "#participants")
@@ -173,9 +161,7 @@ async def test_timeline_zoom_pan_and_select(sample_db: Path, sample_con) -> None
     run = first_run(sample_con)
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("6")
-        await settle(pilot)
+        await goto(pilot, "6")
         view = app.screen.query_one("#timeline")
         data = view.data
         assert data is not None and data.buckets == view.buckets
@@ -208,9 +194,7 @@ async def test_timeline_zoom_pan_and_select(sample_db: Path, sample_con) -> None
 async def test_sql_console_runs_queries_and_shows_errors(sample_db: Path) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("7")
-        await settle(pilot)
+        await goto(pilot, "7")
         editor = app.screen.query_one("#editor")
         editor.load_text("SELECT 42 AS answer,\n       'x' AS label")
         await pilot.press("ctrl+r")
@@ -296,9 +280,7 @@ async def test_mouse_switches_screens(sample_db: Path) -> None:
 async def test_jumps_from_collectives_to_timeline_and_instance(sample_db: Path) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
+        await goto(pilot, "3")
         op = app.screen.page.dicts()[2]
         await pilot.press("down", "down", "t")
         await settle(pilot)
@@ -307,9 +289,7 @@ async def test_jumps_from_collectives_to_timeline_and_instance(sample_db: Path) 
         assert app.screen.rank == op["rank"]
         assert view.data.start_ns < op["ts_ns"] < op["ts_ns"] + op["dur_ns"] < view.data.end_ns
         await pilot.press("3")
-        await settle(pilot)
-        await pilot.press("i")
-        await settle(pilot)
+        await goto(pilot, "i")
         assert app.current_mode == "instances"
         con = app.con.cursor()  # a second connection would need the app's configuration
         wanted = analysis.instance_of(
@@ -324,9 +304,7 @@ async def test_jumps_from_collectives_to_timeline_and_instance(sample_db: Path) 
 async def test_ranks_t_opens_that_ranks_timeline(sample_db: Path) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("2")
-        await settle(pilot)
+        await goto(pilot, "2")
         await pilot.press("down", "t")
         await settle(pilot)
         assert app.current_mode == "timeline" and app.screen.rank == 1
@@ -336,9 +314,7 @@ async def test_ranks_t_opens_that_ranks_timeline(sample_db: Path) -> None:
 async def test_clicking_a_timeline_cell_shows_its_event(sample_db: Path) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("6")
-        await settle(pilot)
+        await goto(pilot, "6")
         view = app.screen.query_one("#timeline")
         lane = next(i for i, key in enumerate(view.data.lanes) if key[1] == "comm")
         busy = view.data.busy(view.data.lanes[lane])
@@ -356,9 +332,7 @@ async def test_headers_carry_no_unit_the_cells_do_not_show(sample_db: Path) -> N
     the column's unit suffix: no `dur_ns` over a value in ms."""
     app = make_app(sample_db)
     async with app.run_test(size=(160, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
+        await goto(pilot, "3")
         table = app.screen.query_one("#collectives")
         headers = [str(column.label) for column in table.columns.values()]
         assert headers[3:6] == ["msg", "dur", "ts"]

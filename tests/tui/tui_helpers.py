@@ -23,6 +23,13 @@ async def settle(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+async def goto(pilot: Pilot[Any], key: str) -> None:
+    """Once the current screen has settled, press ``key`` (a screen's number) and settle."""
+    await settle(pilot)
+    await pilot.press(key)
+    await settle(pilot)
+
+
 def table_cells(app: TracekitApp, selector: str) -> list[list[str]]:
     table = app.screen.query_one(selector, DataTable)
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
