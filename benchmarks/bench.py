@@ -7,10 +7,12 @@ One run times, for each input folder (one job: one trace per rank),
 - HTA: ``TraceAnalysis(trace_dir)`` + ``get_comm_comp_overlap()``
   (benchmarks/hta_runner.py, run by HTA's own Python in a child process),
 
-and prints input, size, tracekit wall/peak RSS, HTA wall/peak RSS and the ratio of
-wall times, then the ratio of in-process times (load + analysis, without interpreter
-start and imports), and the wall time of a later tracekit session on the same job
-(open the database, overlap_by_rank) against HTA, which parses the traces again.
+and prints, per input, each tool's wall time, CPU time (user + system of the whole
+process tree) and peak RSS with the ratio HTA ÷ tracekit of each, the load average
+when the input was measured, then the ratio of in-process times (load + analysis,
+without interpreter start and imports), and the wall time of a later tracekit session
+on the same job (open the database, overlap_by_rank) against HTA, which parses the
+traces again.
 Peak RSS is that of the whole process tree (HTA parses ranks in a process pool),
 polled from /proc every 20 ms, and at least the child's own ru_maxrss.
 
@@ -228,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         disk, raw, n = _size(folder)
         db = work / "bench.duckdb"
         tk_cmd = [sys.executable, str(HERE / "tk_runner.py"), str(folder), str(db)]
+        load = os.getloadavg()[0]
         tk = min(
             (measure(tk_cmd, args.timeout) for _ in range(args.repeat)),
             key=lambda m: (m.error is not None, m.wall_s),
@@ -249,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         row = {
             "input": label,
+            "load": load,
             "files": n,
             "disk_mb": disk / 1e6,
             "json_mb": raw / 1e6,
@@ -269,6 +273,8 @@ def main(argv: list[str] | None = None) -> None:
         }
         if ht and not ht.error and not tk.error:
             row["ratio"] = ht.wall_s / tk.wall_s
+            row["cpu_ratio"] = ht.cpu_s / tk.cpu_s
+            row["rss_ratio"] = ht.peak_rss_mb / tk.peak_rss_mb
             # the same work without interpreter start and library imports
             row["tk_work_s"] = tk.out["import_s"] + tk.out["overlap_s"]
             row["hta_work_s"] = ht.out["load_s"] + ht.out["overlap_s"]
@@ -287,10 +293,10 @@ def main(argv: list[str] | None = None) -> None:
 
 def _print_row(r: dict) -> None:
     print(
-        f"  {r['input']}: tracekit {r['tk_wall_s']:.2f} s ({r['tk_cpu_s']:.1f} s CPU, "
-        f"{r['tk_rss_mb']:,.0f} MB), HTA "
+        f"  {r['input']} (load {r['load']:.1f}): tracekit {r['tk_wall_s']:.2f} s "
+        f"({r['tk_cpu_s']:.2f} s CPU, {r['tk_rss_mb']:,.0f} MB), HTA "
         + (
-            f"{r['hta_wall_s']:.2f} s ({r['hta_cpu_s']:.1f} s CPU, {r['hta_rss_mb']:,.0f} MB)"
+            f"{r['hta_wall_s']:.2f} s ({r['hta_cpu_s']:.2f} s CPU, {r['hta_rss_mb']:,.0f} MB)"
             if r["hta_wall_s"] is not None and not r["hta_error"]
             else str(r["hta_error"])
         ),
@@ -301,16 +307,19 @@ def _print_row(r: dict) -> None:
 def _print_table(results: list[dict]) -> None:
     head = (
         "input",
+        "load",
         "files",
         "JSON MB",
         "gz MB",
         "DB MB",
         "tracekit wall",
+        "tracekit CPU",
         "tracekit RSS",
         "import MB/s",
         "HTA wall",
+        "HTA CPU",
         "HTA RSS",
-        "HTA/tracekit",
+        "HTA/tracekit wall, CPU, RSS",
         "in-process HTA/tracekit",
         "next session: tracekit re-open + overlap (HTA/tracekit)",
     )
@@ -320,16 +329,23 @@ def _print_table(results: list[dict]) -> None:
         hta_ok = r["hta_wall_s"] is not None and not r["hta_error"]
         cells = [
             r["input"],
+            f"{r['load']:.1f}",
             str(r["files"]),
             f"{r['json_mb']:,.1f}",
             f"{r['gz_mb']:,.1f}",
             f"{r['db_mb']:,.1f}" if r["db_mb"] else "-",
             f"{r['tk_wall_s']:.2f} s" if ok else str(r["tk_error"]),
+            f"{r['tk_cpu_s']:.2f} s" if ok else "-",
             f"{r['tk_rss_mb']:,.0f} MB" if ok else "-",
             f"{r['tk_mb_per_s']:,.0f}" if r["tk_mb_per_s"] else "-",
             f"{r['hta_wall_s']:.2f} s" if hta_ok else str(r["hta_error"]),
+            f"{r['hta_cpu_s']:.2f} s" if hta_ok else "-",
             f"{r['hta_rss_mb']:,.0f} MB" if hta_ok else "-",
-            f"{r['ratio']:.1f}x" if "ratio" in r else "-",
+            (
+                f"{r['ratio']:.1f}x, {r['cpu_ratio']:.1f}x, {r['rss_ratio']:.2f}x"
+                if "ratio" in r
+                else "-"
+            ),
             (
                 f"{r['hta_work_s']:.2f} / {r['tk_work_s']:.2f} s = {r['work_ratio']:.1f}x"
                 if "work_ratio" in r
