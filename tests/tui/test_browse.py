@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +76,49 @@ def test_missing_views_are_reported(db_without_views: Path) -> None:
         analysis.instances_by_skew(con, run=run)
     assert missing.value.view == "collective_instances"
     con.close()
+
+
+def test_overlap_totals_sum_the_label_rows(sample_con: duckdb.DuckDBPyConnection) -> None:
+    """The Overlap screen's totals (the overlap_totals_by_<label> views) are the run's
+    overlap_by_<label> rows summed over ranks and lane groups, summed here in Python."""
+    keys = ("comm_ns", "compute_ns", "overlap_ns", "exposed_comm_ns")
+    checked = 0
+    for run in analysis.runs(sample_con).frame["run_id"]:
+        for label in ("layer", "stage", "phase"):
+            expected: dict[object, dict[str, object]] = {}
+            for row in analysis.overlap(sample_con, by=label, run=run).dicts():
+                into = expected.setdefault(row[label], {"ranks": set(), **dict.fromkeys(keys, 0)})
+                into["ranks"].add(row["rank"])  # type: ignore[attr-defined]
+                for key in keys:
+                    into[key] += row[key]  # type: ignore[operator]
+            totals = analysis.overlap_totals(sample_con, run=run, by=label)
+            assert totals.columns == [label, "ranks", *keys, "overlap_pct"]
+            got = totals.dicts()
+            labels = [r[label] for r in got]
+            assert labels == sorted(expected, key=lambda v: (v is None, v))
+            for row in got:
+                want = expected[row[label]]
+                assert row["ranks"] == len(want["ranks"])  # type: ignore[arg-type]
+                assert all(row[key] == want[key] for key in keys)
+                comm, overlap = want["comm_ns"], want["overlap_ns"]
+                pct = round(100 * overlap / comm, 2) if comm else None  # type: ignore[operator]
+                assert row["overlap_pct"] == pytest.approx(pct)
+                checked += 1
+    assert checked > 20
+
+
+def test_a_missing_totals_view_is_named(sample_db: Path, tmp_path: Path) -> None:
+    """A database made before the overlap_totals_by_<label> views (an older tracekit)."""
+    db = tmp_path / "older.duckdb"
+    shutil.copy(sample_db, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("DROP VIEW overlap_totals_by_phase")
+    with duckdb.connect(str(db), read_only=True) as con:
+        run = analysis.runs(con).rows[0][0]
+        assert analysis.overlap_totals(con, run=run, by="layer").rows
+        with pytest.raises(analysis.MissingView) as missing:
+            analysis.overlap_totals(con, run=run, by="phase")
+    assert missing.value.view == "overlap_totals_by_phase"
 
 
 def test_timeline_buckets(sample_con: duckdb.DuckDBPyConnection) -> None:

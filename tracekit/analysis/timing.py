@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import duckdb
-import polars as pl
 
 from tracekit.analysis._query import Result, equal, select
 from tracekit.errors import InputError
 
 OVERLAP_KEYS = ("rank", "layer", "stage", "phase")
+TOTALS = ("ranks", "comm_ns", "compute_ns", "overlap_ns", "exposed_comm_ns", "overlap_pct")
 
 
 def runs(con: duckdb.DuckDBPyConnection) -> Result:
@@ -149,19 +149,14 @@ def lanes(
 
 
 def overlap_totals(con: duckdb.DuckDBPyConnection, *, run: str, by: str) -> Result:
-    """overlap_by_<by> of a run summed over its ranks, one row per label (NULL last)."""
-    if by == "rank":
+    """overlap_by_<by> of a run summed over its ranks, one row per label, NULL last (the
+    ``overlap_totals_by_<by>`` view)."""
+    if by == "rank" or by not in OVERLAP_KEYS:
         raise InputError("overlap totals: by layer, stage or phase")
-    sums = [pl.col(c).sum() for c in ("comm_ns", "compute_ns", "overlap_ns", "exposed_comm_ns")]
-    frame = (
-        overlap(con, by=by, run=run)
-        .frame.group_by(by)
-        .agg(pl.col("rank").n_unique().alias("ranks"), *sums)
-        .with_columns(
-            (100.0 * pl.col("overlap_ns") / pl.when(pl.col("comm_ns") != 0).then(pl.col("comm_ns")))
-            .round(2)
-            .alias("overlap_pct")
-        )
-        .sort(by, nulls_last=True)
+    return select(
+        con,
+        f"overlap_totals_by_{by}",
+        where=equal(run_id=run),
+        columns=[by, *TOTALS],
+        order=f"{by} NULLS LAST",
     )
-    return Result(frame)
