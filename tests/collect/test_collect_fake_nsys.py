@@ -1,22 +1,35 @@
 """End to end under a stand-in `nsys` on PATH: reports per rank, the SQLite
-export next to each, and the manifest pointing at both."""
+export next to each, and the manifest pointing at both. The stand-in behaves like
+nsys where tracekit depends on it: it launches the app as its child, forwards
+SIGTERM/SIGINT to it (nsys stops the app on Ctrl-C), and writes the report after
+the app exits, taking ``FAKE_NSYS_WRITE_S`` seconds."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import subprocess
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+import tracekit
+from tests.collect.collect_traces import live_processes_mentioning
 from tracekit.collect.manifest import Manifest
 from tracekit.collect.runner import CollectSpec, collect, resolve_shape
 from tracekit.collect.wrap import wrap
+from tracekit.errors import TracekitError
+
+SERVER = "import time; print('serving', flush=True); time.sleep(600)"
+"""An app that runs until it is stopped, as `vllm serve` does."""
 
 FAKE_NSYS = """#!{python}
-import os, re, subprocess, sys
+import os, re, signal, subprocess, sys, time
 args = sys.argv[1:]
 blobs = os.environ.get("FAKE_NSYS_BLOBS", "1") == "1"  # 0: an nsys whose export has no blobs
 if args == ["--version"]:
@@ -35,7 +48,11 @@ if args[0] == "export":
 i = args.index("-o")
 stem = re.sub(r"%q\\{{(\\w+)\\}}", lambda m: os.environ.get(m.group(1), ""), args[i + 1])
 cmd = args[i + 3:]
-code = subprocess.call(cmd)
+app = subprocess.Popen(cmd)
+for sig in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(sig, lambda signum, frame: app.send_signal(signum))
+code = app.wait()
+time.sleep(float(os.environ.get("FAKE_NSYS_WRITE_S", "0")))
 open(stem + ".nsys-rep", "w").write(" ".join(args[: i + 3]))
 sys.exit(code)
 """
@@ -102,3 +119,69 @@ def test_an_nsys_without_include_blobs_still_exports_and_says_so(
         f"{out}/rank0.nsys-rep"
     ]
     assert result.manifest.ranks[0].nsys_sqlite == "rank0.sqlite"
+
+
+def test_a_timeout_stops_the_app_first_and_nsys_keeps_its_report(
+    tmp_path: Path, fake_nsys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 11: nsys takes 4 s to write after its app stops; it used to get
+    SIGTERM with the app and SIGKILL 3 s later, so the report was lost."""
+    monkeypatch.setenv("FAKE_NSYS_WRITE_S", "4")
+    out = tmp_path / "server"
+    with pytest.raises(TracekitError, match="timeout"):
+        wrap([sys.executable, "-c", SERVER], out, command_line=["t"], timeout_s=2)
+    assert "--trace-fork-before-exec=true" in (out / "rank0.nsys-rep").read_text()
+    assert (out / "rank0.sqlite").read_text().endswith("rank0.nsys-rep")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] is False and "timeout" in manifest["error"]
+    assert manifest["ranks"][0]["nsys_sqlite"] == "rank0.sqlite"
+    assert live_processes_mentioning(str(out)) == []
+
+
+def test_ctrl_c_ends_a_wrapped_server_run_with_its_report_exported(
+    tmp_path: Path, fake_nsys: Path
+) -> None:
+    """Stopping is how a wrapped server run ends: the CLI gets SIGINT, the app is
+    stopped, nsys writes its report, tracekit exports it and writes the manifest."""
+    out = tmp_path / "ctrl_c"
+    root = str(Path(tracekit.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": root, "FAKE_NSYS_WRITE_S": "4"}
+    args = ["collect", "--nsys", "--out", str(out), "--", sys.executable, "-c", SERVER]
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", "from tracekit.cli import main; main()", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    log = out / "rank0.log"
+    while not (log.exists() and "serving" in log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    launcher.send_signal(signal.SIGINT)
+    assert launcher.wait(timeout=60) == 130
+    assert (out / "rank0.sqlite").read_text().endswith("rank0.nsys-rep")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] is False and "interrupted" in manifest["error"]
+    assert manifest["ranks"][0]["nsys_sqlite"] == "rank0.sqlite"
+    assert live_processes_mentioning(str(out)) == []
+
+
+@pytest.mark.slow
+def test_a_hung_workload_run_is_stopped_and_every_rank_keeps_its_report(
+    tmp_path: Path, fake_nsys: Path
+) -> None:
+    """Issue 14 item 11 in a workload run: rank 1 hangs, rank 0 waits in a collective,
+    the timeout stops both; each nsys takes 4 s to write (past the old SIGKILL at 3 s)
+    and both reports are kept and exported."""
+    pytest.importorskip("torch")
+    out = tmp_path / "nsys_hang"
+    workload = CollectSpec(tp=2, pp=1, shape=resolve_shape("tiny", None, {}), gen_len=2)
+    env = {**os.environ, "TRACEKIT_COLLECT_FAULT": "1:hang", "FAKE_NSYS_WRITE_S": "4"}
+    with pytest.raises(TracekitError, match="timeout"):
+        collect(replace(workload, profiler="both"), out, command_line=["t"], timeout_s=15, env=env)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] is False
+    for rank in (0, 1):
+        assert "--capture-range=cudaProfilerApi" in (out / f"rank{rank}.nsys-rep").read_text()
+        assert manifest["ranks"][rank]["nsys_sqlite"] == f"rank{rank}.sqlite"
+    assert live_processes_mentioning(str(out)) == []

@@ -17,6 +17,7 @@ from tracekit.collect.runner import (
     collect,
     resolve_shape,
 )
+from tracekit.collect.supervise import REPORT_GRACE_S
 from tracekit.collect.wrap import wrap
 from tracekit.errors import TracekitError
 
@@ -77,6 +78,10 @@ def collect_command(
     timeout: Annotated[
         float | None, typer.Option(help="Seconds before a hung run is stopped and reported.")
     ] = None,
+    report_grace: Annotated[
+        float,
+        typer.Option(help="Seconds nsys gets to write its report once a stopped app has exited."),
+    ] = REPORT_GRACE_S,
     dry_run: Annotated[bool, typer.Option(help="Print the rank commands; run nothing.")] = False,
     parquet: Annotated[
         Path | None,
@@ -100,6 +105,7 @@ def collect_command(
             pp=pp if tp > 1 or pp > 1 else None,
             capture_api=capture_api,
             timeout_s=timeout,
+            report_grace_s=report_grace,
             dry_run=dry_run,
         )
         _report(result, dry_run)
@@ -136,7 +142,14 @@ def collect_command(
         seed=seed,
         checkpoint=checkpoint,
     )
-    result = collect(workload, out, command_line=command_line, timeout_s=timeout, dry_run=dry_run)
+    result = collect(
+        workload,
+        out,
+        command_line=command_line,
+        timeout_s=timeout,
+        report_grace_s=report_grace,
+        dry_run=dry_run,
+    )
     _report(result, dry_run)
     if parquet is not None and result.manifest is not None:
         from tracekit.ingest.parquet import convert_run

@@ -36,7 +36,13 @@ from tracekit.collect.manifest import (
 )
 from tracekit.collect.outdir import WORKER_RESULT, check_out, claim_out
 from tracekit.collect.presets import PRESETS, ModelShape, get_preset, shape_from_hf_config
-from tracekit.collect.supervise import Failure, RankCommand, RankGroup, log_tail
+from tracekit.collect.supervise import (
+    REPORT_GRACE_S,
+    Failure,
+    RankCommand,
+    RankGroup,
+    log_tail,
+)
 from tracekit.errors import TracekitError
 from tracekit.model.layout import rank_coords, stage_layers
 from tracekit.resources import collectors_dir
@@ -207,6 +213,7 @@ def collect(
     *,
     command_line: Sequence[str],
     timeout_s: float | None = None,
+    report_grace_s: float = REPORT_GRACE_S,
     dry_run: bool = False,
     env: Mapping[str, str] | None = None,
 ) -> CollectResult:
@@ -214,6 +221,8 @@ def collect(
 
     Raises TracekitError naming the failing rank and its log when a rank
     crashes or the timeout passes; the manifest then says ``complete: false``.
+    Stopped ranks under nsys keep their reports (``report_grace_s`` to write them),
+    which are exported as after a clean run.
     """
     env = dict(os.environ if env is None else env)
     check_spec(w)
@@ -243,7 +252,7 @@ def collect(
     claim_out(out, own, writes_manifest=writes_manifest, world_size=w.world_size)
     started = time.time()
     try:
-        failure = RankGroup(commands, env).wait(timeout_s)
+        failure = RankGroup(commands, env, report_grace_s=report_grace_s).wait(timeout_s)
     except KeyboardInterrupt:
         if writes_manifest:
             everyone = tuple(c.rank for c in commands)
@@ -253,7 +262,7 @@ def collect(
             build_manifest(w, out, command_line, ranks, stopped, elapsed).write(out)
         raise
     exported = None
-    if failure is None and nsys is not None:
+    if nsys is not None:
         exported = export_reports(out, [c.rank for c in commands], nsys)
     manifest = None
     if writes_manifest:

@@ -2,7 +2,9 @@
 
 Each rank runs in its own session (its own process group), so stopping a
 rank also stops what it started (``nsys``, its target, gloo helpers): no
-orphans survive a failure, a timeout or Ctrl-C.
+orphans survive a failure, a timeout or Ctrl-C. A report writer (``nsys``)
+in a rank's process tree is stopped last: its app first, then the writer
+gets time to write its report (``report_grace_s``).
 """
 
 from __future__ import annotations
@@ -18,9 +20,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 FAILURE_MARK = "tracekit-worker: rank {rank} failed at {time:.6f}"
 """The line a worker prints when it raises; the earliest one names the cause."""
 _FAILURE_RE = re.compile(r"tracekit-worker: rank (\d+) failed at ([0-9.]+)")
+
+REPORT_WRITERS = frozenset({"nsys"})
+"""Process names that write a report once the app they launched has exited."""
+REPORT_GRACE_S = 30.0
+"""Default time a report writer gets, after its app is stopped, to write its report."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +64,15 @@ class Failure:
 class RankGroup:
     """The running rank processes of one collection."""
 
-    def __init__(self, commands: Sequence[RankCommand], base_env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        commands: Sequence[RankCommand],
+        base_env: Mapping[str, str],
+        *,
+        report_grace_s: float = REPORT_GRACE_S,
+    ) -> None:
         self.commands = list(commands)
+        self.report_grace_s = report_grace_s
         self.procs: list[subprocess.Popen] = []
         self.ended_at: dict[int, float] = {}
         """index -> when this rank's exit was first seen (time.time, as the failure line)."""
@@ -143,18 +159,56 @@ class RankGroup:
         return Failure(command.rank, command.log, reason(cause), followers=followers)
 
     def stop(self, grace_s: float = 3.0) -> None:
-        """SIGTERM every rank's process group, then SIGKILL what is left."""
-        for proc in self.procs:
-            _signal_group(proc, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        for proc in self.procs:
+        """Stop every rank, keeping the reports of any report writer (nsys).
+
+        A rank without a writer: SIGTERM to its process group, SIGKILL after
+        ``grace_s``. A rank with one: SIGTERM to the apps the writer launched
+        (SIGKILL after ``grace_s``), then up to ``report_grace_s`` for the writer
+        to write its report and exit, and only then SIGKILL to the group."""
+        apps: list[psutil.Process] = []
+        deadline: dict[int, float] = {}
+        now = time.monotonic()
+        for i, proc in enumerate(self.procs):
+            launched = _apps_of_writers(proc.pid)
+            if launched is None:
+                _signal_group(proc, signal.SIGTERM)
+                deadline[i] = now + grace_s
+            else:
+                apps += launched
+                deadline[i] = now + max(self.report_grace_s, grace_s)
+        _signal_each(apps, signal.SIGTERM)
+        _, alive = psutil.wait_procs(apps, timeout=grace_s)
+        _signal_each(alive, signal.SIGKILL)
+        for i, proc in enumerate(self.procs):
             try:
-                proc.wait(timeout=max(deadline - time.monotonic(), 0.01))
+                proc.wait(timeout=max(deadline[i] - time.monotonic(), 0.01))
             except subprocess.TimeoutExpired:
                 pass
         for proc in self.procs:
             _signal_group(proc, signal.SIGKILL)
             proc.wait()
+
+
+def _apps_of_writers(pid: int) -> list[psutil.Process] | None:
+    """The processes report writers under ``pid`` (itself included) launched, or
+    None when there is no writer in its tree."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+        writers = [p for p in tree if p.name() in REPORT_WRITERS]
+        if not writers:
+            return None
+        return [c for w in writers for c in w.children() if c.name() not in REPORT_WRITERS]
+    except psutil.Error:
+        return None
+
+
+def _signal_each(procs: Sequence[psutil.Process], sig: signal.Signals) -> None:
+    for proc in procs:
+        try:
+            proc.send_signal(sig)
+        except psutil.Error:
+            pass
 
 
 @contextmanager

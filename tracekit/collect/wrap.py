@@ -29,7 +29,7 @@ from tracekit.collect.launch_env import detect_rank_env
 from tracekit.collect.manifest import Manifest, ManifestParallel, ManifestRank
 from tracekit.collect.outdir import check_out, claim_out
 from tracekit.collect.runner import CollectResult, export_reports, failure_hint
-from tracekit.collect.supervise import Failure, RankCommand, RankGroup
+from tracekit.collect.supervise import REPORT_GRACE_S, Failure, RankCommand, RankGroup
 from tracekit.errors import TracekitError
 from tracekit.model.layout import rank_coords
 
@@ -85,9 +85,12 @@ def wrap(
     pp: int | None = None,
     capture_api: bool = False,
     timeout_s: float | None = None,
+    report_grace_s: float = REPORT_GRACE_S,
     dry_run: bool = False,
     env: Mapping[str, str] | None = None,
 ) -> CollectResult:
+    """Run ``cmd`` under nsys; a failure, timeout or Ctrl-C stops the app first and
+    leaves nsys ``report_grace_s`` to write, then exports whatever reports there are."""
     env = dict(os.environ if env is None else env)
     out = out.resolve()
     nsys = "nsys" if dry_run else nsys_cmd.find_nsys()
@@ -104,13 +107,18 @@ def wrap(
         world_size=None if rank_env is None else rank_env.world_size,
     )
     started = time.time()
-    failure = RankGroup(commands, env).wait(timeout_s)
+    interrupted = False
+    try:
+        failure = RankGroup(commands, env, report_grace_s=report_grace_s).wait(timeout_s)
+    except KeyboardInterrupt:
+        # Stopping is how a server run (``vllm serve``) ends: keep and export its reports.
+        interrupted = True
+        reason = "interrupted (Ctrl-C or SIGTERM)"
+        failure = Failure(commands[0].rank, commands[0].log, reason)
     reports = sorted(
         (int(m.group(1)), p) for p in out.glob("rank*.nsys-rep") if (m := _REPORT_RE.search(p.name))
     )
-    exported = None
-    if failure is None:
-        exported = export_reports(out, [r for r, _ in reports], nsys)
+    exported = export_reports(out, [r for r, _ in reports], nsys) if reports else None
     manifest = None
     if rank_env is None or rank_env.rank == 0:
         launcher = "local"
@@ -132,6 +140,8 @@ def wrap(
         )
         manifest = replace(manifest, versions=replace(manifest.versions, nsys_export=exported))
         manifest.write(out)
+    if interrupted:
+        raise KeyboardInterrupt
     if failure is not None:
         raise TracekitError(f"wrapped command failed: {failure.message()}", failure_hint(failure))
     return CollectResult(out, manifest, shown)
