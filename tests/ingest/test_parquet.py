@@ -78,3 +78,38 @@ def test_not_a_dataset(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="not a tracekit Parquet dataset"):
         store.attach_parquet(duckdb.connect(), tmp_path)
+
+
+def test_dataset_tables_have_the_store_columns_in_its_order(tmp_path: Path) -> None:
+    """queries/dataset/ gives each table the store's columns, order and types (trace_id is
+    the dataset's BIGINT), so a column added to the schema must be added there too."""
+    db = tmp_path / "t.duckdb"
+    import_paths(db, [_job(tmp_path)])
+    con = store.connect(db)
+    export_parquet(con, tmp_path / "pq")
+    pq = _parquet_con(tmp_path / "pq")
+    assert store.PARQUET_TABLES == ("runs", "traces", "events", "threads", "rank_layout")
+    for table in store.PARQUET_TABLES:
+        want = [
+            (name, "BIGINT" if name == "trace_id" else kind)
+            for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall()
+        ]
+        assert [tuple(r[:2]) for r in pq.execute(f"DESCRIBE {table}").fetchall()] == want
+        assert _rows(pq, f"SELECT count(*) FROM {table}") == _rows(
+            con, f"SELECT count(*) FROM {table}"
+        )
+    assert _rows(pq, "SELECT typeof(run_id) FROM runs LIMIT 1") == [("VARCHAR",)]
+
+
+def test_a_dataset_missing_a_table_is_refused(tmp_path: Path) -> None:
+    from tracekit.errors import InputError
+
+    db = tmp_path / "t.duckdb"
+    import_paths(db, [_job(tmp_path)])
+    con = store.connect(db)
+    export_parquet(con, tmp_path / "pq")
+    con.close()
+    for part in (tmp_path / "pq" / "threads").glob("**/*.parquet"):
+        part.unlink()
+    with pytest.raises(InputError, match=r"no Parquet files under threads/"):
+        store.attach_parquet(duckdb.connect(), tmp_path / "pq")
