@@ -2,7 +2,8 @@
 export next to each, and the manifest pointing at both. The stand-in behaves like
 nsys where tracekit depends on it: it launches the app as its child, forwards
 SIGTERM/SIGINT to it (nsys stops the app on Ctrl-C), and writes the report after
-the app exits, taking ``FAKE_NSYS_WRITE_S`` seconds."""
+the app exits, taking ``FAKE_NSYS_WRITE_S`` seconds; ``nsys export`` takes
+``FAKE_NSYS_EXPORT_S``."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import pytest
 import tracekit
 from tests.collect.collect_traces import live_processes_mentioning
 from tracekit.collect.manifest import Manifest
-from tracekit.collect.runner import CollectSpec, collect, resolve_shape
+from tracekit.collect.runner import CollectSpec, collect, free_port, resolve_shape
 from tracekit.collect.wrap import wrap
 from tracekit.errors import TracekitError
 
@@ -43,6 +44,7 @@ if args[0] == "export":
         sys.exit("unrecognised option --include-blobs")
     open(os.environ.get("FAKE_NSYS_CALLS", os.devnull), "a").write(" ".join(args) + "\\n")
     out = args[args.index("--output") + 1]
+    time.sleep(float(os.environ.get("FAKE_NSYS_EXPORT_S", "0")))
     open(out, "w").write("sqlite of " + args[-1])
     sys.exit(0)
 i = args.index("-o")
@@ -185,3 +187,93 @@ def test_a_hung_workload_run_is_stopped_and_every_rank_keeps_its_report(
         assert "--capture-range=cudaProfilerApi" in (out / f"rank{rank}.nsys-rep").read_text()
         assert manifest["ranks"][rank]["nsys_sqlite"] == f"rank{rank}.sqlite"
     assert live_processes_mentioning(str(out)) == []
+
+
+def launch_ranks(
+    out: Path, args: list[str], envs: list[dict[str, str]]
+) -> list[subprocess.CompletedProcess]:
+    """One `tracekit collect --out OUT ARGS` process per rank, each with its
+    launcher variables (as torchrun or srun would start them)."""
+    root = str(Path(tracekit.__file__).resolve().parent.parent)
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from tracekit.cli import main; main()",
+                "collect",
+                "--out",
+                str(out),
+                *args,
+            ],
+            env={**os.environ, "PYTHONPATH": root, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for env in envs
+    ]
+    return [
+        subprocess.CompletedProcess(p.args, p.wait(timeout=180), p.communicate()[0], None)
+        for p in procs
+    ]
+
+
+@pytest.mark.slow
+def test_rank0_writes_the_manifest_after_a_slow_rank_has_exported(
+    tmp_path: Path, fake_nsys: Path
+) -> None:
+    """Issue 14 item 13: under torchrun each rank exports its own report; rank 1's export
+    takes 4 s. Rank 0 used to write the manifest at once, with rank 1's export missing."""
+    pytest.importorskip("torch")
+    out = tmp_path / "torchrun"
+    port = str(free_port())
+    envs = [
+        {
+            "RANK": str(rank),
+            "WORLD_SIZE": "2",
+            "LOCAL_RANK": str(rank),
+            "LOCAL_WORLD_SIZE": "2",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": port,
+            "FAKE_NSYS_EXPORT_S": "4" if rank == 1 else "0",
+        }
+        for rank in range(2)
+    ]
+    args = ["--tp", "2", "--gen-len", "2", "--profiler", "both", "--timeout", "120"]
+    done = launch_ranks(out, args, envs)
+    assert [d.returncode for d in done] == [0, 0], [d.stdout for d in done]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] is True, manifest["error"]
+    assert [r["nsys_sqlite"] for r in manifest["ranks"]] == ["rank0.sqlite", "rank1.sqlite"]
+    assert (out / "rank1.sqlite").read_text().endswith("rank1.nsys-rep")
+    assert sorted(p.name for p in out.glob("*.done")) == []
+
+
+def test_a_rank_that_does_not_finish_in_time_is_named_in_the_manifest(
+    tmp_path: Path, fake_nsys: Path
+) -> None:
+    """srun runs `tracekit collect --nsys` per task; rank 1's app runs 6 s, rank 0 waits
+    only 1 s for it: the manifest is incomplete and names rank 1."""
+    out = tmp_path / "srun"
+    envs = [
+        {
+            "SLURM_PROCID": str(rank),
+            "SLURM_NTASKS": "2",
+            "SLURM_LOCALID": str(rank),
+            "SLURM_STEP_ID": "0",
+            "SLURM_JOB_ID": "77",
+            "MASTER_ADDR": "127.0.0.1",
+        }
+        for rank in range(2)
+    ]
+    app = "import os, time; time.sleep(6 * int(os.environ['SLURM_PROCID']))"
+    args = ["--nsys", "--wait-ranks", "1"]
+    done = launch_ranks(out, [*args, "--", sys.executable, "-c", app], envs)
+    assert [d.returncode for d in done] == [0, 0], [d.stdout for d in done]
+    assert "incomplete" in done[0].stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] is False
+    assert manifest["error"].startswith(f"rank 1: no complete trace in {out} after waiting 1 s")
+    assert [r["nsys_sqlite"] for r in manifest["ranks"]] == ["rank0.sqlite", None]
+    assert (out / "rank1.sqlite").exists() and (out / "rank1.done").exists()

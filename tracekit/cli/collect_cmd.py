@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from tracekit.cli._app import app, console
+from tracekit.collect.ranks_done import WAIT_RANKS_S
 from tracekit.collect.runner import (
     DTYPES,
     PROFILERS,
@@ -82,6 +83,10 @@ def collect_command(
         float,
         typer.Option(help="Seconds nsys gets to write its report once a stopped app has exited."),
     ] = REPORT_GRACE_S,
+    wait_ranks: Annotated[
+        float,
+        typer.Option(help="Under a launcher: seconds rank 0 waits for the others' traces."),
+    ] = WAIT_RANKS_S,
     dry_run: Annotated[bool, typer.Option(help="Print the rank commands; run nothing.")] = False,
     parquet: Annotated[
         Path | None,
@@ -106,6 +111,7 @@ def collect_command(
             capture_api=capture_api,
             timeout_s=timeout,
             report_grace_s=report_grace,
+            wait_ranks_s=wait_ranks,
             dry_run=dry_run,
         )
         _report(result, dry_run)
@@ -148,6 +154,7 @@ def collect_command(
         command_line=command_line,
         timeout_s=timeout,
         report_grace_s=report_grace,
+        wait_ranks_s=wait_ranks,
         dry_run=dry_run,
     )
     _report(result, dry_run)
@@ -165,6 +172,10 @@ def _report(result: CollectResult, dry_run: bool) -> None:
         return
     manifest = result.manifest
     if manifest is None:
+        return
+    if not manifest.complete:
+        console.print(f"[yellow]incomplete[/yellow]: {result.out / 'manifest.json'}")
+        console.print(manifest.error or "", markup=False, highlight=False, soft_wrap=True)
         return
     console.print(f"[green]complete[/green]: {result.out / 'manifest.json'}")
     for row in manifest.latency[:1]:

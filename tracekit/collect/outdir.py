@@ -21,7 +21,7 @@ from tracekit.errors import InputError, TracekitError
 MARKER = ".tracekit-collect"
 MARKER_TEXT = "This folder holds traces written by `tracekit collect`.\n"
 WORKER_RESULT = "worker_result.json"
-OUTPUT_SUFFIXES = (".pt.trace.json.gz", ".log", ".nsys-rep", ".sqlite")
+OUTPUT_SUFFIXES = (".pt.trace.json.gz", ".log", ".nsys-rep", ".sqlite", ".done")
 _HINT = (
     "Give --out a new folder (tracekit creates it), an empty one, or the folder of an "
     "earlier `tracekit collect` run; collect never deletes files it did not write."

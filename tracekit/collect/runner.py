@@ -36,6 +36,12 @@ from tracekit.collect.manifest import (
 )
 from tracekit.collect.outdir import WORKER_RESULT, check_out, claim_out
 from tracekit.collect.presets import PRESETS, ModelShape, get_preset, shape_from_hf_config
+from tracekit.collect.ranks_done import (
+    WAIT_RANKS_S,
+    mark_done,
+    missing_message,
+    wait_for_ranks,
+)
 from tracekit.collect.supervise import (
     REPORT_GRACE_S,
     Failure,
@@ -214,6 +220,7 @@ def collect(
     command_line: Sequence[str],
     timeout_s: float | None = None,
     report_grace_s: float = REPORT_GRACE_S,
+    wait_ranks_s: float = WAIT_RANKS_S,
     dry_run: bool = False,
     env: Mapping[str, str] | None = None,
 ) -> CollectResult:
@@ -222,7 +229,9 @@ def collect(
     Raises TracekitError naming the failing rank and its log when a rank
     crashes or the timeout passes; the manifest then says ``complete: false``.
     Stopped ranks under nsys keep their reports (``report_grace_s`` to write them),
-    which are exported as after a clean run.
+    which are exported as after a clean run. Started as one rank by a launcher,
+    rank 0 writes the manifest once every rank has marked its trace complete
+    (``wait_ranks_s`` at most; the ranks still missing make it incomplete).
     """
     env = dict(os.environ if env is None else env)
     check_spec(w)
@@ -264,10 +273,14 @@ def collect(
     exported = None
     if nsys is not None:
         exported = export_reports(out, [c.rank for c in commands], nsys)
+    missing = settle_ranks(out, rank_env, failure, env, wait_ranks_s)
     manifest = None
     if writes_manifest:
         manifest = build_manifest(w, out, command_line, ranks, failure, time.time() - started)
         manifest = replace(manifest, versions=replace(manifest.versions, nsys_export=exported))
+        if missing:
+            error = missing_message(out, missing, wait_ranks_s)
+            manifest = replace(manifest, complete=False, error=error)
         manifest.write(out)
     if failure is not None:
         raise TracekitError(
@@ -275,6 +288,25 @@ def collect(
             hint=failure_hint(failure),
         )
     return CollectResult(out, manifest, shown)
+
+
+def settle_ranks(
+    out: Path,
+    rank_env: RankEnv | None,
+    failure: Failure | None,
+    env: Mapping[str, str],
+    wait_ranks_s: float,
+) -> tuple[int, ...]:
+    """Started by a launcher: rank 0 waits for the other ranks' done markers (the
+    ranks missing after ``wait_ranks_s``); every other rank writes its own marker."""
+    if rank_env is None:
+        return ()
+    if rank_env.rank != 0:
+        mark_done(out, rank_env.rank, env)
+        return ()
+    if failure is not None:
+        return ()
+    return wait_for_ranks(out, range(1, rank_env.world_size), env, wait_ranks_s)
 
 
 def failure_hint(failure: Failure) -> str:

@@ -28,7 +28,8 @@ from tracekit.collect import nsys_cmd
 from tracekit.collect.launch_env import detect_rank_env
 from tracekit.collect.manifest import Manifest, ManifestParallel, ManifestRank
 from tracekit.collect.outdir import check_out, claim_out
-from tracekit.collect.runner import CollectResult, export_reports, failure_hint
+from tracekit.collect.ranks_done import WAIT_RANKS_S, missing_message
+from tracekit.collect.runner import CollectResult, export_reports, failure_hint, settle_ranks
 from tracekit.collect.supervise import REPORT_GRACE_S, Failure, RankCommand, RankGroup
 from tracekit.errors import TracekitError
 from tracekit.model.layout import rank_coords
@@ -86,11 +87,14 @@ def wrap(
     capture_api: bool = False,
     timeout_s: float | None = None,
     report_grace_s: float = REPORT_GRACE_S,
+    wait_ranks_s: float = WAIT_RANKS_S,
     dry_run: bool = False,
     env: Mapping[str, str] | None = None,
 ) -> CollectResult:
     """Run ``cmd`` under nsys; a failure, timeout or Ctrl-C stops the app first and
-    leaves nsys ``report_grace_s`` to write, then exports whatever reports there are."""
+    leaves nsys ``report_grace_s`` to write, then exports whatever reports there are.
+    Started as one rank by a launcher, each process exports its own report and rank 0
+    waits for the others (``wait_ranks_s``) before it writes the manifest."""
     env = dict(os.environ if env is None else env)
     out = out.resolve()
     nsys = "nsys" if dry_run else nsys_cmd.find_nsys()
@@ -115,10 +119,11 @@ def wrap(
         interrupted = True
         reason = "interrupted (Ctrl-C or SIGTERM)"
         failure = Failure(commands[0].rank, commands[0].log, reason)
-    reports = sorted(
-        (int(m.group(1)), p) for p in out.glob("rank*.nsys-rep") if (m := _REPORT_RE.search(p.name))
-    )
-    exported = export_reports(out, [r for r, _ in reports], nsys) if reports else None
+    own = [r for r, _ in _reports(out)]
+    if rank_env is not None:
+        own = [r for r in own if r == rank_env.rank]
+    exported = export_reports(out, own, nsys) if own else None
+    missing = settle_ranks(out, rank_env, failure, env, wait_ranks_s)
     manifest = None
     if rank_env is None or rank_env.rank == 0:
         launcher = "local"
@@ -130,21 +135,30 @@ def wrap(
             out,
             cmd,
             command_line,
-            [r for r, _ in reports],
+            [r for r, _ in _reports(out)],
             commands,
             tp,
             pp,
             failure,
             launcher,
             time.time() - started,
+            launched=1 if rank_env is None else rank_env.world_size,
         )
         manifest = replace(manifest, versions=replace(manifest.versions, nsys_export=exported))
+        if missing:
+            error = missing_message(out, missing, wait_ranks_s)
+            manifest = replace(manifest, complete=False, error=error)
         manifest.write(out)
     if interrupted:
         raise KeyboardInterrupt
     if failure is not None:
         raise TracekitError(f"wrapped command failed: {failure.message()}", failure_hint(failure))
     return CollectResult(out, manifest, shown)
+
+
+def _reports(out: Path) -> list[tuple[int, Path]]:
+    found = ((_REPORT_RE.search(p.name), p) for p in out.glob("rank*.nsys-rep"))
+    return sorted((int(m.group(1)), p) for m, p in found if m)
 
 
 def wrap_manifest(
@@ -158,8 +172,10 @@ def wrap_manifest(
     failure: Failure | None,
     launcher: str,
     wall_s: float,
+    launched: int = 1,
 ) -> Manifest:
-    world = max(len(ranks), (tp or 1) * (pp or 1))
+    """``launched``: the world size a launcher started this rank in (1 when none did)."""
+    world = max(launched, (tp or 1) * (pp or 1), *(r + 1 for r in ranks))
     log = commands[0].log.name if len(commands) == 1 else None
     rows = [
         ManifestRank(
