@@ -5,7 +5,8 @@ defined in ``queries/schema``; shipped rows (``source = 'builtin'``) come from
 ``queries/rules/*.csv``. A user's rows are checked before they are stored, so a bad row
 can never break the views that read the tables: every pattern must compile in DuckDB's
 own regular-expression engine (RE2), priorities and sizes must be integers, ids must be
-new, and label and capture names must be ones the views know.
+new, label and capture names must be ones the views know, and a hint must be in every name
+of the store the pattern matches.
 """
 
 from __future__ import annotations
@@ -178,6 +179,8 @@ def _check_row(
                 f"({_one_line(exc).removeprefix('Invalid Input Error: ')})",
                 "Patterns use RE2 syntax (DuckDB's regexp_matches); nothing was added.",
             ) from exc
+    if record.get("hint") is not None:
+        _check_hint(con, record, where)
     if t.name == "label_rules" and record["key"] not in LABEL_KEYS:
         raise InputError(
             f"{where}: key {record['key']!r} is not a label", f"Keys: {', '.join(LABEL_KEYS)}."
@@ -188,6 +191,23 @@ def _check_row(
         raise InputError(
             f"{where}: captures {', '.join(unknown)} unknown",
             f"Each capture group means one of: {', '.join(CAPTURES)}.",
+        )
+
+
+def _check_hint(con: duckdb.DuckDBPyConnection, record: dict[str, str | None], where: str) -> None:
+    """A hint must be in every name its pattern matches: the views skip the pattern for names
+    without it, so a wrong hint would silently drop matches. Checked on the store's names."""
+    found = con.execute(
+        "SELECT name FROM (SELECT DISTINCT name FROM events) "
+        "WHERE regexp_matches(name, ?) AND NOT contains(name, ?) ORDER BY name LIMIT 1",
+        [record["pattern"], record["hint"]],
+    ).fetchall()
+    if found:
+        raise InputError(
+            f"{where}: hint {record['hint']!r} is not in {found[0][0]!r}, which pattern "
+            f"{record['pattern']!r} matches",
+            "A hint is a substring of every name the pattern matches (it lets the views skip "
+            "the pattern for other names); fix it or leave it empty. Nothing was added.",
         )
 
 

@@ -12,19 +12,21 @@
 --       or user rows), else rank_coords(rank, runs.tp) where the run knows tp, else
 --       from distributedInfo.pg_config: a group of consecutive ranks smaller than the job
 --       is the rank's TP group (tp_rank = position in it, pp_rank = rank // its size).
---   _label_names(name, key, value, priority): each distinct annotation name x matching rule.
+--   _label_names(name, key, value, priority): each distinct annotation name x matching rule
+--       (a rule's `hint` substring keeps its regular expression off the names without it).
 --   _label_probes(trace_id, event_id, pid, tid, probe_ts_ns): what is labelled and the
 --       CPU time point whose enclosing ranges label it (one row per launch).
 --   _labelled_ranges: annotation ranges some rule matches, with their own labels (lowest
 --       priority per key); pk = coalesce(pid, -1); order_key orders by start, then depth
 --       (ts_ns * 64 + depth: exact for run timelines under 4.5 years and 64 levels).
---   _range_chain(trace_id, range_id, anc_id, anc_depth, anc_end_ns): each labelled range's
---       labelled ancestors and itself.
---   _resolved_ranges: the labels in force inside each labelled range (innermost per key).
 -- Method (no range join): one ASOF lookup per probe finds the labelled range of its thread
 -- that started last at or before it. With properly nested ranges that range is either the
 -- innermost labelled range around the probe or a descendant of it that already ended; in
 -- the second case the deepest of its ancestors still open at the probe is the innermost.
+-- Each labelled range's chain (its labelled ancestors, by one ASOF lookup per shallower
+-- depth, and itself) gives the labels in force inside it (innermost per key). The labelled
+-- ranges and the chains are CTEs read several times, computed once (MATERIALIZED): as
+-- views, each reading recomputed the ranges' nesting depth (annotation_ranges' window).
 -- Depends on: events, traces, runs, rank_layout, label_rules, event_launches,
 --             annotation_ranges, rank_coords.
 --   run_id, rank, trace_id, event_id   the labelled event
@@ -73,7 +75,10 @@ WITH names AS (
           OR (kind = 'python_function' AND starts_with(name, 'nn.Module: ')))
 )
 SELECT n.name, r.key, regexp_extract(n.name, r.pattern, 1) AS value, r.priority
-FROM names n JOIN label_rules r ON regexp_matches(n.name, r.pattern);
+FROM names n
+-- CASE, not AND: the optimizer may reorder an AND and run the expression first
+JOIN label_rules r ON CASE WHEN r.hint IS NULL OR contains(n.name, r.hint)
+                           THEN regexp_matches(n.name, r.pattern) ELSE false END;
 
 CREATE OR REPLACE VIEW _label_probes AS
 SELECT trace_id, event_id, pid, tid, launch_ts_ns AS probe_ts_ns
@@ -100,40 +105,40 @@ SELECT trace_id, range_id, pk, tid, depth, ts_ns, end_ns,
 FROM own
 GROUP BY trace_id, range_id, pk, tid, depth, ts_ns, end_ns;
 
-CREATE OR REPLACE VIEW _range_chain AS
-WITH depths AS (
-    SELECT DISTINCT trace_id, pk, tid, depth FROM _labelled_ranges
-), probes AS (
+CREATE OR REPLACE VIEW event_labels AS
+WITH labelled AS MATERIALIZED (
+    SELECT * FROM _labelled_ranges
+), depths AS (
+    SELECT DISTINCT trace_id, pk, tid, depth FROM labelled
+), chain_probes AS (
     SELECT r.trace_id, r.range_id, r.pk, r.tid, r.ts_ns, d.depth
-    FROM _labelled_ranges r
+    FROM labelled r
     JOIN depths d ON d.trace_id = r.trace_id AND d.pk = r.pk AND d.tid = r.tid
                  AND d.depth < r.depth
-), ancestors AS (
+), chain AS MATERIALIZED (
+    -- each labelled range's labelled ancestors (the one still open at its start, per
+    -- shallower depth) and itself
     SELECT p.trace_id, p.range_id, a.range_id AS anc_id, a.depth AS anc_depth,
            a.end_ns AS anc_end_ns
-    FROM probes p
-    ASOF JOIN _labelled_ranges a
+    FROM chain_probes p
+    ASOF JOIN labelled a
       ON a.trace_id = p.trace_id AND a.pk = p.pk AND a.tid = p.tid AND a.depth = p.depth
      AND a.ts_ns <= p.ts_ns
     WHERE p.ts_ns < a.end_ns
-)
-SELECT * FROM ancestors
-UNION ALL
-SELECT trace_id, range_id, range_id, depth, end_ns FROM _labelled_ranges;
-
-CREATE OR REPLACE VIEW _resolved_ranges AS
-SELECT c.trace_id, c.range_id,
-       arg_max(a.step, c.anc_depth) FILTER (WHERE a.step IS NOT NULL) AS step,
-       arg_max(a.phase, c.anc_depth) FILTER (WHERE a.phase IS NOT NULL) AS phase,
-       arg_max(a.stage, c.anc_depth) FILTER (WHERE a.stage IS NOT NULL) AS stage,
-       arg_max(a.layer, c.anc_depth) FILTER (WHERE a.layer IS NOT NULL) AS layer,
-       arg_max(a.block, c.anc_depth) FILTER (WHERE a.block IS NOT NULL) AS block
-FROM _range_chain c
-JOIN _labelled_ranges a ON a.trace_id = c.trace_id AND a.range_id = c.anc_id
-GROUP BY c.trace_id, c.range_id;
-
-CREATE OR REPLACE VIEW event_labels AS
-WITH probes AS (
+    UNION ALL
+    SELECT trace_id, range_id, range_id, depth, end_ns FROM labelled
+), resolved AS (
+    -- the labels in force inside each labelled range (innermost per key)
+    SELECT c.trace_id, c.range_id,
+           arg_max(a.step, c.anc_depth) FILTER (WHERE a.step IS NOT NULL) AS step,
+           arg_max(a.phase, c.anc_depth) FILTER (WHERE a.phase IS NOT NULL) AS phase,
+           arg_max(a.stage, c.anc_depth) FILTER (WHERE a.stage IS NOT NULL) AS stage,
+           arg_max(a.layer, c.anc_depth) FILTER (WHERE a.layer IS NOT NULL) AS layer,
+           arg_max(a.block, c.anc_depth) FILTER (WHERE a.block IS NOT NULL) AS block
+    FROM chain c
+    JOIN labelled a ON a.trace_id = c.trace_id AND a.range_id = c.anc_id
+    GROUP BY c.trace_id, c.range_id
+), probes AS (
     SELECT trace_id, event_id, coalesce(pid, -1) AS pk, tid, probe_ts_ns,
            probe_ts_ns * 64 + 63 AS order_key
     FROM _label_probes
@@ -143,13 +148,13 @@ WITH probes AS (
     -- descendant of it that has already ended
     SELECT p.trace_id, p.event_id, p.probe_ts_ns, r.range_id, r.end_ns
     FROM probes p
-    ASOF LEFT JOIN _labelled_ranges r
+    ASOF LEFT JOIN labelled r
       ON r.trace_id = p.trace_id AND r.pk = p.pk AND r.tid = p.tid
      AND r.order_key <= p.order_key
 ), ended AS (
     SELECT h.trace_id, h.event_id, arg_max(c.anc_id, c.anc_depth) AS range_id
     FROM hit h
-    JOIN _range_chain c ON c.trace_id = h.trace_id AND c.range_id = h.range_id
+    JOIN chain c ON c.trace_id = h.trace_id AND c.range_id = h.range_id
     WHERE h.probe_ts_ns >= h.end_ns AND c.anc_end_ns > h.probe_ts_ns
     GROUP BY h.trace_id, h.event_id
 ), innermost AS (
@@ -168,5 +173,5 @@ SELECT t.run_id, t.rank, i.trace_id, i.event_id,
        rr.tp_rank, rr.pp_rank
 FROM innermost i
 JOIN traces t ON t.trace_id = i.trace_id
-LEFT JOIN _resolved_ranges r ON r.trace_id = i.trace_id AND r.range_id = i.range_id
+LEFT JOIN resolved r ON r.trace_id = i.trace_id AND r.range_id = i.range_id
 LEFT JOIN _rank_roles rr ON rr.run_id = t.run_id AND rr.rank = t.rank;

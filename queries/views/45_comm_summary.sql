@@ -65,7 +65,9 @@ WITH world AS (
     SELECT e.trace_id, e.event_id,
            arg_max(regexp_extract(e.name, r.pattern, 1), (e.ts_ns, -r.priority)) AS block
     FROM enclosing e
-    JOIN label_rules r ON r.key = 'block' AND regexp_matches(e.name, r.pattern)
+    JOIN label_rules r
+      ON r.key = 'block' AND CASE WHEN r.hint IS NULL OR contains(e.name, r.hint)
+                                  THEN regexp_matches(e.name, r.pattern) ELSE false END
     GROUP BY e.trace_id, e.event_id
 ), base AS (
     SELECT c.* EXCLUDE (op), rr.tp_rank, rr.pp_rank, coalesce(r.tp, l.tp) AS tp, w.world_size,

@@ -131,7 +131,7 @@ def test_user_label_rule(tmp_path: Path) -> None:
     db = import_traces(tmp_path / "u.duckdb", tmp_path / "u", [_trace()])
     con = duckdb.connect(str(db))
     con.execute(
-        "INSERT INTO label_rules VALUES "
+        "INSERT INTO label_rules (rule_id, priority, key, pattern, note, source) VALUES "
         r"('mine', 5, 'layer', '^my_layer_(\d+)$', 'test', 'user.csv')"
     )
     rows = _rows(

@@ -2,9 +2,9 @@
 
 A rule file with any bad row (an invalid RE2 pattern, binary or malformed CSV, a
 missing column, a non-integer priority, a duplicate id, an unknown label key or
-capture) adds nothing: exit 2, one paragraph naming the file, and the database is
-byte-identical. A rule stored by an older tracekit that breaks the views can be
-listed and removed. `--db` never creates a database.
+capture, a hint missing from a name the pattern matches) adds nothing: exit 2, one
+paragraph naming the file, and the database is byte-identical. A rule stored by an
+older tracekit that breaks the views can be listed and removed. `--db` never creates a database.
 """
 
 from __future__ import annotations
@@ -94,6 +94,16 @@ def test_unreadable_rule_files(db: Path, tmp_path: Path, body: bytes | str, word
         ("label_rules", "rule_id,priority,key,pattern\nx,1,layers,^l(\\d+)$\n", ("'layers'",)),
         ("label_rules", "rule_id,priority,key,pattern\nx,1,layer,[z-a]\n", ("[z-a]", "RE2")),
         ("dtype_sizes", "dtype,bytes\nmy_float,four\n", ("bytes", "'four'")),
+        (
+            "label_rules",
+            "rule_id,priority,key,pattern,hint\nx,1,layer,^mine\\.block(\\d+)$,blk\n",
+            ("hint 'blk'", "'mine.block7'"),
+        ),
+        (
+            "comm_rules",
+            "rule_id,priority,kinds,pattern,hint,library\nx,1,kernel,^ge,nccl,t\n",
+            ("hint 'nccl'", "'gemm'"),
+        ),
     ],
     ids=[
         "empty",
@@ -107,6 +117,8 @@ def test_unreadable_rule_files(db: Path, tmp_path: Path, body: bytes | str, word
         "label-key",
         "label-pattern",
         "dtype-bytes",
+        "label-hint",
+        "comm-hint",
     ],
 )
 def test_bad_rows_add_nothing(

@@ -49,8 +49,8 @@ def add_rules(
     comm_rules columns: rule_id, priority, kinds, pattern, library, op, captures, note,
     and optionally hint (a substring every matching name contains: a fast pre-check).
     label_rules columns: rule_id, priority, key (step | phase | stage | layer | block),
-    pattern (group 1 = the value), note. Patterns are RE2 regular expressions; a file
-    with any bad row adds nothing.
+    pattern (group 1 = the value), note, and optionally hint. Patterns are RE2 regular
+    expressions; a file with any bad row adds nothing.
 
     Example: tracekit rules add my_rules.csv --db traces.duckdb
     """
