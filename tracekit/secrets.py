@@ -13,7 +13,9 @@ values) and against any value under a name that suggests a secret (``TOKEN``,
 - **Free text that is data** keeps its text, each credential in it replaced
   by ``[redacted]`` (the event stays): :func:`redact_array` over an Arrow
   column, :func:`redact` over one string. Arrow compute runs the patterns
-  (RE2), only on the values that a cheap guard pattern selects.
+  (RE2), only on the values that a cheap guard pattern selects; a short
+  column (a trace's thread names) is guarded in Python, so that an import
+  whose names hold no credential never loads Arrow compute (0.08 s).
 - **A metadata field** (an environment variable, a host name, a driver
   version) is kept whole or dropped whole: :func:`secret_name` for its name,
   :func:`looks_secret` for its value, :func:`scrub` for a JSON-like tree.
@@ -25,9 +27,10 @@ import re
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 REDACTED = "[redacted]"
+# Up to this many values, redact_array runs the guard with Python's `re`.
+_FEW_VALUES = 1000
 
 # Free-text keywords after which a value is a credential (`password=…`, `--api-key …`).
 _KEYWORDS = (
@@ -96,6 +99,12 @@ def redact_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArr
     """``values`` (strings) with every credential replaced by ``[redacted]``; NULLs stay."""
     if len(values) == 0 or values.null_count == len(values):
         return values
+    if len(values) <= _FEW_VALUES and not any(
+        _GUARD_RE.search(value) for value in values.to_pylist() if value is not None
+    ):
+        return values
+    import pyarrow.compute as pc  # 0.08 s to load: only where a value may be a credential
+
     guarded = pc.fill_null(pc.match_substring_regex(values, GUARD), False)
     if not pc.any(guarded).as_py():
         return values

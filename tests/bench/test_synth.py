@@ -9,7 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tracekit.ingest.kineto import ParserPool, read_kineto
+from tracekit.ingest.kineto import read_kineto
+from tracekit.ingest.kineto_parse import ParserPool
 from tracekit.ingest.loader import import_paths
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -11,10 +14,13 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tests.conftest import cpu, kernel, write_kineto
+from tests.conftest import REPO, cpu, kernel, write_kineto
 from tracekit.errors import InputError
-from tracekit.ingest.kineto import _times, read_kineto
+from tracekit.ingest.kineto import read_kineto
+from tracekit.ingest.kineto_parse import _times
 from tracekit.ingest.kineto_sql import NEGATIVE_DUR, NO_TS
+
+SAMPLE = REPO / "sample_traces" / "tp2"
 
 
 def _read_all(path: Path, block: int = 1 << 24) -> tuple[dict, pa.Table, pa.Table]:
@@ -281,3 +287,21 @@ def test_a_base_time_after_the_array_that_its_last_bytes_do_not_show_is_an_error
         tmp_path / "u.json", [cpu("a", 1.0, 1.0)], extra={"baseTimeNanoseconds": 10**18}
     )
     assert _read_all(near_end)[1].column("abs_ns").to_pylist() == [10**18 + 1000]
+
+
+def test_a_kineto_import_does_not_load_arrow_compute(tmp_path: Path) -> None:
+    """Loading pyarrow.compute takes about 0.08 s: a Kineto import and overlap_by_rank
+    (whose thread names hold no credential) never need it."""
+    script = (
+        "import sys; from pathlib import Path; from tracekit import store; "
+        "from tracekit.ingest.loader import import_paths; "
+        f"import_paths(Path({str(tmp_path / 'job.duckdb')!r}), [Path({str(SAMPLE)!r})]); "
+        f"con = store.connect(Path({str(tmp_path / 'job.duckdb')!r}), read_only=True); "
+        "assert con.execute('SELECT count(*) FROM overlap_by_rank').fetchone()[0] == 2; "
+        "print('pyarrow.compute' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "False"

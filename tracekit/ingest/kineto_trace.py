@@ -16,7 +16,8 @@ import pyarrow as pa
 
 from tracekit.errors import InputError
 from tracekit.ingest.contract import Claim, ParsedTrace, Source
-from tracekit.ingest.kineto import KinetoChunk, ParserPool, read_kineto
+from tracekit.ingest.kineto import read_kineto
+from tracekit.ingest.kineto_parse import KinetoChunk, ParserPool
 
 KEPT_KINETO_META = (
     "schemaVersion",

@@ -24,7 +24,7 @@ from tracekit import store
 from tracekit.errors import InputError
 from tracekit.ingest.contract import ParsedTrace, Reader, Source
 from tracekit.ingest.discover import discover
-from tracekit.ingest.kineto import ParserPool
+from tracekit.ingest.kineto_parse import ParserPool
 from tracekit.ingest.kineto_trace import read_kineto_trace
 from tracekit.ingest.publish import ImportSummary, publish
 from tracekit.ingest.ranks import Placement, RankMap, check_rank_option, parse_rank_map, place
@@ -33,7 +33,7 @@ from tracekit.ingest.stream import EventStream, check_nonempty
 __all__ = ["ImportSummary", "import_paths"]
 
 # DuckDB memory for the writing connection during an import (parsers add
-# kineto.PARSER_MEMORY each at most); peak RSS stays well under 1.5 GB.
+# kineto_parse.PARSER_MEMORY each at most); peak RSS stays well under 1.5 GB.
 IMPORT_MEMORY = "768MB"
 
 STAGE_SQL = """
