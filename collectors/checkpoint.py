@@ -58,17 +58,16 @@ class _Tensors:
         return flat.view(shape)
 
 
-def checkpoint_weights(
-    directory: Path, device: torch.device, dtype: torch.dtype, tp_rank: int
-) -> WeightSource:
+def checkpoint_weights(directory: Path, device: torch.device, dtype: torch.dtype) -> WeightSource:
+    """Each shard is sliced from the memory-mapped tensor and only it is copied."""
     tensors = _Tensors(directory)
 
-    def load(name: str, shape: tuple[int, ...], dim: int, parts: int) -> torch.Tensor:
+    def load(name: str, shape: tuple[int, ...], dim: int, parts: int, index: int) -> torch.Tensor:
         if name == "lm_head.weight" and name not in tensors.entries:
             name = "model.embed_tokens.weight"
         full = tensors.get(name)
         if tuple(full.shape) != shape:
             raise ValueError(f"{directory}: {name} has shape {tuple(full.shape)}, expected {shape}")
-        return shard(full, dim, parts, tp_rank).to(device=device, dtype=dtype)
+        return shard(full, dim, parts, index).to(device=device, dtype=dtype)
 
     return load

@@ -8,9 +8,11 @@ projections followed by an all-reduce. One object holds one pipeline stage.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from annotate import Annotator
@@ -18,25 +20,66 @@ from parallel import Comm, layer_range
 
 from tracekit.collect.presets import ModelShape
 
-WeightSource = Callable[[str, tuple[int, ...], int, int], torch.Tensor]
-"""(name, full shape, shard dim or -1, shard count) -> this rank's shard."""
+WeightSource = Callable[[str, tuple[int, ...], int, int, int], torch.Tensor]
+"""(name, full shape, split dim or -1, parts, index) -> part ``index`` of ``parts``
+along the split dim (the whole tensor for dim -1)."""
+
+SCALE = 0.02 * math.sqrt(3)
+"""Random weights are uniform on [-SCALE, SCALE]: standard deviation 0.02."""
+DRAW_CHUNK = 1 << 22
+"""Values drawn at a time (float64) while filling a shard."""
 
 
-def random_weights(
-    seed: int, device: torch.device, dtype: torch.dtype, tp_rank: int
-) -> WeightSource:
-    """Deterministic random weights: the full tensor is drawn from a generator
-    seeded by its name, then sliced, so every TP degree sees the same model."""
+def random_weights(seed: int, device: torch.device, dtype: torch.dtype) -> WeightSource:
+    """Deterministic random weights, drawn shard by shard, never whole.
 
-    def load(name: str, shape: tuple[int, ...], dim: int, parts: int) -> torch.Tensor:
+    A tensor's values, in row-major order, are one Philox stream (counter-based: any
+    position is reached directly) keyed by the seed and the tensor's name, so a rank
+    draws only its own part and every TP degree sees the same model. Uniform, as vLLM's
+    dummy weights are. Weights are 2-D, split along rows (dim 0) or columns (dim 1)."""
+
+    def load(name: str, shape: tuple[int, ...], dim: int, parts: int, index: int) -> torch.Tensor:
         if name.endswith("norm.weight"):
             return torch.ones(shape, device=device, dtype=dtype)
-        gen = torch.Generator(device=device)
-        gen.manual_seed(seed ^ zlib.crc32(name.encode()))
-        full = torch.randn(shape, generator=gen, device=device, dtype=torch.float32) * 0.02
-        return shard(full, dim, parts, tp_rank).to(dtype)
+        key = np.array([seed % 2**64, zlib.crc32(name.encode())], dtype=np.uint64)
+        rows, cols = shape
+        if dim == 1:  # a column block: one stretch of the stream per row
+            width = cols // parts
+            out = torch.empty((rows, width), device=device, dtype=dtype)
+            step = max(1, DRAW_CHUNK // width)
+            for first in range(0, rows, step):
+                block = [
+                    _uniform(key, r * cols + index * width, width)
+                    for r in range(first, min(first + step, rows))
+                ]
+                out[first : first + len(block)] = _scaled(np.stack(block), device, dtype)
+            return out
+        height = rows // parts  # a row block (or the whole tensor): one stretch
+        out = torch.empty((height, cols), device=device, dtype=dtype)
+        draw = _uniform_stream(key, index * height * cols)
+        step = max(1, DRAW_CHUNK // cols)
+        for first in range(0, height, step):
+            n = min(step, height - first)
+            out[first : first + n] = _scaled(draw(n * cols).reshape(n, cols), device, dtype)
+        return out
 
     return load
+
+
+def _uniform_stream(key: np.ndarray, start: int) -> Callable[[int], np.ndarray]:
+    """Successive uniforms in [0, 1) of the Philox stream ``key`` from position ``start``."""
+    gen = np.random.Generator(np.random.Philox(key=key, counter=[start // 4, 0, 0, 0]))
+    gen.random(start % 4)  # four values per counter step
+    return gen.random
+
+
+def _uniform(key: np.ndarray, start: int, n: int) -> np.ndarray:
+    return _uniform_stream(key, start)(n)
+
+
+def _scaled(values: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Uniforms in [0, 1) as weights in [-SCALE, SCALE)."""
+    return torch.from_numpy(values).mul_(2 * SCALE).sub_(SCALE).to(device, dtype)
 
 
 def shard(full: torch.Tensor, dim: int, parts: int, index: int) -> torch.Tensor:
@@ -45,22 +88,31 @@ def shard(full: torch.Tensor, dim: int, parts: int, index: int) -> torch.Tensor:
     return full.chunk(parts, dim=dim)[index].contiguous()
 
 
+def kv_split(kv_heads: int, tp: int, tp_rank: int) -> tuple[int, int, int]:
+    """(KV heads on this rank, parts, index) to load K/V with. TP larger than the KV
+    heads replicates them, as vLLM does: each rank holds one KV head, the one its query
+    heads attend with (head ``tp_rank // (tp // kv_heads)``)."""
+    if tp <= kv_heads:
+        return kv_heads // tp, tp, tp_rank
+    return 1, kv_heads, tp_rank // (tp // kv_heads)
+
+
 def memory_estimate(
     shape: ModelShape, tp: int, pp: int, pp_rank: int, tokens: int, batch: int, elem_bytes: int
 ) -> dict[str, int]:
-    """Bytes one rank needs: its weight shards, its KV cache for ``batch`` ×
-    ``tokens`` positions, and the largest full fp32 tensor random weights draw
-    before slicing (activations of a tiny batch are left out)."""
+    """Bytes one rank needs: its weight shards (replicated KV heads counted on each
+    rank that holds them), its KV cache for ``batch`` × ``tokens`` positions, and the
+    buffer random weights are drawn through (activations of a tiny batch are left out)."""
     hd, h, inter = shape.head_dim, shape.hidden, shape.intermediate
-    per_layer = ((shape.heads + 2 * shape.kv_heads) * hd * h + shape.heads * hd * h) // tp
+    kv_heads = kv_split(shape.kv_heads, tp, 0)[0]
+    per_layer = (shape.heads // tp + 2 * kv_heads) * hd * h + shape.heads // tp * hd * h
     per_layer += 3 * inter * h // tp + 2 * h
     layers = len(layer_range(shape.layers, pp, pp_rank))
     params = layers * per_layer
     params += shape.vocab * h // tp if pp_rank == 0 else 0
     params += shape.vocab * h // tp + h if pp_rank == pp - 1 else 0
-    kv = 2 * layers * batch * tokens * (shape.kv_heads // tp) * hd * elem_bytes
-    largest = max(shape.vocab * h, inter * h, shape.heads * hd * h) * 4
-    return {"weights": params * elem_bytes, "kv_cache": kv, "fp32_draw": largest}
+    kv = 2 * layers * batch * tokens * kv_heads * hd * elem_bytes
+    return {"weights": params * elem_bytes, "kv_cache": kv, "draw_buffer": DRAW_CHUNK * 8}
 
 
 class RMSNorm:
@@ -98,34 +150,35 @@ class Layer:
     """One decoder layer's shard: local heads, local intermediate columns."""
 
     def __init__(self, index: int, shape: ModelShape, load: WeightSource, comm: Comm) -> None:
-        t = comm.tp
+        t, j = comm.tp, comm.layout.tp_rank
         p = f"model.layers.{index}."
         hd = shape.head_dim
         h = shape.hidden
         self.index = index
         self.comm = comm
         self.heads = shape.heads // t
-        self.kv_heads = shape.kv_heads // t
+        self.kv_heads, kv_parts, kv_index = kv_split(shape.kv_heads, t, j)
         self.head_dim = hd
+        kv_shape = (shape.kv_heads * hd, h)
         self.qkv = torch.cat(
             [
-                load(p + "self_attn.q_proj.weight", (shape.heads * hd, h), 0, t),
-                load(p + "self_attn.k_proj.weight", (shape.kv_heads * hd, h), 0, t),
-                load(p + "self_attn.v_proj.weight", (shape.kv_heads * hd, h), 0, t),
+                load(p + "self_attn.q_proj.weight", (shape.heads * hd, h), 0, t, j),
+                load(p + "self_attn.k_proj.weight", kv_shape, 0, kv_parts, kv_index),
+                load(p + "self_attn.v_proj.weight", kv_shape, 0, kv_parts, kv_index),
             ]
         )
-        self.o = load(p + "self_attn.o_proj.weight", (h, shape.heads * hd), 1, t)
+        self.o = load(p + "self_attn.o_proj.weight", (h, shape.heads * hd), 1, t, j)
         self.gate_up = torch.cat(
             [
-                load(p + "mlp.gate_proj.weight", (shape.intermediate, h), 0, t),
-                load(p + "mlp.up_proj.weight", (shape.intermediate, h), 0, t),
+                load(p + "mlp.gate_proj.weight", (shape.intermediate, h), 0, t, j),
+                load(p + "mlp.up_proj.weight", (shape.intermediate, h), 0, t, j),
             ]
         )
-        self.down = load(p + "mlp.down_proj.weight", (h, shape.intermediate), 1, t)
-        self.input_norm = RMSNorm(load(p + "input_layernorm.weight", (h,), -1, 1), shape.rms_eps)
-        self.post_norm = RMSNorm(
-            load(p + "post_attention_layernorm.weight", (h,), -1, 1), shape.rms_eps
-        )
+        self.down = load(p + "mlp.down_proj.weight", (h, shape.intermediate), 1, t, j)
+        norm = load(p + "input_layernorm.weight", (h,), -1, 1, 0)
+        self.input_norm = RMSNorm(norm, shape.rms_eps)
+        norm = load(p + "post_attention_layernorm.weight", (h,), -1, 1, 0)
+        self.post_norm = RMSNorm(norm, shape.rms_eps)
         self.cache_k: torch.Tensor | None = None
         self.cache_v: torch.Tensor | None = None
 
@@ -171,23 +224,25 @@ class Stage:
         comm: Comm,
         annotate: Annotator,
         device: torch.device,
+        logits_collective: str = "gather",
     ) -> None:
         layout = comm.layout
-        t = comm.tp
+        t, j = comm.tp, layout.tp_rank
         self.shape = shape
         self.comm = comm
         self.annotate = annotate
         self.vocab_part = shape.vocab // t
+        self.logits_collective = logits_collective
         self.rotary = Rotary(shape.head_dim, shape.rope_theta, shape.max_positions, device)
         self.embed = None
         self.lm_head = None
         self.norm = None
         if layout.is_first_stage:
-            self.embed = load("model.embed_tokens.weight", (shape.vocab, shape.hidden), 0, t)
+            self.embed = load("model.embed_tokens.weight", (shape.vocab, shape.hidden), 0, t, j)
         if layout.is_last_stage:
-            norm = load("model.norm.weight", (shape.hidden,), -1, 1)
+            norm = load("model.norm.weight", (shape.hidden,), -1, 1, 0)
             self.norm = RMSNorm(norm, shape.rms_eps)
-            self.lm_head = load("lm_head.weight", (shape.vocab, shape.hidden), 0, t)
+            self.lm_head = load("lm_head.weight", (shape.vocab, shape.hidden), 0, t, j)
         self.layers = [
             Layer(i, shape, load, comm)
             for i in layer_range(shape.layers, layout.pp, layout.pp_rank)
@@ -208,8 +263,9 @@ class Stage:
 
     def forward(self, tokens: torch.Tensor, start: int, like: torch.Tensor) -> torch.Tensor | None:
         """One step of this stage. ``tokens`` [batch, n] (used on the first
-        stage) at positions ``start`` … ``start + n - 1``; returns gathered
-        logits [batch, vocab] on the last stage's TP rank 0, else None.
+        stage) at positions ``start`` … ``start + n - 1``; returns the logits
+        [batch, vocab] on the last stage's TP rank 0 (every TP rank of it with
+        all_gather), else None.
         ``like`` gives dtype and device of activations."""
         layout = self.comm.layout
         b, n = tokens.shape
@@ -238,4 +294,7 @@ class Stage:
             return None
         with self.annotate.block("lm_head"):
             x, _ = self.norm(hidden[:, -1:], residual[:, -1:])
-            return self.comm.gather_to_first(x[:, 0] @ self.lm_head.T)
+            local = x[:, 0] @ self.lm_head.T
+            if self.logits_collective == "all_gather":
+                return self.comm.all_gather_last(local)
+            return self.comm.gather_to_first(local)

@@ -105,6 +105,14 @@ class Comm:
         dist.gather(x, parts, dst=dst, group=self.tp_group)
         return torch.cat(parts, dim=-1) if is_dst else None
 
+    def all_gather_last(self, x: torch.Tensor) -> torch.Tensor:
+        """All-gather ``x`` along its last dim in the TP group (vLLM V1's logits)."""
+        if self.tp == 1:
+            return x
+        parts = torch.empty((self.tp, *x.shape), dtype=x.dtype, device=x.device)
+        dist.all_gather_into_tensor(parts.view(-1), x.contiguous().view(-1), group=self.tp_group)
+        return torch.cat(parts.unbind(0), dim=-1)
+
     def send_to_next(self, x: torch.Tensor) -> None:
         """Send this rank's 1/tp slice of ``x`` to the same TP rank of the next stage."""
         dst = self.layout.global_rank(self.layout.pp_rank + 1, self.layout.tp_rank)

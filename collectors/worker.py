@@ -64,6 +64,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--backend", choices=["auto", "gloo", "nccl"], default="auto")
     ap.add_argument("--profiler", choices=["torch", "nsys", "both", "none"], default="torch")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--logits-collective", choices=["gather", "all_gather"], default="gather")
     ap.add_argument("--out", type=Path, required=True)
     return ap.parse_args(argv)
 
@@ -257,12 +258,12 @@ def main(argv: list[str]) -> None:
     if args.checkpoint is not None:
         from checkpoint import checkpoint_weights
 
-        load = checkpoint_weights(args.checkpoint, device, dtype, layout.tp_rank)
+        load = checkpoint_weights(args.checkpoint, device, dtype)
     else:
-        load = random_weights(args.seed, device, dtype, layout.tp_rank)
+        load = random_weights(args.seed, device, dtype)
     nvtx = args.profiler in ("nsys", "both") and device.type == "cuda"
     comm = Comm(layout)
-    stage = Stage(shape, load, comm, Annotator(nvtx), device)
+    stage = Stage(shape, load, comm, Annotator(nvtx), device, args.logits_collective)
     generator = Generator(stage, args, device)
 
     measured = run_profiled(generator, args, device, rank)

@@ -52,21 +52,19 @@ def test_shards_are_sliced_from_the_checkpoint(tmp_path: Path, collectors: dict)
     write_safetensors(
         tmp_path / "model-00002.safetensors", {"model.layers.0.mlp.down_proj.weight": down}
     )
-    load = collectors["checkpoint"].checkpoint_weights(
-        tmp_path, torch.device("cpu"), torch.float32, tp_rank=1
-    )
-    got = load("model.layers.0.mlp.down_proj.weight", (8, 6), 1, 2)
+    load = collectors["checkpoint"].checkpoint_weights(tmp_path, torch.device("cpu"), torch.float32)
+    got = load("model.layers.0.mlp.down_proj.weight", (8, 6), 1, 2, 1)
     assert torch.equal(got, down[:, 3:])
-    assert torch.equal(load("model.embed_tokens.weight", (10, 8), 0, 2), embed[5:])
-    assert torch.equal(load("lm_head.weight", (10, 8), 0, 2), embed[5:])
+    assert torch.equal(load("model.embed_tokens.weight", (10, 8), 0, 2, 1), embed[5:])
+    assert torch.equal(load("lm_head.weight", (10, 8), 0, 2, 1), embed[5:])
     with pytest.raises(ValueError, match="expected"):
-        load("model.embed_tokens.weight", (12, 8), 0, 2)
+        load("model.embed_tokens.weight", (12, 8), 0, 2, 1)
 
 
 def tiny_checkpoint(directory: Path, collectors: dict) -> None:
     """The tiny preset's random weights (seed 0), saved as a Hugging Face folder."""
     s = PRESETS["tiny"]
-    full = collectors["llama"].random_weights(0, torch.device("cpu"), torch.float32, 0)
+    full = collectors["llama"].random_weights(0, torch.device("cpu"), torch.float32)
     hd = s.head_dim
     shapes = {
         "model.embed_tokens.weight": (s.vocab, s.hidden),
@@ -88,7 +86,8 @@ def tiny_checkpoint(directory: Path, collectors: dict) -> None:
         }
     directory.mkdir()
     write_safetensors(
-        directory / "model.safetensors", {n: full(n, shape, -1, 1) for n, shape in shapes.items()}
+        directory / "model.safetensors",
+        {n: full(n, shape, -1, 1, 0) for n, shape in shapes.items()},
     )
     config = {
         "num_hidden_layers": s.layers,

@@ -111,6 +111,7 @@ def test_manifest_describes_layout_versions_and_latency(runs: dict[str, Path]) -
         "checkpoint": None,
         "logits_tokens_per_seq": 1,
         "sample_feedback": "every_step",
+        "logits_collective": "gather",
     }
     assert manifest["versions"]["torch"] and manifest["versions"]["python"]
     assert len(manifest["latency"]) == 2

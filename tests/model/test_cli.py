@@ -57,6 +57,23 @@ def test_model_json() -> None:
     assert ops[("prefill", "gather")] == 4
 
 
+def test_model_with_the_logits_all_gathered() -> None:
+    """Item 14: the vLLM V1 all-gather replaces the gather; the study's figure (which
+    counts the gather) is unchanged."""
+    args = ["model", "--model", "llama-3.1-8b", "--tp", "4", "--prompt-len", "128"]
+    args += ["--gen-len", "128", "--sample", "none", "--format", "json"]
+    out = json.loads(run(*args, "--logits-collective", "all_gather"))
+    assert out["summary"]["study_bytes"] == 211_881_984
+    ops = {(c["phase"], c["op"]): c for c in out["collectives"]}
+    assert ("prefill", "gather") not in ops
+    assert ops[("prefill", "all_gather")]["count"] == 4
+    gathered = {(c["phase"], c["op"]): c for c in json.loads(run(*args))["collectives"]}
+    assert (
+        ops[("decode", "all_gather")]["total_bytes"]
+        == 4 * gathered[("decode", "gather")]["total_bytes"]
+    )
+
+
 def test_model_sweep_and_time() -> None:
     out = json.loads(
         run(

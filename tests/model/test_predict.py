@@ -27,6 +27,23 @@ def calls(rows: pl.DataFrame) -> dict[tuple[int, str, str, str], tuple[int, int,
     }
 
 
+def test_logits_by_all_gather_as_vllm_v1() -> None:
+    """Item 14: every TP rank of the last stage gets the logits; one all-gather replaces
+    the gather, sized by its output (t x the gather's 2048 bytes); the rest is unchanged."""
+    gathered = predict(TINY, 2, 2, WORK)
+    rows = predict(TINY, 2, 2, replace(WORK, logits_collective="all_gather"))
+    got = calls(rows)
+    for rank in (2, 3):
+        assert got[(rank, "prefill", "logits", "all_gather")] == (1, 4096, None)
+        assert got[(rank, "decode", "logits", "all_gather")] == (3, 4096, None)
+    assert rows.filter(pl.col("term") != "logits").equals(
+        gathered.filter(pl.col("term") != "logits")
+    )
+    assert set(gathered.filter(pl.col("term") == "logits")["op"]) == {"gather"}
+    with pytest.raises(TracekitError, match="logits collective"):
+        replace(WORK, logits_collective="reduce_scatter")
+
+
 def test_tp2() -> None:
     rows = predict(TINY, 2, 1, WORK)
     got = calls(rows)

@@ -103,6 +103,10 @@ CASES: dict[str, tuple[Callable[[dict], object] | bytes, str]] = {
     "file outside the folder": (set_path("ranks[0].trace", "../../x.json"), "`ranks[0].trace`"),
     "layers per stage wrong": (set_path("parallel.layers_per_stage", [3]), "layers_per_stage"),
     "workload count missing": (set_path("workload.gen_len", DELETE), "`workload.gen_len`"),
+    "unknown logits collective": (
+        set_path("workload.logits_collective", "scatter"),
+        "`workload.logits_collective`",
+    ),
 }
 
 

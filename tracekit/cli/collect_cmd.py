@@ -76,6 +76,10 @@ def collect_command(
     backend: Annotated[str, typer.Option(help="auto (nccl on GPU), gloo or nccl.")] = "auto",
     profiler: Annotated[str, typer.Option(help="torch, nsys, both or none.")] = "torch",
     seed: Annotated[int, typer.Option(help="Seed of the random weights and prompts.")] = 0,
+    logits_collective: Annotated[
+        str,
+        typer.Option(help="gather (to TP rank 0, the study's) or all_gather (vLLM V1) logits."),
+    ] = "gather",
     timeout: Annotated[
         float | None, typer.Option(help="Seconds before a hung run is stopped and reported.")
     ] = None,
@@ -147,6 +151,7 @@ def collect_command(
         profiler=profiler,
         seed=seed,
         checkpoint=checkpoint,
+        logits_collective=logits_collective,
     )
     result = collect(
         workload,

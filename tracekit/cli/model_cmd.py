@@ -167,6 +167,13 @@ def model_cmd(
             help="Sampled ids to the first stage (as tracekit collect).",
         ),
     ] = "every_step",
+    logits_collective: Annotated[
+        Literal["gather", "all_gather"],
+        typer.Option(
+            "--logits-collective",
+            help="gather to TP rank 0 (the study's) or all_gather (vLLM V1) the logits.",
+        ),
+    ] = "gather",
     per_rank: Annotated[
         bool, typer.Option("--per-rank", help="One row per rank, phase and op.")
     ] = False,
@@ -213,6 +220,7 @@ def model_cmd(
         dtype=dtype,
         logits_tokens_per_seq=1 if logits == "last" else None,
         sample_feedback=sample,  # type: ignore[arg-type]  # checked above
+        logits_collective=logits_collective,
     )
     if len(tps) > 1 or len(pps) > 1 or gpus is not None:
         ranked = sweep(shape, configurations(tps, pps, gpus), work, time_model=timing)

@@ -28,6 +28,7 @@ MANIFEST_VERSION = 1
 MAX_COUNT = 2**31 - 1
 """Largest rank, degree or token count (the store keeps them in INTEGER columns)."""
 SAMPLE_FEEDBACK = ("every_step", "none")
+LOGITS_COLLECTIVES = ("gather", "all_gather")
 _FILE_NAME = re.compile(r"[^/\\\x00]+")
 HINT = (
     "A manifest holds parallel {tp, pp, world_size}, ranks [{rank, tp_rank, pp_rank, host, "
@@ -88,6 +89,9 @@ class ManifestWorkload:
     checkpoint: str | None = None
     logits_tokens_per_seq: int | None = 1
     sample_feedback: str = "every_step"
+    logits_collective: str = "gather"
+    """How the last stage's TP ranks combine the logits: 'gather' to TP rank 0 (the
+    study's formula) or 'all_gather' (vLLM V1); manifests without it: 'gather'."""
 
 
 @dataclass(frozen=True)
@@ -421,6 +425,14 @@ class _ManifestReader:
                 f"is {_short(feedback)}, not one of {', '.join(SAMPLE_FEEDBACK)}",
             )
         logits = given.get("logits_tokens_per_seq", 1)
+        combine = (
+            self.text(given.get("logits_collective"), "workload.logits_collective") or "gather"
+        )
+        if combine not in LOGITS_COLLECTIVES:
+            self.fail(
+                "workload.logits_collective",
+                f"is {_short(combine)}, not one of {', '.join(LOGITS_COLLECTIVES)}",
+            )
         return ManifestWorkload(
             batch=self.integer(given.get("batch"), "workload.batch", minimum=1),
             prompt_len=self.integer(given.get("prompt_len"), "workload.prompt_len", minimum=1),
@@ -433,6 +445,7 @@ class _ManifestReader:
                 logits, "workload.logits_tokens_per_seq", minimum=1, optional=True
             ),
             sample_feedback=feedback,
+            logits_collective=combine,
         )
 
     def latency(self, value: object, field: str) -> Latency:

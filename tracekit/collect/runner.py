@@ -26,6 +26,7 @@ import tracekit
 from tracekit.collect import nsys_cmd
 from tracekit.collect.launch_env import RankEnv, detect_rank_env
 from tracekit.collect.manifest import (
+    LOGITS_COLLECTIVES,
     Latency,
     Manifest,
     ManifestModel,
@@ -74,6 +75,8 @@ class CollectSpec:
     profiler: str = "torch"
     seed: int = 0
     checkpoint: Path | None = None
+    logits_collective: str = "gather"
+    """'gather' the logits to the last stage's TP rank 0, or 'all_gather' them (vLLM V1)."""
 
     @property
     def world_size(self) -> int:
@@ -110,9 +113,12 @@ def check_spec(w: CollectSpec) -> None:
     problems = []
     if w.tp < 1 or w.pp < 1:
         problems.append("--tp and --pp must be at least 1")
-    for name, value in (("heads", s.heads), ("kv_heads", s.kv_heads), ("vocab", s.vocab)):
+    for name, value in (("heads", s.heads), ("vocab", s.vocab)):
         if value % max(w.tp, 1):
             problems.append(f"{name}={value} is not divisible by --tp {w.tp}")
+    if s.kv_heads % max(w.tp, 1) and max(w.tp, 1) % s.kv_heads:
+        # TP above the KV heads replicates them (as vLLM does); it must be a multiple.
+        problems.append(f"kv_heads={s.kv_heads} neither divides nor is divisible by --tp {w.tp}")
     if s.intermediate % max(w.tp, 1):
         problems.append(f"intermediate={s.intermediate} is not divisible by --tp {w.tp}")
     if s.hidden % s.heads or (s.hidden // s.heads) % 2:
@@ -127,6 +133,8 @@ def check_spec(w: CollectSpec) -> None:
         problems.append(f"prompt + generated tokens exceed max_positions={s.max_positions}")
     if w.profiler not in PROFILERS:
         problems.append(f"--profiler must be one of {', '.join(PROFILERS)}")
+    if w.logits_collective not in LOGITS_COLLECTIVES:
+        problems.append(f"--logits-collective must be one of {', '.join(LOGITS_COLLECTIVES)}")
     if w.profiler in ("nsys", "both") and w.device == "cpu":
         problems.append("--profiler nsys/both records a GPU run; it cannot use --device cpu")
     if problems:
@@ -147,7 +155,8 @@ def worker_argv(w: CollectSpec, out: Path, python: str = sys.executable) -> list
     argv += ["--batch", str(w.batch), "--prompt-len", str(w.prompt_len)]
     argv += ["--gen-len", str(w.gen_len), "--warmup", str(w.warmup), "--dtype", w.dtype]
     argv += ["--device", w.device, "--backend", w.backend, "--profiler", w.profiler]
-    argv += ["--seed", str(w.seed), "--out", str(out)]
+    argv += ["--seed", str(w.seed), "--logits-collective", w.logits_collective]
+    argv += ["--out", str(out)]
     if w.checkpoint is not None:
         argv += ["--checkpoint", str(w.checkpoint)]
     return argv
@@ -401,6 +410,7 @@ def build_manifest(
             seed=w.seed,
             profiler=w.profiler,
             checkpoint=str(w.checkpoint) if w.checkpoint else None,
+            logits_collective=w.logits_collective,
         ),
         versions=Versions(**versions),
         latency=tuple(Latency(**row) for row in result.get("latency", [])),

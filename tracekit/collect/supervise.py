@@ -27,7 +27,8 @@ FAILURE_MARK = "tracekit-worker: rank {rank} failed at {time:.6f}"
 _FAILURE_RE = re.compile(r"tracekit-worker: rank (\d+) failed at ([0-9.]+)")
 
 REPORT_WRITERS = frozenset({"nsys"})
-"""Process names that write a report once the app they launched has exited."""
+"""Process names that write a report once the app they launched has exited (helpers
+named ``<writer>-…``, such as a launcher process, count as the writer's)."""
 REPORT_GRACE_S = 30.0
 """Default time a report writer gets, after its app is stopped, to write its report."""
 
@@ -195,12 +196,19 @@ def _apps_of_writers(pid: int) -> list[psutil.Process] | None:
     try:
         root = psutil.Process(pid)
         tree = [root, *root.children(recursive=True)]
-        writers = [p for p in tree if p.name() in REPORT_WRITERS]
+        writers = [p for p in tree if _is_writer(p)]
         if not writers:
             return None
-        return [c for w in writers for c in w.children() if c.name() not in REPORT_WRITERS]
+        return [c for w in writers for c in w.children() if not _is_writer(c)]
     except psutil.Error:
         return None
+
+
+def _is_writer(proc: psutil.Process) -> bool:
+    try:
+        return proc.name().split("-")[0] in REPORT_WRITERS
+    except psutil.Error:
+        return False
 
 
 def _signal_each(procs: Sequence[psutil.Process], sig: signal.Signals) -> None:

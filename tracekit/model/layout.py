@@ -44,6 +44,7 @@ def dtype_bytes(dtype: str) -> int:
 
 
 SampleFeedback = Literal["every_step", "none"]
+LogitsCollective = Literal["gather", "all_gather"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class Workload:
     token of the step (a naive full-sequence LM head, as in a training forward pass).
     ``sample_feedback`` 'every_step': the sampled ids return to the first stage each step
     (as ``tracekit collect`` does); 'none': they do not travel over the group (vLLM).
+    ``logits_collective`` how the last stage's TP ranks combine their vocabulary shards
+    of the logits: 'gather' to TP rank 0 (the study's formula), 'all_gather' to every
+    rank (vLLM V1).
     """
 
     batch: int
@@ -65,6 +69,7 @@ class Workload:
     dtype: str = "bf16"
     logits_tokens_per_seq: int | None = 1
     sample_feedback: SampleFeedback = "every_step"
+    logits_collective: LogitsCollective = "gather"
 
     def __post_init__(self) -> None:
         for name in ("batch", "prompt_len", "gen_len"):
@@ -73,6 +78,10 @@ class Workload:
         if self.sample_feedback not in ("every_step", "none"):
             raise TracekitError(
                 f"unknown sample feedback {self.sample_feedback!r}", "every_step or none"
+            )
+        if self.logits_collective not in ("gather", "all_gather"):
+            raise TracekitError(
+                f"unknown logits collective {self.logits_collective!r}", "gather or all_gather"
             )
 
     @property

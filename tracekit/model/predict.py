@@ -13,6 +13,8 @@ pp         send         non-last stage: hidden_states and residual, tokens x h/t
 pp         recv         non-first stage: the same two tensors
 pp         all_gather   non-first stage, TP>1: rebuild each tensor, output tokens x h x b
 logits     gather       last stage, TP>1: to TP rank 0, logits_tokens x v/t x b each
+logits     all_gather   instead of the gather with ``logits_collective="all_gather"``
+                        (vLLM V1): every TP rank gets them, output logits_tokens x v x b
 sample     send / recv  PP>1: sampled ids (int64, B) from the last stage's TP rank 0 to
                         rank 0, every step
 sample     broadcast    first stage, TP>1: rank 0 gives the ids to its TP group, every step
@@ -152,7 +154,10 @@ def predict(
                 calls.append(("pp", "send", 1, 2, act // t, layout.rank(s + 1, j)))
             if last and t > 1:
                 logits = work.logits_tokens(n) * vocab_shard * b
-                calls.append(("logits", "gather", t, 1, logits, None))
+                if work.logits_collective == "all_gather":
+                    calls.append(("logits", "all_gather", t, 1, logits * t, None))
+                else:
+                    calls.append(("logits", "gather", t, 1, logits, None))
             if work.sample_feedback == "every_step" and pp > 1 and rank in sample_p2p:
                 op, peer = sample_p2p[rank]
                 calls.append(("sample", op, 1, 1, ids, peer))

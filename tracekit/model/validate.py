@@ -93,6 +93,7 @@ def run_spec(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSpec:
         dtype=model.dtype,
         logits_tokens_per_seq=workload.logits_tokens_per_seq,
         sample_feedback=workload.sample_feedback,  # type: ignore[arg-type]  # one of the two
+        logits_collective=workload.logits_collective,  # type: ignore[arg-type]  # checked
     )
     return RunSpec(run_id, model.shape, parallel.tp, parallel.pp, work, parallel.layers_per_stage)
 
