@@ -271,6 +271,14 @@ class _ManifestReader:
             self.fail(field, f"must be a string or null, not {_kind(value)}")
         return value
 
+    def choice(self, workload: dict, key: str, allowed: tuple[str, ...]) -> str:
+        """``workload[key]``, one of ``allowed``; the first of them when absent."""
+        field = f"workload.{key}"
+        value = self.text(workload.get(key), field) or allowed[0]
+        if value not in allowed:
+            self.fail(field, f"is {_short(value)}, not one of {', '.join(allowed)}")
+        return value
+
     def file(self, value: object, field: str) -> Any:
         name = self.text(value, field)
         if name is not None and (not _FILE_NAME.fullmatch(name) or name in (".", "..")):
@@ -416,23 +424,9 @@ class _ManifestReader:
 
     def workload(self, value: object) -> ManifestWorkload:
         given = self.obj(value, "workload")
-        feedback = (
-            self.text(given.get("sample_feedback"), "workload.sample_feedback") or "every_step"
-        )
-        if feedback not in SAMPLE_FEEDBACK:
-            self.fail(
-                "workload.sample_feedback",
-                f"is {_short(feedback)}, not one of {', '.join(SAMPLE_FEEDBACK)}",
-            )
+        feedback = self.choice(given, "sample_feedback", SAMPLE_FEEDBACK)
         logits = given.get("logits_tokens_per_seq", 1)
-        combine = (
-            self.text(given.get("logits_collective"), "workload.logits_collective") or "gather"
-        )
-        if combine not in LOGITS_COLLECTIVES:
-            self.fail(
-                "workload.logits_collective",
-                f"is {_short(combine)}, not one of {', '.join(LOGITS_COLLECTIVES)}",
-            )
+        combine = self.choice(given, "logits_collective", LOGITS_COLLECTIVES)
         return ManifestWorkload(
             batch=self.integer(given.get("batch"), "workload.batch", minimum=1),
             prompt_len=self.integer(given.get("prompt_len"), "workload.prompt_len", minimum=1),
