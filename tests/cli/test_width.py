@@ -139,6 +139,26 @@ def test_validate_values_whole(db: Path, terminal: bool) -> None:
             assert shown[header] == want.strip(), (header, shown[header], want)
 
 
+@pytest.mark.parametrize("terminal", [True, False], ids=["tty80", "piped"])
+def test_compare_values_whole(db: Path, terminal: bool) -> None:
+    text = run("compare", "--db", db, terminal=terminal)
+    rows = json.loads(run("compare", "--db", db, "--format", "json", terminal=False))
+    [table] = tables(text)
+    assert len(table) == len(rows) == 1
+    units = {"bytes": "bytes", "pred_bytes": "bytes", "max_rank_bytes": "bytes"}
+    units["bytes_ratio"] = "ratio"
+    shown_columns = [c for c in table[0] if c != "…"]
+    assert len(shown_columns) < 12 if terminal else len(shown_columns) == 19
+    for name in shown_columns:
+        if name.endswith("_ms"):
+            assert same(table[0][name], rows[0][name.removesuffix("_ms") + "_ns"], ms=True)
+        else:
+            assert table[0][name] == cell(rows[0][name], units.get(name)), name
+    boxes = [line for line in text.splitlines() if line[:1] in "┃│┏┡└"]
+    assert max(map(len, boxes)) <= 80 if terminal else max(map(len, boxes)) > 80
+    assert ("columns hidden to fit 80 columns" in text) == terminal
+
+
 def test_fit_columns_keeps_ends_and_fills_from_the_left() -> None:
     assert fit_columns([4, 4, 4], 80) is None
     # 10 columns of 10 in 80 cells: four from the left, '…', the last (70 cells)
