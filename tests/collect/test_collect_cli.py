@@ -18,6 +18,7 @@ from tracekit.collect.runner import CollectSpec, check_spec, resolve_shape, work
 from tracekit.errors import TracekitError
 
 runner = CliRunner()
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_help_ends_with_a_runnable_example() -> None:
@@ -113,3 +114,27 @@ def test_worker_command_carries_the_whole_shape(tmp_path: Path) -> None:
     text = " ".join(argv)
     for part in ("--kv-heads 40", "--intermediate 13824", "--vocab 32000", "--rope-theta 10000.0"):
         assert part in text
+
+
+def test_outcome_lines_stay_whole_in_a_pipe(tmp_path: Path) -> None:
+    """A piped collect prints its three outcome lines whole at any path length (Rich used
+    to cut them at 80 columns, splitting the path and the `next:` command), the path
+    taken literally (no markup) and the next command runnable as written."""
+    from tracekit.cli._app import console
+    from tracekit.cli.collect_cmd import _report
+    from tracekit.collect.manifest import Manifest
+    from tracekit.collect.runner import CollectResult
+
+    manifest = Manifest.read(REPO / "sample_traces" / "tp2pp2" / "manifest.json")
+    out = tmp_path / ("a long folder name [v2] " * 4).strip() / "runs" / "demo"
+    with console.capture() as captured:
+        _report(CollectResult(out=out, manifest=manifest, commands=()), dry_run=False)
+    lines = captured.get().splitlines()
+    latency = manifest.latency[0]
+    assert lines == [
+        f"complete: {out / 'manifest.json'}",
+        f"TTFT {latency.ttft_ms:.1f} ms · TPOT {latency.tpot_ms:.1f} ms · "
+        f"end-to-end {latency.e2e_ms:.1f} ms (request 0, measured on rank 0)",
+        f"next: tracekit import '{out}'",
+    ]
+    assert len(lines[0]) > console.width

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from tracekit.cli._app import app, console
 from tracekit.collect.ranks_done import WAIT_RANKS_S
@@ -179,13 +181,22 @@ def _report(result: CollectResult, dry_run: bool) -> None:
     if manifest is None:
         return
     if not manifest.complete:
-        console.print(f"[yellow]incomplete[/yellow]: {result.out / 'manifest.json'}")
+        console.print(
+            f"[yellow]incomplete[/yellow]: {escape(str(result.out / 'manifest.json'))}",
+            soft_wrap=True,
+        )
         console.print(manifest.error or "", markup=False, highlight=False, soft_wrap=True)
         return
-    console.print(f"[green]complete[/green]: {result.out / 'manifest.json'}")
+    # soft_wrap: a pipe gets whole lines (Rich would cut a long path at 80 columns)
+    console.print(
+        f"[green]complete[/green]: {escape(str(result.out / 'manifest.json'))}", soft_wrap=True
+    )
     for row in manifest.latency[:1]:
         console.print(
             f"TTFT {row.ttft_ms:.1f} ms · TPOT {row.tpot_ms:.1f} ms · "
-            f"end-to-end {row.e2e_ms:.1f} ms (request 0, measured on rank 0)"
+            f"end-to-end {row.e2e_ms:.1f} ms (request 0, measured on rank 0)",
+            soft_wrap=True,
         )
-    console.print(f"next: tracekit import {result.out}")
+    console.print(
+        f"next: tracekit import {shlex.quote(str(result.out))}", markup=False, soft_wrap=True
+    )
