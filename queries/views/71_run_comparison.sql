@@ -3,8 +3,8 @@
 -- imported without one), measured communication, latency. A run with tk:step ranges is
 -- measured inside its generation steps (phases 'prefill' and 'decode'; a barrier outside
 -- them is left out); a run without them (traces from elsewhere) over its whole trace.
--- Depends on: runs, traces, step_spans, comm_op_phases, _lane_islands, overlap_by_rank,
--- latency_by_run.
+-- Depends on: runs, traces, step_spans, comm_op_phases, _rank_roles, _lane_islands,
+-- overlap_by_rank, latency_by_run.
 --   run_id
 --   tp, pp, world_size    layout (runs; tp and pp NULL without a manifest)
 --   model                 model name (manifest model.name), NULL without a manifest
@@ -18,6 +18,10 @@
 --   bytes                 BIGINT  their msg_bytes summed over all ranks, bytes (NULL where
 --                         no call has a message size)
 --   max_rank_bytes        BIGINT  the same for the rank that moved the most, bytes
+--   tp_lane_bytes         BIGINT  the same for one TP lane: the ranks with the run's highest
+--                         tp_rank, one per pipeline stage (tp_rank t-1 of every stage, the
+--                         model's lane; every rank when tp = 1), bytes (NULL where no rank's
+--                         tp_rank is known)
 --   outside_calls         BIGINT  calls outside the scope (outside every step range)
 --   comm_ns               BIGINT  communication time (interval union) of the busiest lane
 --                         inside the end-to-end window (whole trace without steps), ns
@@ -38,11 +42,17 @@ WITH stepped AS (
            sum(msg_bytes) FILTER (WHERE in_scope) AS bytes,
            count(*) FILTER (WHERE NOT in_scope) AS outside_calls
     FROM ops GROUP BY run_id
+), lane_ranks AS (
+    -- one TP lane: the ranks of the run's highest tp_rank, one per stage
+    SELECT run_id, rank, tp_rank = max(tp_rank) OVER (PARTITION BY run_id) AS in_lane
+    FROM _rank_roles
 ), rank_bytes AS (
-    SELECT run_id, max(bytes) AS max_rank_bytes
+    SELECT p.run_id, max(p.bytes) AS max_rank_bytes,
+           sum(p.bytes) FILTER (WHERE l.in_lane) AS tp_lane_bytes
     FROM (SELECT run_id, rank, sum(msg_bytes) AS bytes
-          FROM ops WHERE in_scope GROUP BY ALL)
-    GROUP BY run_id
+          FROM ops WHERE in_scope GROUP BY ALL) p
+    LEFT JOIN lane_ranks l ON l.run_id = p.run_id AND l.rank = p.rank
+    GROUP BY p.run_id
 ), e2e_window AS (
     -- a run with steps: its end-to-end window; without: the whole trace
     SELECT r.run_id, coalesce(l.first_ts_ns, -9223372036854775807) AS lo,
@@ -82,7 +92,7 @@ SELECT r.run_id, r.tp, r.pp, r.world_size,
        r.manifest->>'$.versions.python' AS python_version,
        CASE WHEN s.run_id IS NULL THEN 'whole trace' ELSE 'steps' END AS scope,
        coalesce(v.calls, 0)::BIGINT AS calls, v.bytes::BIGINT AS bytes,
-       b.max_rank_bytes::BIGINT AS max_rank_bytes,
+       b.max_rank_bytes::BIGINT AS max_rank_bytes, b.tp_lane_bytes::BIGINT AS tp_lane_bytes,
        coalesce(v.outside_calls, 0)::BIGINT AS outside_calls,
        t.comm_ns::BIGINT AS comm_ns, t.exposed_comm_ns::BIGINT AS exposed_comm_ns,
        l.ttft_ns, l.tpot_ns, l.e2e_ns,

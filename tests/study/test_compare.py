@@ -34,6 +34,7 @@ def test_real_traces_keep_measurements_and_say_what_is_missing(real_db: Path) ->
     assert row["calls"] == 64 and row["outside_calls"] == 0  # 8 ranks x 8 collectives
     assert row["comm_ns"] > 0 and row["exposed_comm_ns"] <= row["comm_ns"]
     assert row["pred_calls"] is None and row["by_op"] == []
+    assert row["tp_lane_bytes"] is None and row["pred_tp_lane_bytes"] is None  # no layout
     assert "has no manifest" in row["note"] and "no tk:step ranges" in row["note"]
     table = cli("compare", "--db", real_db)
     assert "dlrm_8rank: no prediction" in " ".join(table.stdout.split())

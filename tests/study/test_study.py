@@ -52,10 +52,9 @@ def test_compare_json_matches_the_model_exactly(rows: list[dict]) -> None:
         tp, pp = LAYOUTS[row["layout"]]
         assert (row["tp"], row["pp"], row["world_size"], row["model"]) == (tp, pp, 4, "tiny")
         work = Workload(batch=2, prompt_len=16, gen_len=row["gen_len"], dtype="float32")
-        pred = (
-            predict(shape, tp, pp, work)
-            .group_by("op", "phase")
-            .agg(pl.col("count").sum(), pl.col("total_bytes").sum())
+        per_rank = predict(shape, tp, pp, work)
+        pred = per_rank.group_by("op", "phase").agg(
+            pl.col("count").sum(), pl.col("total_bytes").sum()
         )
         expected = {(o, ph): (c, b) for o, ph, c, b in pred.iter_rows()}
         measured = {
@@ -69,6 +68,13 @@ def test_compare_json_matches_the_model_exactly(rows: list[dict]) -> None:
         assert row["calls"] == row["pred_calls"] == sum(c for c, _ in expected.values())
         assert row["bytes"] == row["pred_bytes"] == sum(b for _, b in expected.values())
         assert row["bytes_ratio"] == 1.0
+        # one TP lane: tp_rank t-1 of every stage (the model's lane), measured = predicted
+        lane = per_rank.filter(pl.col("tp_rank") == tp - 1)["total_bytes"].sum()
+        assert row["tp_lane_bytes"] == row["pred_tp_lane_bytes"] == lane > 0
+        if tp == 1:
+            assert row["tp_lane_bytes"] == row["bytes"]
+        if pp == 1:
+            assert row["tp_lane_bytes"] == row["max_rank_bytes"]
         assert 0 < row["ttft_ns"] < row["e2e_ns"] and 0 < row["tpot_ns"] < row["e2e_ns"]
         assert 0 < row["comm_pct"] <= 100 and 0 <= row["e2e_exposed_comm_pct"] <= 100
         assert row["note"] is None

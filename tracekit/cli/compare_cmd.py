@@ -49,7 +49,7 @@ def show(result: Comparison, fmt: str, title: str) -> None:
     if fmt == "markdown":
         sys.stdout.write(f"## {title}\n\n{markdown_table(shown)}\n")
     else:
-        units = {c: "bytes" for c in ("bytes", "pred_bytes", "max_rank_bytes")}
+        units = {c: "bytes" for c in ("bytes", "pred_bytes", "max_rank_bytes", "tp_lane_bytes")}
         units["bytes_ratio"] = "ratio"
         print_table(console, shown.columns, shown.rows(), title=title, units=units)
     for run_id, note in result.notes():

@@ -38,7 +38,8 @@ BY_OP_COLUMNS = list(BY_OP_SCHEMA)
 @dataclass(frozen=True)
 class Comparison:
     """``runs``: one row per run (the ``run_comparison`` columns, then pred_calls,
-    pred_bytes, pred_max_rank_bytes, calls_ratio, bytes_ratio, model_match, note),
+    pred_bytes, pred_max_rank_bytes, pred_tp_lane_bytes, calls_ratio, bytes_ratio,
+    model_match, note),
     sorted by measured bytes. ``by_op``: per run, op and phase, predicted against
     measured calls and bytes (``BY_OP_COLUMNS``; ``match`` is null where no prediction
     exists or the phase is 'outside'). Ratios are measured / predicted."""
@@ -63,7 +64,9 @@ def _predicted(
     con: duckdb.DuckDBPyConnection, run_id: str
 ) -> tuple[dict[str, object], pl.DataFrame | None]:
     """Run-level prediction and the per-(op, phase) comparison, or why there is none."""
-    empty: dict[str, object] = {"pred_calls": None, "pred_bytes": None, "pred_max_rank_bytes": None}
+    empty: dict[str, object] = dict.fromkeys(
+        ("pred_calls", "pred_bytes", "pred_max_rank_bytes", "pred_tp_lane_bytes")
+    )
     try:
         spec = run_spec(con, run_id)
         pred = spec.predict()
@@ -74,6 +77,9 @@ def _predicted(
         "pred_calls": int(pred["count"].sum()),
         "pred_bytes": int(pred["total_bytes"].sum()),
         "pred_max_rank_bytes": int(per_rank["total_bytes"].max() or 0),  # type: ignore[arg-type]
+        "pred_tp_lane_bytes": int(
+            pred.filter(pl.col("tp_rank") == spec.tp - 1)["total_bytes"].sum()
+        ),
         "note": None,
     }
     by_op = compare(

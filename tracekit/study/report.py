@@ -35,6 +35,7 @@ MAIN = [
     "pred_bytes",
     "bytes_ratio",
     "max_rank_bytes",
+    "tp_lane_bytes",
     "ttft_ns",
     "tpot_ns",
     "e2e_ns",
