@@ -145,3 +145,27 @@ def test_report_checks_the_findings_with_numbers(study_dir: tuple[Path, str], ro
     page = (out / "report.html").read_text()
     assert page.count("<svg") == 4 and "<table>" in page
     assert "<script" not in page and "<link" not in page and 'src="' not in page
+
+
+def test_readme_study_example_matches_the_study(study_dir: tuple[Path, str], rows: list) -> None:
+    """The README's second example: its notes and progress lines are what the study
+    prints, and every figure that does not depend on timing is the measured one."""
+    _, printed = study_dir
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    command = "tracekit study --gpus 4 --model tiny --gen-len 3,6 --out study"
+    assert command in readme
+    block = readme.split(command, 1)[1].split("```text", 1)[1].split("```", 1)[0]
+    for line in block.splitlines():
+        if line and line[0] not in "|#" and line != "...":
+            assert line in printed  # the KV-head note and the progress lines
+    table = [line for line in block.splitlines() if line.startswith("| ")]
+    names = [c.strip() for c in table[0].strip("|").split("|")]  # their order: tests/cli
+    by_run = {r["run_id"]: r for r in rows}
+    assert len(table) - 1 == len(by_run)
+    exact = ["layout", "gen_len", "calls", "pred_calls", "bytes", "pred_bytes"]
+    exact += ["max_rank_bytes", "tp_lane_bytes", "model_match"]
+    for line in table[1:]:
+        cells = dict(zip(names, (c.strip() for c in line.strip("|").split("|")), strict=True))
+        row = by_run[cells["run_id"]]
+        for name in exact:
+            assert cells[name] == json.dumps(row[name]).strip('"'), (cells["run_id"], name)
