@@ -20,7 +20,7 @@ from tracekit.analysis.comm import (
     rank_skew,
     top_collectives,
 )
-from tracekit.analysis.compare import run_comm_by_op, run_comparison
+from tracekit.analysis.compare import run_comm_by_op, run_comparison, run_manifest
 from tracekit.analysis.timing import (
     OVERLAP_KEYS,
     Timeline,
@@ -64,6 +64,7 @@ __all__ = [
     "ranks",
     "run_comm_by_op",
     "run_comparison",
+    "run_manifest",
     "run_sql",
     "runs",
     "temporal_breakdown",

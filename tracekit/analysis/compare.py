@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import duckdb
 from duckdb import ColumnExpression, ConstantExpression
 
-from tracekit.analysis._query import Result, select
+from tracekit.analysis._query import Result, equal, select
 
 
 def _runs(runs: Sequence[str] | None) -> duckdb.Expression | None:
@@ -29,3 +29,9 @@ def run_comparison(con: duckdb.DuckDBPyConnection, *, runs: Sequence[str] | None
 def run_comm_by_op(con: duckdb.DuckDBPyConnection, *, runs: Sequence[str] | None = None) -> Result:
     """Per run, op and phase: measured calls, bytes, the busiest rank's bytes, time."""
     return select(con, "run_comm_by_op", where=_runs(runs), order="run_id, op, phase")
+
+
+def run_manifest(con: duckdb.DuckDBPyConnection, *, run: str) -> Result:
+    """The run's collect manifest (``runs.manifest``: JSON text, NULL for runs imported
+    without one): columns run_id, manifest; no row for a run the store lacks."""
+    return select(con, "runs", where=equal(run_id=run), columns=["run_id", "manifest"])

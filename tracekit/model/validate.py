@@ -18,6 +18,7 @@ import polars as pl
 
 from tracekit import store
 from tracekit.analysis.comm import comm_op_phases
+from tracekit.analysis.compare import run_manifest
 from tracekit.collect.manifest import Manifest
 from tracekit.collect.presets import ModelShape
 from tracekit.errors import TracekitError
@@ -55,13 +56,13 @@ class RunSpec:
 def run_spec(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSpec:
     """Read a run's manifest into a :class:`RunSpec`."""
     store.pick_run(con, run_id)  # the one "run not found" message
-    row = con.execute("SELECT manifest FROM runs WHERE run_id = ?", [run_id]).fetchall()[0]
-    if row[0] is None:
+    [(_, raw)] = run_manifest(con, run=run_id).rows
+    if raw is None:
         raise TracekitError(
             f"run {run_id!r} has no manifest, so its model and layout are unknown",
             "validate needs a run made by `tracekit collect` (it writes manifest.json).",
         )
-    data = json.loads(row[0]) if isinstance(row[0], str) else row[0]
+    data = json.loads(raw) if isinstance(raw, str) else raw
     manifest = Manifest.from_json(data, f"run {run_id!r}")
     if manifest.complete is False:
         raise TracekitError(

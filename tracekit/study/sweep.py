@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tracekit import store
+from tracekit.analysis import runs
 from tracekit.collect.presets import ModelShape
 from tracekit.collect.runner import CollectSpec, collect
 from tracekit.errors import InputError, TracekitError
@@ -107,7 +108,7 @@ def _imported(db: Path) -> set[str]:
     if not db.exists():
         return set()
     with store.open(db, read_only=True) as con:
-        return {row[0] for row in con.execute("SELECT run_id FROM runs").fetchall()}
+        return set(runs(con).frame["run_id"].to_list())
 
 
 def run_study(
