@@ -9,9 +9,9 @@ step and layer ranges) into FILE or a temporary file. Then, each in a new read-o
 session (as a new `tracekit tui` or `sql` would be), it times `overlap_by_rank`,
 `overlap_by_layer` and `collective_instances` whole, and the query each TUI
 screen runs when first shown, through the same analysis functions the screens
-call: Runs, Ranks, Collectives (first page), Overlap (by layer), Instances
-(by skew), Timeline (rank 0's whole span in 160 buckets). Prints wall and CPU
-seconds of each and the load average.
+call: Runs (and the comparison columns it then computes in the background), Ranks,
+Collectives (first page), Overlap (by layer), Instances (by skew), Timeline (rank 0's
+whole span in 160 buckets). Prints wall and CPU seconds of each and the load average.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ QUERIES: dict[str, Callable[[duckdb.DuckDBPyConnection, str], Any]] = {
     "overlap_by_layer (all rows)": whole("overlap_by_layer"),
     "collective_instances (all rows)": whole("collective_instances"),
     "TUI Runs": lambda con, run: analysis.runs(con),
+    "TUI Runs comparison (in the background)": lambda con, run: analysis.run_comparison(con),
     "TUI Ranks": lambda con, run: analysis.ranks(con, run=run),
     "TUI Collectives (first page)": lambda con, run: analysis.comm_ops(con, run=run),
     "TUI Overlap (by layer)": lambda con, run: analysis.overlap_totals(con, run=run, by="layer"),
