@@ -7,7 +7,9 @@
 --   event_id     BIGINT   position of the event in its source (unique within a trace)
 --   kind         VARCHAR  cpu_op | user_annotation | python_function | cuda_runtime |
 --                         cuda_driver | kernel | gpu_memcpy | gpu_memset |
---                         gpu_user_annotation | instant | other
+--                         gpu_user_annotation | instant | cuda_graph_node | other
+--                         (cuda_graph_node: nsys CUDA_GRAPH_NODE_EVENTS, a graph node's
+--                         creation or clone; args 'graph node id', 'original graph node id')
 --   cat          VARCHAR  the category as the source wrote it
 --   name         VARCHAR  event name (kernels: full demangled name)
 --   short_name   VARCHAR  kernels from nsys: the short name; NULL otherwise

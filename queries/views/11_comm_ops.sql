@@ -1,6 +1,7 @@
 -- comm_ops: one row per communication op on its device/stream (GPU) or thread (CPU),
 -- i.e. every event that `comm_rules` classifies as communication.
--- Depends on: events, traces, runs, _comm_names, comm_op_aliases, dtype_sizes.
+-- Depends on: events, traces, runs, _comm_names, comm_op_aliases, dtype_sizes,
+--             _graph_capture, graph_launch.
 -- (The NVTX payload link repeats event_launches/event_annotations inline, since views are
 -- created in file order and those come later.)
 --   run_id, rank, trace_id, event_id   where the op comes from
@@ -44,6 +45,10 @@
 --   seq          sequence number where the trace has one
 --   call_index   0-based order of the op among this trace's ops of the same process group
 --                (pg_name; NULL groups together), by start time
+--   graph        BOOLEAN  the kernel ran in a CUDA graph replay (graph_launch): its NCCL
+--                range and message size are those around its graph node's creation at
+--                capture where the trace holds it (_graph_capture), else none (a graph's
+--                kernels have no record_param_comms)
 CREATE OR REPLACE VIEW comm_ops AS
 WITH classified AS (
     SELECT e.*, c.rule_id, c.library, c.raw_op, c.algorithm, c.protocol, c.reduction,
@@ -60,26 +65,35 @@ WITH classified AS (
      AND p.kind = 'cpu_op' AND p.name = 'record_param_comms' AND cl.kind = 'kernel'
 ), aliases AS (
     SELECT DISTINCT lower(alias) AS alias, op FROM comm_op_aliases
-), payload AS (
-    -- ranges enclosing the launching call: the message size of an NVTX payload (nsys) and
-    -- the op of an NCCL range (nccl:<op> of torch, nccl<Op> of NCCL's NVTX)
-    SELECT k.trace_id, k.event_id,
-           arg_max(a.bytes, a.ts_ns) FILTER (WHERE a.bytes IS NOT NULL) AS nvtx_bytes,
-           arg_max(o.op, a.ts_ns) FILTER (WHERE o.op IS NOT NULL) AS range_op
+), launched AS (
+    -- each kernel's launching CUDA call, and the CPU point whose enclosing ranges describe
+    -- the kernel's code: that call, or for a graph kernel whose capture the trace holds,
+    -- the creation of its graph node (_graph_capture)
+    SELECT k.trace_id, k.event_id, graph_launch(r.name, k.args) AS graph,
+           coalesce(g.pid, r.pid) AS pid, coalesce(g.tid, r.tid) AS tid,
+           coalesce(g.capture_ts_ns, r.ts_ns) AS ts_ns
     FROM classified k
     JOIN events r
       ON r.trace_id = k.trace_id AND r.correlation = k.correlation
      AND r.kind IN ('cuda_runtime', 'cuda_driver')
+    LEFT JOIN _graph_capture g ON g.trace_id = k.trace_id AND g.event_id = k.event_id
+    WHERE k.kind = 'kernel' AND k.correlation IS NOT NULL
+), payload AS (
+    -- ranges enclosing that point: the message size of an NVTX payload (nsys) and the op
+    -- of an NCCL range (nccl:<op> of torch, nccl<Op> of NCCL's NVTX)
+    SELECT l.trace_id, l.event_id,
+           arg_max(a.bytes, a.ts_ns) FILTER (WHERE a.bytes IS NOT NULL) AS nvtx_bytes,
+           arg_max(o.op, a.ts_ns) FILTER (WHERE o.op IS NOT NULL) AS range_op
+    FROM launched l
     JOIN events a
-      ON a.trace_id = r.trace_id AND a.pid IS NOT DISTINCT FROM r.pid AND a.tid = r.tid
+      ON a.trace_id = l.trace_id AND a.pid IS NOT DISTINCT FROM l.pid AND a.tid = l.tid
      AND a.kind = 'user_annotation' AND (a.bytes IS NOT NULL OR starts_with(a.name, 'nccl'))
-     AND a.ts_ns <= r.ts_ns AND r.ts_ns < a.ts_ns + a.dur_ns
+     AND a.ts_ns <= l.ts_ns AND l.ts_ns < a.ts_ns + a.dur_ns
     LEFT JOIN aliases o
       ON o.alias = lower(CASE WHEN starts_with(a.name, 'nccl:') THEN a.name[6:]
                               WHEN starts_with(a.name, 'nccl') THEN a.name[5:] END)
      AND o.op IN ('all_to_all', 'scatter', 'gather', 'send', 'recv')
-    WHERE k.kind = 'kernel' AND k.correlation IS NOT NULL
-    GROUP BY k.trace_id, k.event_id
+    GROUP BY l.trace_id, l.event_id
 ), resolved AS (
     SELECT l.*,
            coalesce(l.coll_name, l.p_coll, l.raw_op) AS op_spelling,
@@ -90,9 +104,10 @@ WITH classified AS (
                                  AS BIGINT)
                     END) AS in_n,
            coalesce(l.out_nelems, l.p_out) AS out_n,
-           p.nvtx_bytes, p.range_op
+           p.nvtx_bytes, p.range_op, coalesce(g.graph, false) AS graph
     FROM linked l
     LEFT JOIN payload p USING (trace_id, event_id)
+    LEFT JOIN launched g USING (trace_id, event_id)
 ), typed AS (
     SELECT r.* EXCLUDE (range_op),
            CASE WHEN coalesce(a.op, r.op_spelling) = 'send_recv'
@@ -122,7 +137,8 @@ SELECT t.run_id, t.rank, x.trace_id, x.event_id, x.kind, x.name, x.library, x.ru
        coalesce(x.pg_ranks, x.p_pg_ranks) AS pg_ranks,
        coalesce(x.seq, x.p_seq) AS seq,
        row_number() OVER (PARTITION BY x.trace_id, coalesce(x.pg_name, x.p_pg_name)
-                          ORDER BY x.ts_ns, x.event_id) - 1 AS call_index
+                          ORDER BY x.ts_ns, x.event_id) - 1 AS call_index,
+       x.graph
 FROM (
     SELECT y.*, coalesce(y.group_size, y.p_group_size,
                          CASE WHEN y.library = 'gloo' AND y.op_r NOT IN ('send', 'recv', 'barrier')

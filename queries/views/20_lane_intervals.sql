@@ -10,7 +10,8 @@
 --     compute = top-level `cpu_op` events (not nested in another cpu_op of the same thread)
 --               on threads whose name does not mention gloo, except the c10d::* launch ops
 --               and record_param_comms (so a blocking c10d::recv_ is not compute)
--- Depends on: events, _comm_names, threads.
+--   Traces of a GPU run's CPU side only (cpu_side_traces: NCCL, no device work) give none.
+-- Depends on: events, _comm_names, threads, cpu_side_traces.
 --   trace_id, device   the lane group (device NULL for the CPU group)
 --   cls                'comm' or 'compute'
 --   event_id           the event
@@ -32,6 +33,7 @@ WITH gpu_traces AS (
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS enclosing_end
     FROM events e
     WHERE e.kind = 'cpu_op' AND e.trace_id NOT IN (SELECT trace_id FROM gpu_traces)
+      AND e.trace_id NOT IN (SELECT trace_id FROM cpu_side_traces)
       AND NOT EXISTS (SELECT 1 FROM gloo_threads g WHERE g.trace_id = e.trace_id AND g.tid = e.tid)
 )
 SELECT c.trace_id,

@@ -5,7 +5,10 @@
 -- `event_annotations`, extended to the CPU operators that CPU-lane overlap measures as
 -- compute (every cpu_op of a trace without kernels is labelled).
 -- Range names become labels through `label_rules`; per key the innermost range wins, then
--- the lowest rule priority. The stage falls back to the rank's place in the layout
+-- the lowest rule priority. A CUDA graph kernel (graph_kernels) whose graph node's
+-- creation at capture the trace holds takes stage, layer and block from the ranges around
+-- that creation (those around the replay's launch where it gives none), step and phase
+-- from the ranges around the replay's launch (when it ran). The stage falls back to the rank's place in the layout
 -- (`_rank_roles`) when no range names it.
 -- Private helpers defined here:
 --   _rank_roles(run_id, rank, tp_rank, pp_rank, role_source): rank_layout (collect manifest
@@ -14,8 +17,11 @@
 --       is the rank's TP group (tp_rank = position in it, pp_rank = rank // its size).
 --   _label_names(name, key, value, priority): each distinct annotation name x matching rule
 --       (a rule's `hint` substring keeps its regular expression off the names without it).
---   _label_probes(trace_id, event_id, pid, tid, probe_ts_ns): what is labelled and the
---       CPU time point whose enclosing ranges label it (one row per launch).
+--   _label_probes(trace_id, event_id, pid, tid, probe_ts_ns, probe, captured): what is
+--       labelled and the CPU time point whose enclosing ranges label it: its launch
+--       (probe 'launch', one row per launch), and for a CUDA graph kernel whose capture the
+--       trace holds (captured) also the creation of its graph node ('capture',
+--       _graph_capture).
 --   _labelled_ranges: annotation ranges some rule matches, with their own labels (lowest
 --       priority per key); pk = coalesce(pid, -1); order_key orders by start, then depth
 --       (ts_ns * 64 + depth: exact for run timelines under 4.5 years and 64 levels).
@@ -28,7 +34,7 @@
 -- ranges and the chains are CTEs read several times, computed once (MATERIALIZED): as
 -- views, each reading recomputed the ranges' nesting depth (annotation_ranges' window).
 -- Depends on: events, traces, runs, rank_layout, label_rules, event_launches,
---             annotation_ranges, rank_coords.
+--             annotation_ranges, _graph_capture, rank_coords.
 --   run_id, rank, trace_id, event_id   the labelled event
 --   step          BIGINT   generation step (tk:step=N), NULL when no range names it
 --   phase         VARCHAR  'prefill' | 'decode' | ... (tk:phase=...)
@@ -81,10 +87,15 @@ JOIN label_rules r ON CASE WHEN r.hint IS NULL OR contains(n.name, r.hint)
                            THEN regexp_matches(n.name, r.pattern) ELSE false END;
 
 CREATE OR REPLACE VIEW _label_probes AS
-SELECT trace_id, event_id, pid, tid, launch_ts_ns AS probe_ts_ns
-FROM event_launches
+SELECT l.trace_id, l.event_id, l.pid, l.tid, l.launch_ts_ns AS probe_ts_ns, 'launch' AS probe,
+       g.event_id IS NOT NULL AS captured
+FROM event_launches l
+LEFT JOIN _graph_capture g ON g.trace_id = l.trace_id AND g.event_id = l.event_id
 UNION ALL
-SELECT e.trace_id, e.event_id, e.pid, e.tid, e.ts_ns
+SELECT trace_id, event_id, pid, tid, capture_ts_ns, 'capture', true
+FROM _graph_capture
+UNION ALL
+SELECT e.trace_id, e.event_id, e.pid, e.tid, e.ts_ns, 'launch', false
 FROM events e
 WHERE e.kind = 'cpu_op'
   AND e.trace_id NOT IN (SELECT DISTINCT trace_id FROM events WHERE kind = 'kernel');
@@ -139,39 +150,61 @@ WITH labelled AS MATERIALIZED (
     JOIN labelled a ON a.trace_id = c.trace_id AND a.range_id = c.anc_id
     GROUP BY c.trace_id, c.range_id
 ), probes AS (
-    SELECT trace_id, event_id, coalesce(pid, -1) AS pk, tid, probe_ts_ns,
+    SELECT trace_id, event_id, probe, captured, coalesce(pid, -1) AS pk, tid, probe_ts_ns,
            probe_ts_ns * 64 + 63 AS order_key
     FROM _label_probes
 ), hit AS (
     -- the labelled range that started last at or before the probe on its thread (ranges
     -- starting together: the deepest): the innermost labelled range around it, or a
     -- descendant of it that has already ended
-    SELECT p.trace_id, p.event_id, p.probe_ts_ns, r.range_id, r.end_ns
+    SELECT p.trace_id, p.event_id, p.probe, p.captured, p.probe_ts_ns, r.range_id, r.end_ns
     FROM probes p
     ASOF LEFT JOIN labelled r
       ON r.trace_id = p.trace_id AND r.pk = p.pk AND r.tid = p.tid
      AND r.order_key <= p.order_key
 ), ended AS (
-    SELECT h.trace_id, h.event_id, arg_max(c.anc_id, c.anc_depth) AS range_id
+    SELECT h.trace_id, h.event_id, h.probe, arg_max(c.anc_id, c.anc_depth) AS range_id
     FROM hit h
     JOIN chain c ON c.trace_id = h.trace_id AND c.range_id = h.range_id
     WHERE h.probe_ts_ns >= h.end_ns AND c.anc_end_ns > h.probe_ts_ns
-    GROUP BY h.trace_id, h.event_id
+    GROUP BY h.trace_id, h.event_id, h.probe
 ), innermost AS (
-    SELECT h.trace_id, h.event_id,
+    SELECT h.trace_id, h.event_id, h.probe, h.captured,
            coalesce(CASE WHEN h.probe_ts_ns < h.end_ns THEN h.range_id END, x.range_id)
                AS range_id
     FROM hit h
-    LEFT JOIN ended x ON x.trace_id = h.trace_id AND x.event_id = h.event_id
+    LEFT JOIN ended x
+      ON x.trace_id = h.trace_id AND x.event_id = h.event_id AND x.probe = h.probe
+), probed AS (
+    SELECT i.trace_id, i.event_id, i.probe, i.captured, r.step, r.phase, r.stage, r.layer,
+           r.block
+    FROM innermost i
+    LEFT JOIN resolved r ON r.trace_id = i.trace_id AND r.range_id = i.range_id
+), merged AS (
+    -- a graph kernel whose capture the trace holds: step and phase from the replay's
+    -- launch (when it ran), stage, layer and block from its capture (which code it is)
+    SELECT trace_id, event_id, step, phase, stage, layer, block
+    FROM probed WHERE NOT captured
+    UNION ALL
+    SELECT trace_id, event_id,
+           max(step) FILTER (WHERE probe = 'launch'),
+           max(phase) FILTER (WHERE probe = 'launch'),
+           coalesce(max(stage) FILTER (WHERE probe = 'capture'),
+                    max(stage) FILTER (WHERE probe = 'launch')),
+           coalesce(max(layer) FILTER (WHERE probe = 'capture'),
+                    max(layer) FILTER (WHERE probe = 'launch')),
+           coalesce(max(block) FILTER (WHERE probe = 'capture'),
+                    max(block) FILTER (WHERE probe = 'launch'))
+    FROM probed WHERE captured
+    GROUP BY trace_id, event_id
 )
-SELECT t.run_id, t.rank, i.trace_id, i.event_id,
-       TRY_CAST(r.step AS BIGINT) AS step, r.phase,
-       coalesce(TRY_CAST(r.stage AS INTEGER), rr.pp_rank) AS stage,
-       TRY_CAST(r.layer AS INTEGER) AS layer, r.block,
-       CASE WHEN r.stage IS NOT NULL THEN 'annotation'
+SELECT t.run_id, t.rank, m.trace_id, m.event_id,
+       TRY_CAST(m.step AS BIGINT) AS step, m.phase,
+       coalesce(TRY_CAST(m.stage AS INTEGER), rr.pp_rank) AS stage,
+       TRY_CAST(m.layer AS INTEGER) AS layer, m.block,
+       CASE WHEN m.stage IS NOT NULL THEN 'annotation'
             WHEN rr.pp_rank IS NOT NULL THEN 'layout' END AS stage_source,
        rr.tp_rank, rr.pp_rank
-FROM innermost i
-JOIN traces t ON t.trace_id = i.trace_id
-LEFT JOIN resolved r ON r.trace_id = i.trace_id AND r.range_id = i.range_id
+FROM merged m
+JOIN traces t ON t.trace_id = m.trace_id
 LEFT JOIN _rank_roles rr ON rr.run_id = t.run_id AND rr.rank = t.rank;

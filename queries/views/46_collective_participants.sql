@@ -6,7 +6,8 @@
 -- Transfer time of an instance is estimated by the shortest duration among its ranks (the
 -- rank that arrived last waited least; tb-profiler / TraceLens do the same); the rest of
 -- each rank's duration is waiting for the others. For the receiving end of a pipeline pair
--- that wait is pipeline bubble.
+-- that wait is pipeline bubble. Ops whose group is unknown (_comm_groups.pg NULL: a CUDA
+-- graph's communication kernel in a run without a known layout) are in no instance.
 -- Depends on: _comm_groups, event_labels.
 --   run_id, pg, op, instance   the instance (op = match_op; instance = call_k)
 --   rank, trace_id, event_id   the participating op
@@ -28,6 +29,7 @@ WITH parts AS (
            min(g.ts_ns) OVER i AS first_ts_ns,
            min(g.dur_ns) OVER i AS transfer_ns
     FROM _comm_groups g
+    WHERE g.pg IS NOT NULL
     WINDOW i AS (PARTITION BY g.run_id, g.pg, g.match_op, g.call_k)
 )
 SELECT p.run_id, p.pg, p.op, p.instance, p.rank, p.trace_id, p.event_id, p.rank_op, p.stream_lane,

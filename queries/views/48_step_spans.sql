@@ -4,12 +4,14 @@
 --   the first start to the last end of the kernels, memcpys and memsets whose launching
 --   call lies in the range on its thread (the NVTX GPU projection; a CPU range ends when
 --   the work is enqueued, long before the GPU finishes it). Ranges that launched no device
---   work (CPU-only runs) keep their CPU start and end.
+--   work (CPU-only runs) keep their CPU start and end. Traces of a GPU run's CPU side only
+--   (cpu_side_traces) give no step: their ranges end when the work is enqueued.
 --   A step starts, for latency, when the last rank of the first pipeline stage enters it
 --   (until then the stage cannot run it: ranks that enter early only wait for their TP
 --   peers, e.g. start-up skew) and ends when the last rank over all stages leaves it.
 --   Ranks without a known stage count as stage 0.
--- Depends on: annotation_ranges, event_launches, events, traces, _rank_roles, _label_names.
+-- Depends on: annotation_ranges, event_launches, events, traces, _rank_roles, _label_names,
+--             cpu_side_traces.
 --   run_id
 --   step          BIGINT   the step number (NULL when the range's value is not a number)
 --   phase         VARCHAR  'prefill' | 'decode' | ... of the step's ranges (NULL if none)
@@ -26,6 +28,7 @@ WITH cpu_ranges AS MATERIALIZED (
     LEFT JOIN _rank_roles rr ON rr.run_id = t.run_id AND rr.rank = t.rank
     JOIN _label_names s ON s.name = a.name AND s.key = 'step'
     LEFT JOIN _label_names p ON p.name = a.name AND p.key = 'phase'
+    WHERE a.trace_id NOT IN (SELECT trace_id FROM cpu_side_traces)
 ), device AS (
     SELECT c.event_id, c.trace_id, min(d.ts_ns) AS ts_ns, max(d.ts_ns + d.dur_ns) AS end_ns
     FROM cpu_ranges c

@@ -4,7 +4,7 @@
 -- measured inside its generation steps (phases 'prefill' and 'decode'; a barrier outside
 -- them is left out); a run without them (traces from elsewhere) over its whole trace.
 -- Depends on: runs, traces, step_spans, comm_op_phases, _rank_roles, _lane_islands,
--- overlap_by_rank, latency_by_run.
+-- overlap_by_rank, latency_by_run, cpu_side_traces.
 --   run_id
 --   tp, pp, world_size    layout (runs; tp and pp NULL without a manifest)
 --   model                 model name (manifest model.name), NULL without a manifest
@@ -13,8 +13,11 @@
 --   backend               communication backend (manifest parallel.backend: nccl, gloo)
 --   hosts, devices        VARCHAR[]  distinct hosts and devices of the ranks (manifest ranks)
 --   torch_version, cuda_version, nccl_version, python_version   manifest versions
---   scope                 'steps' | 'whole trace': what the measured columns cover
---   calls                 BIGINT  communication calls in scope, all ranks
+--   scope                 'steps' | 'whole trace': what the measured columns cover;
+--                         'CPU side only': every trace is a GPU run's CPU side
+--                         (cpu_side_traces), so nothing is measured
+--   calls                 BIGINT  communication calls in scope, all ranks (NULL for a run of
+--                         the CPU side only)
 --   bytes                 BIGINT  their msg_bytes summed over all ranks, bytes (NULL where
 --                         no call has a message size)
 --   max_rank_bytes        BIGINT  the same for the rank that moved the most, bytes
@@ -33,6 +36,10 @@
 CREATE OR REPLACE VIEW run_comparison AS
 WITH stepped AS (
     SELECT DISTINCT run_id FROM step_spans
+), cpu_side AS (
+    -- runs all of whose traces hold a GPU run's CPU side only (cpu_side_traces)
+    SELECT t.run_id FROM traces t LEFT JOIN cpu_side_traces c USING (trace_id)
+    GROUP BY t.run_id HAVING count(c.trace_id) = count(*)
 ), ops AS (
     SELECT c.run_id, c.rank, c.msg_bytes,
            c.phase <> 'outside' OR s.run_id IS NULL AS in_scope
@@ -90,16 +97,19 @@ SELECT r.run_id, r.tp, r.pp, r.world_size,
        r.manifest->>'$.versions.cuda' AS cuda_version,
        r.manifest->>'$.versions.nccl' AS nccl_version,
        r.manifest->>'$.versions.python' AS python_version,
-       CASE WHEN s.run_id IS NULL THEN 'whole trace' ELSE 'steps' END AS scope,
-       coalesce(v.calls, 0)::BIGINT AS calls, v.bytes::BIGINT AS bytes,
+       CASE WHEN c.run_id IS NOT NULL THEN 'CPU side only'
+            WHEN s.run_id IS NULL THEN 'whole trace' ELSE 'steps' END AS scope,
+       CASE WHEN c.run_id IS NULL THEN coalesce(v.calls, 0) END::BIGINT AS calls,
+       v.bytes::BIGINT AS bytes,
        b.max_rank_bytes::BIGINT AS max_rank_bytes, b.tp_lane_bytes::BIGINT AS tp_lane_bytes,
-       coalesce(v.outside_calls, 0)::BIGINT AS outside_calls,
+       CASE WHEN c.run_id IS NULL THEN coalesce(v.outside_calls, 0) END::BIGINT AS outside_calls,
        t.comm_ns::BIGINT AS comm_ns, t.exposed_comm_ns::BIGINT AS exposed_comm_ns,
        l.ttft_ns, l.tpot_ns, l.e2e_ns,
        round(100.0 * t.comm_ns / nullif(l.e2e_ns, 0), 4) AS comm_pct,
        l.e2e_exposed_comm_pct
 FROM runs r
 LEFT JOIN stepped s USING (run_id)
+LEFT JOIN cpu_side c USING (run_id)
 LEFT JOIN volume v USING (run_id)
 LEFT JOIN rank_bytes b USING (run_id)
 LEFT JOIN busiest t USING (run_id)

@@ -31,7 +31,7 @@ CREATE TABLE CUPTI_ACTIVITY_KIND_KERNEL (start INTEGER NOT NULL, end INTEGER NOT
     correlationId INTEGER, globalPid INTEGER, demangledName INTEGER NOT NULL,
     shortName INTEGER NOT NULL, gridX INTEGER, gridY INTEGER, gridZ INTEGER, blockX INTEGER,
     blockY INTEGER, blockZ INTEGER, registersPerThread INTEGER, staticSharedMemory INTEGER,
-    dynamicSharedMemory INTEGER);
+    dynamicSharedMemory INTEGER, graphId INTEGER, graphNodeId INTEGER);
 CREATE TABLE CUPTI_ACTIVITY_KIND_RUNTIME (start INTEGER NOT NULL, end INTEGER NOT NULL,
     eventClass INTEGER NOT NULL, globalTid INTEGER, correlationId INTEGER,
     nameId INTEGER NOT NULL, returnValue INTEGER NOT NULL, callchainId INTEGER);
@@ -50,6 +50,12 @@ CREATE TABLE NVTX_EVENTS (start INTEGER NOT NULL, end INTEGER, eventType INTEGER
 CREATE TABLE NVTX_PAYLOAD_SCHEMA_ENTRIES (domainId INTEGER, schemaId INTEGER, idx INTEGER,
     flags INTEGER, type INTEGER, name TEXT, description TEXT, arrayOrUnionDetail INTEGER,
     offset INTEGER);
+"""
+# The nsys DDL of the graph-node table (nsys creates it only with --cuda-graph-trace=node).
+GRAPH_NODE_DDL = """
+CREATE TABLE CUDA_GRAPH_NODE_EVENTS (start INTEGER NOT NULL, end INTEGER NOT NULL,
+    eventClass INTEGER NOT NULL, globalTid INTEGER, nameId INTEGER NOT NULL,
+    graphNodeId INTEGER NOT NULL, originalGraphNodeId INTEGER);
 """
 
 
@@ -75,6 +81,7 @@ class Export:
     memcpy: list[tuple] = field(default_factory=list)
     memset: list[tuple] = field(default_factory=list)
     threads: list[tuple] = field(default_factory=list)
+    graph_nodes: list[tuple] = field(default_factory=list)
     processes: list[tuple] = field(default_factory=list)
     environment: str = f"PATH=/usr/bin;NCCL_DEBUG=INFO;HF_TOKEN={FAKE_TOKEN}"
     next_corr: int = 1
@@ -97,12 +104,16 @@ class Export:
         dur: int = 1000,
         api: str = "cudaLaunchKernel_v7000",
         start: int | None = None,
+        graph: tuple[int, int] | None = None,
+        corr: int | None = None,
     ) -> int:
         """A runtime call at t (50 ns) launching ``kernel`` at ``start`` (default t + 100);
-        returns the correlation id."""
-        corr = self.next_corr
-        self.next_corr += 1
-        self.runtime.append((t, t + 50, 0, gtid(pid, tid), corr, self.sid(api), 0))
+        returns the correlation id. ``graph`` (graph id, graph node id) makes the kernel one
+        of a graph replay; with ``corr`` (the graph launch's) no runtime call is added."""
+        if corr is None:
+            corr = self.next_corr
+            self.next_corr += 1
+            self.runtime.append((t, t + 50, 0, gtid(pid, tid), corr, self.sid(api), 0))
         begin = t + 100 if start is None else start
         self.kernels.append(
             (
@@ -124,9 +135,25 @@ class Export:
                 32,
                 0,
                 0,
+                *(graph or (None, None)),
             )
         )
         return corr
+
+    def call(self, pid: int, tid: int, t: int, api: str) -> int:
+        """A runtime call at t (50 ns) that launches nothing itself (cudaGraphLaunch, a
+        launch into a capturing stream); returns its correlation id."""
+        corr = self.next_corr
+        self.next_corr += 1
+        self.runtime.append((t, t + 50, 0, gtid(pid, tid), corr, self.sid(api), 0))
+        return corr
+
+    def graph_node(
+        self, pid: int, tid: int, t: int, node: int, original: int | None = None, api: str = ""
+    ) -> None:
+        """A CUDA_GRAPH_NODE_EVENTS row: ``node`` created at t (a clone of ``original``)."""
+        name = api or ("cudaGraphInstantiate_v12000" if original else "cudaLaunchKernel_v7000")
+        self.graph_nodes.append((t, t + 10, 0, gtid(pid, tid), self.sid(name), node, original))
 
     def range(
         self,
@@ -184,8 +211,13 @@ class Export:
         con.executemany("INSERT INTO PROCESSES VALUES (?, ?, ?)", self.processes)
         con.executemany("INSERT INTO ThreadNames VALUES (?, ?, ?)", self.threads)
         con.executemany(
-            f"INSERT INTO CUPTI_ACTIVITY_KIND_KERNEL VALUES ({','.join('?' * 18)})", self.kernels
+            f"INSERT INTO CUPTI_ACTIVITY_KIND_KERNEL VALUES ({','.join('?' * 20)})", self.kernels
         )
+        if self.graph_nodes:
+            con.execute(GRAPH_NODE_DDL)
+            con.executemany(
+                "INSERT INTO CUDA_GRAPH_NODE_EVENTS VALUES (?,?,?,?,?,?,?)", self.graph_nodes
+            )
         con.executemany(
             "INSERT INTO CUPTI_ACTIVITY_KIND_RUNTIME VALUES (?,?,?,?,?,?,?,NULL)", self.runtime
         )
@@ -264,7 +296,7 @@ def synthetic_export(path: Path, kernels: int) -> Path:
         return 100 if i % 2 == 0 else 200
 
     con.executemany(
-        f"INSERT INTO CUPTI_ACTIVITY_KIND_KERNEL VALUES ({','.join('?' * 18)})",
+        f"INSERT INTO CUPTI_ACTIVITY_KIND_KERNEL VALUES ({','.join('?' * 18)}, NULL, NULL)",
         (
             (
                 T0 + 1000 * i + 100,

@@ -108,3 +108,31 @@ def test_steps_are_timed_on_the_device(runs: duckdb.DuckDBPyConnection) -> None:
             "SELECT e2e_ns FROM latency_by_run WHERE run_id = ?", [f"tp{tp}pp{pp}"]
         ).fetchone()
         assert e2e == (want[-1][2] - want[0][1],)
+
+
+def test_nccl_groups_give_the_direction_without_blocks(tmp_path) -> None:
+    """nsys without the tk:block ranges around the transfers: a SendRecv kernel launched in
+    ncclGroupEnd takes its direction from its group's ncclSend/ncclRecv calls, and its
+    message size from the call's NVTX payload (a group of one call), so every pipeline
+    transfer still pairs (issue 14 item 1)."""
+    db = tmp_path / "g.duckdb"
+    for tp, pp in [(1, 2), (2, 2)]:
+        folder = write_nsys(tmp_path / f"tp{tp}pp{pp}", tp, pp, p2p_blocks=False)
+        import_paths(db, [folder], workers=1)
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute(
+        "SELECT run_id, pg, count(*), min(ranks_seen), bool_and(complete), "
+        "count(*) FILTER (WHERE bubble_ns > 0), list(DISTINCT msg_bytes) "
+        "FROM collective_instances WHERE op = 'send_recv' GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    size = [4096 * 2]  # bf16 elements of the builder's messages
+    assert rows == [
+        ("tp1pp2", "p2p:0->1", 2 * STEPS, 2, True, 2 * STEPS, size),
+        ("tp1pp2", "p2p:1->0", STEPS, 2, True, STEPS, size),
+        ("tp2pp2", "p2p:0->2", 2 * STEPS, 2, True, 2 * STEPS, size),
+        ("tp2pp2", "p2p:1->3", 2 * STEPS, 2, True, 2 * STEPS, size),
+        ("tp2pp2", "p2p:2->0", STEPS, 2, True, STEPS, size),
+    ]
+    assert con.execute("SELECT count(*) FROM _comm_groups WHERE op = 'send_recv'").fetchall() == [
+        (0,)
+    ]

@@ -20,7 +20,12 @@ from tracekit.analysis.comm import (
     rank_skew,
     top_collectives,
 )
-from tracekit.analysis.compare import run_comm_by_op, run_comparison, run_manifest
+from tracekit.analysis.compare import (
+    cpu_side_traces,
+    run_comm_by_op,
+    run_comparison,
+    run_manifest,
+)
 from tracekit.analysis.timing import (
     OVERLAP_KEYS,
     Timeline,
@@ -49,6 +54,7 @@ __all__ = [
     "collective_participants",
     "comm_op_phases",
     "comm_ops",
+    "cpu_side_traces",
     "comm_summary",
     "default_window",
     "event_at",

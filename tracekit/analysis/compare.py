@@ -35,3 +35,9 @@ def run_manifest(con: duckdb.DuckDBPyConnection, *, run: str) -> Result:
     """The run's collect manifest (``runs.manifest``: JSON text, NULL for runs imported
     without one): columns run_id, manifest; no row for a run the store lacks."""
     return select(con, "runs", where=equal(run_id=run), columns=["run_id", "manifest"])
+
+
+def cpu_side_traces(con: duckdb.DuckDBPyConnection, *, run: str) -> Result:
+    """The run's traces that hold a GPU run's CPU side only (``cpu_side_traces``: NCCL
+    calls on the CPU, no device work; collect --profiler both's Kineto half)."""
+    return select(con, "cpu_side_traces", where=equal(run_id=run), order="rank, trace_id")

@@ -45,6 +45,7 @@ EVENT_VIEWS = {
     "CUPTI_ACTIVITY_KIND_MEMCPY": ("memcpy_raw", "memcpy_ev", nsys_sql.MEMCPY),
     "CUPTI_ACTIVITY_KIND_MEMSET": ("memset_raw", "memset_ev", nsys_sql.MEMSET),
     "NVTX_EVENTS": ("nvtx_raw", "nvtx_ev", nsys_sql.NVTX),
+    "CUDA_GRAPH_NODE_EVENTS": ("graph_node_raw", "graph_node_ev", nsys_sql.GRAPH_NODES),
 }
 # A process name is its command's first word without the folder: never its arguments.
 PROCESS_NAME = r"^\s*(?:\S*/)?(?P<name>[^\s/]+)"

@@ -2,8 +2,8 @@
 
 Fixed text, no values spliced in. The reader registers each raw table read
 from the export under a fixed name (``kernel_raw``, ``runtime_raw``,
-``memcpy_raw``, ``memset_raw``, ``nvtx_raw``, ``thread_raw``, ``process_raw``,
-``strings_raw``); each event statement is a view over one of them, and the
+``memcpy_raw``, ``memset_raw``, ``nvtx_raw``, ``graph_node_raw``, ``thread_raw``,
+``process_raw``, ``strings_raw``); each event statement is a view over one of them, and the
 reader's local view ``ev`` is the union of those it has data for, cast to the
 columns of the empty table ``ev_empty``: the columns of ``events`` with
 ``abs_ns`` in place of ``ts_ns``, plus ``_proc`` (globalTid or globalPid >> 24:
@@ -45,7 +45,9 @@ SELECT proc_of(k.globalPid) AS _proc, k._ord AS event_id,
        'kernel' AS kind, 'CUPTI_ACTIVITY_KIND_KERNEL' AS cat,
        coalesce(d.value, s.value) AS name, s.value AS short_name,
        report_ns(k.start) AS abs_ns, greatest(k."end" - k.start, 0) AS dur_ns,
-       k.deviceId AS device, k.streamId AS stream, k.correlationId AS correlation
+       k.deviceId AS device, k.streamId AS stream, k.correlationId AS correlation,
+       CASE WHEN k.graphNodeId IS NOT NULL OR k.graphId IS NOT NULL
+            THEN json_object('graph id', k.graphId, 'graph node id', k.graphNodeId) END AS args
 FROM kernel_raw k
 LEFT JOIN strings d ON d.id = k.demangledName
 LEFT JOIN strings s ON s.id = k.shortName
@@ -126,6 +128,19 @@ LEFT JOIN strings j ON j.id = n.jsonTextId
 LEFT JOIN domains dm
        ON dm._proc = proc_of(n.globalTid) AND dm.domainId = n.domainId
 WHERE n.eventType = 34 OR (n.eventType IN (59, 60) AND n."end" IS NOT NULL)
+"""
+
+# A graph node's creation or clone (CUDA_GRAPH_NODE_EVENTS): the API call's thread and time,
+# with the node ids under the names Kineto gives a graph kernel's ('graph node id').
+GRAPH_NODES = """
+CREATE VIEW graph_node_ev AS
+SELECT proc_of(g.globalTid) AS _proc, g._ord AS event_id,
+       'cuda_graph_node' AS kind, 'CUDA_GRAPH_NODE_EVENTS' AS cat, n.api AS name,
+       report_ns(g.start) AS abs_ns, greatest(g."end" - g.start, 0) AS dur_ns,
+       pid_of(g.globalTid) AS pid, tid_of(g.globalTid) AS tid,
+       json_object('graph node id', g.graphNodeId,
+                   'original graph node id', g.originalGraphNodeId) AS args
+FROM graph_node_raw g LEFT JOIN strings n ON n.id = g.nameId
 """
 
 THREAD_NAMES = """

@@ -30,6 +30,8 @@ def _ints(names: str) -> list[Field]:
 
 
 KERNEL = [START, END, DEVICE, *_ints("streamId correlationId globalPid demangledName shortName")]
+# graphId and graphNodeId are set on kernels of a CUDA graph replay (NULL otherwise).
+KERNEL += _ints("graphId graphNodeId")
 RUNTIME = [
     START,
     END,
@@ -56,6 +58,17 @@ NVTX = [
     Field("jsonText", STR),
 ]
 NVTX_BLOB = Field("binaryData", BIN)
+# A graph node created (stream capture, cudaGraphAdd*Node) or cloned (instantiation:
+# originalGraphNodeId names the node it copies), with the thread and time of the call;
+# written with --cuda-graph-trace=node.
+GRAPH_NODES = [
+    START,
+    END,
+    Field("globalTid", I64, needed=True),
+    Field("nameId", I64, needed=True, not_null=True),
+    Field("graphNodeId", I64, needed=True, not_null=True),
+    Field("originalGraphNodeId", I64),
+]
 STRINGS = [Field("id", I64, needed=True, not_null=True), Field("value", STR, needed=True)]
 THREADS = [
     Field("nameId", I64, needed=True, not_null=True),
@@ -86,4 +99,5 @@ EVENT_TABLES = (
     ("CUPTI_ACTIVITY_KIND_MEMCPY", MEMCPY, ()),
     ("CUPTI_ACTIVITY_KIND_MEMSET", MEMSET, ()),
     ("NVTX_EVENTS", NVTX, ("textId", "jsonTextId")),
+    ("CUDA_GRAPH_NODE_EVENTS", GRAPH_NODES, ("nameId",)),
 )

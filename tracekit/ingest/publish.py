@@ -14,6 +14,12 @@ from tracekit.ingest.ranks import Placement
 from tracekit.ingest.stream import EventStream
 
 OUTSIDE_WORLD = "traces whose rank is not below their run's world size (kept as given)"
+CPU_SIDE_ONLY = (
+    "traces of a GPU run's CPU side only (no kernels: no overlap or latency; cpu_side_traces)"
+)
+GRAPH_UNATTRIBUTED = (
+    "CUDA graph work whose capture is not traced (layer, block unknown: graph_kernels)"
+)
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,16 @@ def _summarise(
         "AND n.name = e.name WHERE e.trace_id BETWEEN ? AND ?",
         bounds,
     ).fetchall()[0][0]
+    # traces that cannot give the figures they seem to: CPU side only, graph replays whose
+    # capture is not traced
+    notes = [
+        (what, con.execute(f"SELECT count(*) FROM {view} WHERE {test}", bounds).fetchall()[0][0])
+        for what, view, test in (
+            (CPU_SIDE_ONLY, "cpu_side_traces", "trace_id BETWEEN ? AND ?"),
+            (GRAPH_UNATTRIBUTED, "graph_kernels", "NOT attributed AND trace_id BETWEEN ? AND ?"),
+        )
+    ]
+    warnings = [*warnings, *((what, n) for what, n in notes if n)]
     ranks = len({(t.source.run, p.rank) for t, p in zip(stream.traces, placements, strict=True)})
     events = sum(stream.rows.values())
     return ImportSummary(runs, len(ids), [], ranks, events, kernels, comm, span, warnings)

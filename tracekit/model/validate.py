@@ -18,7 +18,7 @@ import polars as pl
 
 from tracekit import store
 from tracekit.analysis.comm import comm_op_phases
-from tracekit.analysis.compare import run_manifest
+from tracekit.analysis.compare import cpu_side_traces, run_manifest
 from tracekit.collect.manifest import Manifest
 from tracekit.collect.presets import ModelShape
 from tracekit.errors import TracekitError
@@ -61,6 +61,14 @@ def run_spec(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSpec:
         raise TracekitError(
             f"run {run_id!r} has no manifest, so its model and layout are unknown",
             "validate needs a run made by `tracekit collect` (it writes manifest.json).",
+        )
+    cpu_side = len(cpu_side_traces(con, run=run_id).rows)
+    if cpu_side:
+        raise TracekitError(
+            f"run {run_id!r}: {cpu_side} of its traces hold the CPU side of a GPU run only "
+            "(no kernels: torch.profiler ran while nsys held CUPTI, collect --profiler both), "
+            "so its communication cannot be measured from them",
+            f"Validate the same ranks' Nsight Systems run instead: --run {run_id}-nsys.",
         )
     data = json.loads(raw) if isinstance(raw, str) else raw
     manifest = Manifest.from_json(data, f"run {run_id!r}")

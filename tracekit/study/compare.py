@@ -104,11 +104,14 @@ def comparison(con: duckdb.DuckDBPyConnection, *, runs: Sequence[str] | None = N
     for row in measured.to_dicts():
         summary, by_op = _predicted(con, row["run_id"])
         notes = [summary.pop("note")]
-        if row["e2e_ns"] is None:
+        # a GPU run's CPU side only (cpu_side_traces): the prediction's note says why
+        # nothing is measured
+        measured_here = row["scope"] != "CPU side only"
+        if measured_here and row["e2e_ns"] is None:
             notes.append("no tk:step ranges: TTFT, TPOT, end-to-end and shares unknown")
-        if row["calls"] == 0:
+        if measured_here and row["calls"] == 0:
             notes.append("no communication calls")
-        elif row["bytes"] is None:
+        elif measured_here and row["bytes"] is None:
             notes.append("no message sizes: bytes unknown")
         if by_op is not None:
             parts.append(by_op)
