@@ -19,6 +19,8 @@ from tests.robustness.conftest import assert_clean_failure, cli, tk
         (["--gen-len", "3,0"], ["--gen-len 3,0"]),
         (["--batch", "two"], ["--batch two"]),
         (["--dtype", "int3"], ["--dtype", "int3"]),
+        (["--device", "gpu"], ["--device", "'gpu'", "auto, cpu, cuda"]),
+        (["--backend", "mpi"], ["--backend", "'mpi'", "auto, gloo, nccl"]),
         (["--model", "nosuch"], ["nosuch"]),
     ],
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import typer
@@ -16,6 +17,14 @@ from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
 from tracekit import __version__
+from tracekit.errors import InputError
+
+
+def choice(value: str, allowed: Sequence[str], option: str) -> str:
+    """``value`` if it is one of ``allowed``, else the one error naming the option."""
+    if value not in allowed:
+        raise InputError(f"{option} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def split_examples(text: str) -> tuple[str, list[tuple[str, str]]]:

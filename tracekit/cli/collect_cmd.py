@@ -10,9 +10,11 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from tracekit.cli._app import app, console
+from tracekit.cli._app import app, choice, console
 from tracekit.collect.ranks_done import WAIT_RANKS_S
 from tracekit.collect.runner import (
+    BACKENDS,
+    DEVICES,
     DTYPES,
     PROFILERS,
     CollectResult,
@@ -34,12 +36,6 @@ Example (CPU, a few seconds):
 
     tracekit collect --tp 2 --pp 1 --out runs/tp2
 """
-
-
-def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
-    if value not in allowed:
-        raise TracekitError(f"{option} must be one of {', '.join(allowed)}, not {value!r}")
-    return value
 
 
 @app.command("collect", help=HELP)
@@ -127,10 +123,10 @@ def collect_command(
             f"unexpected arguments: {' '.join(cmd)}",
             hint="To run your own command under nsys: tracekit collect --nsys --out DIR -- CMD",
         )
-    _choice(profiler, PROFILERS, "--profiler")
-    _choice(device, ("auto", "cpu", "cuda"), "--device")
-    _choice(backend, ("auto", "gloo", "nccl"), "--backend")
-    _choice(dtype, ("auto", *DTYPES), "--dtype")
+    choice(profiler, PROFILERS, "--profiler")
+    choice(device, DEVICES, "--device")
+    choice(backend, BACKENDS, "--backend")
+    choice(dtype, ("auto", *DTYPES), "--dtype")
     overrides = {
         "layers": layers,
         "hidden": hidden,

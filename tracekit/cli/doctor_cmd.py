@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from tracekit.cli._app import app, console
+from tracekit.cli._app import app, choice, console
 from tracekit.collect.doctor import diagnose
+from tracekit.collect.runner import DEVICES
 from tracekit.errors import TracekitError
 
 HELP = """Print what tracekit collect would find and do on this host, starting no run:
@@ -29,8 +30,7 @@ def doctor_command(
         str, typer.Option(help="The --device collect would get: auto, cpu or cuda.")
     ] = "auto",
 ) -> None:
-    if device not in ("auto", "cpu", "cuda"):
-        raise TracekitError(f"--device must be one of auto, cpu, cuda, not {device!r}")
+    choice(device, DEVICES, "--device")
     found = diagnose(os.environ, device)
     width = max(len(key) for key, _ in found.lines)
     for key, value in found.lines:

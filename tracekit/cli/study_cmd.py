@@ -10,10 +10,10 @@ import typer
 from rich.text import Text
 
 from tracekit import store
-from tracekit.cli._app import app, console, err_console
+from tracekit.cli._app import app, choice, console, err_console
 from tracekit.cli.compare_cmd import Format, plot_folder, show, write_figures
-from tracekit.collect.runner import DTYPES, CollectSpec, resolve_shape
-from tracekit.errors import InputError, PartialError, TracekitError
+from tracekit.collect.runner import BACKENDS, DEVICES, DTYPES, CollectSpec, resolve_shape
+from tracekit.errors import PartialError, TracekitError
 from tracekit.study.compare import comparison
 from tracekit.study.report import write_report
 from tracekit.study.sweep import (
@@ -60,8 +60,9 @@ def study_command(
 
     Example (CPU, about three minutes): tracekit study --gpus 4 --gen-len 3,6 --out study
     """
-    if dtype not in ("auto", *DTYPES):
-        raise InputError(f"--dtype must be one of auto, {', '.join(DTYPES)}, not {dtype!r}")
+    choice(dtype, ("auto", *DTYPES), "--dtype")
+    choice(device, DEVICES, "--device")
+    choice(backend, BACKENDS, "--backend")
     plot_folder(plot)
     say = console if fmt == "table" else err_console  # stdout stays one document
     pairs = parse_layouts(layouts, gpus)

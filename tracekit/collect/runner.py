@@ -56,6 +56,8 @@ from tracekit.resources import collectors_dir
 
 PROFILERS = ("torch", "nsys", "both", "none")
 DTYPES = ("float32", "bfloat16", "float16")
+DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("auto", "gloo", "nccl")
 
 
 @dataclass(frozen=True)
