@@ -125,11 +125,10 @@ class RunsScreen(BaseScreen):
             self.comparison_note = f"comparison: {message.error}"
             self.show()
 
-    def rows(self) -> pl.DataFrame:
+    def rows(self, overview: analysis.Result) -> pl.DataFrame:
         """The runs shown: the overview with the comparison columns once computed, the
         mark, and only the marked runs (by measured bytes) while comparing."""
-        assert self.overview is not None
-        frame = self.overview.frame
+        frame = overview.frame
         if self.comparison is not None:
             measured = self.comparison.frame
             measured = measured.select("run_id", *(c for c in COMPARISON if c in measured.columns))
@@ -149,7 +148,7 @@ class RunsScreen(BaseScreen):
         if self.overview is None:
             return
         table = self.query_one(DataTable)
-        result = analysis.Result(self.rows())
+        result = analysis.Result(self.rows(self.overview))
         fill_table(table, result, labels={"mark": MARK})
         note = count_note(result, self.seconds)
         status = self.query_one("#status", Static)
