@@ -23,5 +23,9 @@ def test_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> None:
     assert re.fullmatch(r"  import" + figure, lines[1])
     assert re.fullmatch(r"  report" + figure + r"  = \d+\.\d\d x import \(target <= 2\)", lines[2])
     screens = [line[6:24].strip() for line in lines[3:]]
-    assert screens == ["Runs (start)", *(screen for _, screen in report_speed.VISITS)]
+    assert screens == [
+        "Runs (rows shown)",
+        "Runs (all columns)",
+        *(screen for _, screen in report_speed.VISITS),
+    ]
     assert all(re.fullmatch(r"  TUI .{18}" + figure + r"  \(target < 1 s\)", x) for x in lines[3:])
