@@ -305,3 +305,17 @@ def test_a_kineto_import_does_not_load_arrow_compute(tmp_path: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_parser_threads_follow_the_cores_the_process_may_use() -> None:
+    """Under `taskset -c 0` an import parses with one thread, not one per machine core."""
+    script = (
+        "import os; from tracekit.ingest.kineto_parse import ParserPool; "
+        "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); pool = ParserPool(); "
+        "print(pool.threads); pool.close()"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "1"

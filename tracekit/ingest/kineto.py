@@ -26,7 +26,6 @@ before and after the array by :mod:`tracekit.ingest.kineto_meta`.
 from __future__ import annotations
 
 import gzip
-import os
 import re
 import threading
 import zlib
@@ -51,7 +50,7 @@ from tracekit.ingest.kineto_meta import (
     merge_tail,
     tail_meta,
 )
-from tracekit.ingest.kineto_parse import BadEvent, Base, KinetoChunk, ParserPool
+from tracekit.ingest.kineto_parse import BadEvent, Base, KinetoChunk, ParserPool, cores
 
 BLOCK_BYTES = 16 << 20
 MAX_HEAD_BYTES = 64 << 20
@@ -122,7 +121,7 @@ def read_kineto(
     fh, raw = open_bytes(path)
     try:
         if block_bytes is None:
-            threads = pool.threads if pool else os.cpu_count() or 1
+            threads = pool.threads if pool else cores()
             block_bytes = _block_bytes(path, raw, gz=fh is not raw, threads=threads)
         head = _read(fh, 1 << 20, path)
         if not head.strip():

@@ -208,6 +208,11 @@ def _times(events: pa.Table, base_ns: int) -> pa.Table | None:
     return events.set_column(column, "dur_ns", pa.array(dur_ns, pa.int64()))
 
 
+def cores() -> int:
+    """The CPU cores this process may run on (fewer than the machine's under taskset)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class ParserPool:
     """``threads`` parser threads, each with its own :class:`_ChunkParser` (an in-memory
     DuckDB, made once per thread and kept until :meth:`close`).
@@ -217,7 +222,7 @@ class ParserPool:
     """
 
     def __init__(self, threads: int | None = None) -> None:
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or cores()
         self.local = threading.local()
         self.made: list[_ChunkParser] = []
         self.lock = threading.Lock()
