@@ -289,6 +289,15 @@ def test_a_base_time_after_the_array_that_its_last_bytes_do_not_show_is_an_error
     assert _read_all(near_end)[1].column("abs_ns").to_pylist() == [10**18 + 1000]
 
 
+def _python(script: str) -> str:
+    """What ``script`` prints, run by a new Python with this checkout on its path."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    return out.stdout.strip()
+
+
 def test_a_kineto_import_does_not_load_arrow_compute(tmp_path: Path) -> None:
     """Loading pyarrow.compute takes about 0.08 s: a Kineto import and overlap_by_rank
     (whose thread names hold no credential) never need it."""
@@ -300,11 +309,7 @@ def test_a_kineto_import_does_not_load_arrow_compute(tmp_path: Path) -> None:
         "assert con.execute('SELECT count(*) FROM overlap_by_rank').fetchone()[0] == 2; "
         "print('pyarrow.compute' in sys.modules)"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
-    )
-    assert out.stdout.strip() == "False"
+    assert _python(script) == "False"
 
 
 def test_parser_threads_follow_the_cores_the_process_may_use() -> None:
@@ -314,8 +319,4 @@ def test_parser_threads_follow_the_cores_the_process_may_use() -> None:
         "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); pool = ParserPool(); "
         "print(pool.threads); pool.close()"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
-    )
-    assert out.stdout.strip() == "1"
+    assert _python(script) == "1"
