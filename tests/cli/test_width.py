@@ -18,6 +18,7 @@ import pytest
 
 from tracekit.cli.model_cmd import HEADERS, _unit
 from tracekit.render import cell, fit_columns
+from tracekit.study.report import MAIN
 
 REPO = Path(__file__).resolve().parents[2]
 TRACEKIT = [sys.executable, "-c", "from tracekit.cli import main; main()"]
@@ -145,10 +146,10 @@ def test_compare_values_whole(db: Path, terminal: bool) -> None:
     rows = json.loads(run("compare", "--db", db, "--format", "json", terminal=False))
     [table] = tables(text)
     assert len(table) == len(rows) == 1
-    units = {"bytes": "bytes", "pred_bytes": "bytes", "max_rank_bytes": "bytes"}
+    units = {c: "bytes" for c in ("bytes", "pred_bytes", "max_rank_bytes", "tp_lane_bytes")}
     units["bytes_ratio"] = "ratio"
     shown_columns = [c for c in table[0] if c != "…"]
-    assert len(shown_columns) < 12 if terminal else len(shown_columns) == 19
+    assert len(shown_columns) < 12 if terminal else len(shown_columns) == len(MAIN) == 20
     for name in shown_columns:
         if name.endswith("_ms"):
             assert same(table[0][name], rows[0][name.removesuffix("_ms") + "_ns"], ms=True)
