@@ -208,3 +208,20 @@ def test_a_window_shows_the_overlap_islands_clipped(sample_con: duckdb.DuckDBPyC
     ).fetchall()
     assert len(expected) == 2
     assert {cls: sum(tl.busy_ns[("cpu", cls)]) for cls, _ in expected} == dict(expected)
+
+
+def test_instances_by_skew_puts_the_chosen_instance_first(
+    sample_con: duckdb.DuckDBPyConnection,
+) -> None:
+    """With ``first``, that instance leads and the rest keep the worst-skew order; one
+    query (it was two)."""
+    run = "tp2pp2"
+    by_skew = analysis.instances_by_skew(sample_con, run=run).rows
+    assert len(by_skew) > 3
+    for chosen in (by_skew[0], by_skew[len(by_skew) // 2], by_skew[-1]):
+        op, pg, instance = chosen[:3]
+        got = analysis.instances_by_skew(sample_con, run=run, first=(pg, op, instance), limit=5)
+        assert got.rows == [chosen, *[r for r in by_skew if r != chosen][:4]]
+        assert got.more
+    missing = analysis.instances_by_skew(sample_con, run=run, first=("nope", "x", 0))
+    assert missing.rows == by_skew

@@ -15,7 +15,13 @@ from typing import Any
 
 import duckdb
 import polars as pl
-from duckdb import ColumnExpression, ConstantExpression, Expression
+from duckdb import (
+    CaseExpression,
+    ColumnExpression,
+    ConstantExpression,
+    Expression,
+    StarExpression,
+)
 
 from tracekit import store
 from tracekit.errors import InputError
@@ -98,20 +104,29 @@ def select(
     where: Expression | None = None,
     columns: Sequence[str] | None = None,
     order: str | None = None,
+    first: Expression | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> Result:
     """Rows of view ``source`` (or of table macro ``source(*args)``).
 
     ``order`` is an ORDER BY list over the source's columns (callers build it from known
-    column names only), applied before ``columns`` picks the columns returned; with
-    ``limit``, one row more is read to set ``more``.
+    column names only), applied before ``columns`` picks the columns returned; rows that
+    ``first`` holds for come before the others; with ``limit``, one row more is read to set
+    ``more``.
     """
     try:
         rel = con.table_function(source, list(args)) if args is not None else con.view(source)
         if where is not None:
             rel = rel.filter(where)
-        if order:
+        if first is not None:
+            names = rel.columns
+            rank = CaseExpression(first, ConstantExpression(0)).otherwise(ConstantExpression(1))
+            rel = rel.select(StarExpression(), rank.alias("_first"))
+            rel = rel.order(f"_first, {order}" if order else "_first")
+            rel = rel.select(*(columns if columns is not None else names))
+            columns = None
+        elif order:
             rel = rel.order(order)
         if columns is not None:
             rel = rel.select(*columns)

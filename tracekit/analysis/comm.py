@@ -185,24 +185,19 @@ def instances_by_skew(
 ) -> Result:
     """Collectives matched across ranks, worst arrival skew first; the instance ``first``
     (pg, op, instance), if given, on top."""
-    order = "skew_ns DESC NULLS LAST, pg, op, instance"
-    where = equal(run_id=run)
-    if first is None:
-        return select(
-            con, "collective_instances", where=where, columns=INSTANCES, order=order, limit=limit
-        )
-    pg, op, instance = first
-    chosen = is_("pg", pg) & equal(op=op, instance=instance)
-    top = select(con, "collective_instances", where=where & chosen, columns=INSTANCES, limit=1)
-    rest = select(
+    chosen = None
+    if first is not None:
+        pg, op, instance = first
+        chosen = is_("pg", pg) & equal(op=op, instance=instance)
+    return select(
         con,
         "collective_instances",
-        where=where & ~chosen,
+        where=equal(run_id=run),
         columns=INSTANCES,
-        order=order,
-        limit=limit - top.frame.height,
+        order="skew_ns DESC NULLS LAST, pg, op, instance",
+        first=chosen,
+        limit=limit,
     )
-    return Result(top.frame.vstack(rest.frame), more=rest.more)
 
 
 def instance_of(
