@@ -10,8 +10,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
 from tests.fixtures.gpu_run import write_kineto
+from tracekit import store
+from tracekit.cli import app
 from tracekit.errors import TracekitError
 from tracekit.ingest.loader import import_paths
 from tracekit.model.validate import validate
@@ -21,18 +24,17 @@ RUN = "both"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory):
+def both_store(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("cpu_side")
     db = root / "t.duckdb"
     summary = import_paths(db, [write_kineto(root / RUN, 2, 2, cpu_only=True)], workers=1)
     import_paths(db, [write_kineto(root / "gpu", 2, 2)], workers=1)
-    con = duckdb.connect(str(db), read_only=True)
-    yield con, summary
-    con.close()
+    with store.open(db, read_only=True) as con:  # the CLI's configuration: both can open it
+        yield con, summary, db
 
 
-def test_the_cpu_side_of_a_gpu_run_is_recognised(store) -> None:
-    con, summary = store
+def test_the_cpu_side_of_a_gpu_run_is_recognised(both_store) -> None:
+    con, summary, _ = both_store
     assert con.execute(
         "SELECT run_id, count(*) FROM cpu_side_traces GROUP BY run_id"
     ).fetchall() == [(RUN, 4)]
@@ -45,9 +47,9 @@ def test_the_cpu_side_of_a_gpu_run_is_recognised(store) -> None:
     ).fetchall() == [(True, True)]
 
 
-def test_no_overlap_or_latency_from_the_cpu_side(store) -> None:
+def test_no_overlap_or_latency_from_the_cpu_side(both_store) -> None:
     """Its overlap would be 0 communication and all compute, its steps end at enqueue."""
-    con, _ = store
+    con, _, _ = both_store
     for view in ("overlap_by_rank", "overlap_by_layer", "temporal_breakdown", "step_spans"):
         assert con.execute(f"SELECT count(*) FROM {view} WHERE run_id = ?", [RUN]).fetchall() == [
             (0,)
@@ -63,8 +65,8 @@ def test_no_overlap_or_latency_from_the_cpu_side(store) -> None:
     ).fetchall() == [(True, True)]
 
 
-def test_validate_and_compare_point_to_the_nsys_run(store) -> None:
-    con, _ = store
+def test_validate_and_compare_point_to_the_nsys_run(both_store) -> None:
+    con, _, _ = both_store
     with pytest.raises(TracekitError) as caught:
         validate(con, RUN)
     assert "CPU side" in caught.value.message and "--run both-nsys" in str(caught.value.hint)
@@ -81,3 +83,14 @@ def test_a_cpu_only_gloo_run_is_not_cpu_side(tmp_path: Path) -> None:
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM cpu_side_traces").fetchall() == [(0,)]
     assert con.execute("SELECT count(*) > 0 FROM overlap_by_rank").fetchall() == [(True,)]
+
+
+def test_report_says_why_it_shows_nothing(both_store) -> None:
+    """tracekit report prints no empty table for the run, but why, and where to look."""
+    _, _, db = both_store
+    result = CliRunner().invoke(app, ["report", "--db", str(db), "--run", RUN])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "4 traces of run both hold the CPU side of a GPU run only" in text
+    assert f"tracekit report --db {db} --run both-nsys" in text
+    assert "0 rows" not in text and "has no step" not in text

@@ -11,7 +11,7 @@ import typer
 from rich.text import Text
 
 from tracekit import store
-from tracekit.analysis import report, timing
+from tracekit.analysis import cpu_side_traces, report, timing
 from tracekit.cli._app import app, console
 from tracekit.errors import InputError
 from tracekit.render import ns_as_ms, print_table, write_json, write_rows
@@ -71,6 +71,15 @@ def _missing_labels(run: str, db: Path, keys: list[str]) -> str:
     )
 
 
+def _cpu_side(run: str, db: Path, traces: int) -> str:
+    return (
+        f"not shown: {traces} traces of run {run} hold the CPU side of a GPU run only (NCCL "
+        "calls but no kernels: torch.profiler beside nsys, collect --profiler both), so they "
+        "measure no communication, overlap or step times (docs/analyses.md, cpu_side_traces). "
+        f"The same ranks' Nsight Systems traces do: tracekit report --db {db} --run {run}-nsys."
+    )
+
+
 def _parse_window(window: str | None) -> tuple[int | None, int | None]:
     if window is None:
         return None, None
@@ -121,9 +130,12 @@ def report_command(
             console.print(
                 Text.assemble(("tracekit report", "bold"), "  run ", (name, "cyan"), f"  ({db})")
             )
-            unlabelled = [key for key, df in sections.items() if _unlabelled(key, df)]
+            cpu_side = len(cpu_side_traces(con, run=name).rows)
+            unlabelled = [
+                key for key, df in sections.items() if not cpu_side and _unlabelled(key, df)
+            ]
             for key, df in sections.items():
-                if key in unlabelled:
+                if key in unlabelled or (cpu_side and df.height == 0):
                     continue
                 shown = ns_as_ms(df)
                 if shown.height == 1 and shown.width > 8:
@@ -136,6 +148,8 @@ def report_command(
                     print_table(console, shown.columns, shown.rows(), title=TITLES[key])
             if unlabelled:
                 console.print(Text(_missing_labels(name, db, unlabelled), style="yellow"))
+            if cpu_side:
+                console.print(Text(_cpu_side(name, db, cpu_side), style="yellow"))
         elif fmt == "json":
             body = {key: df.to_dicts() for key, df in sections.items()}
             write_json(sys.stdout, {"run_id": name, "sections": body})
