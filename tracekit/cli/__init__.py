@@ -31,6 +31,7 @@ COMMANDS = {
     "study": "study_cmd",
     "rules": "rules_cmd",
     "sql": "sql_cmd",
+    "spark-views": "sql_cmd",
     "tui": "tui_cmd",
 }
 
