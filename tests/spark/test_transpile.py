@@ -57,8 +57,8 @@ QUERIES = {
         "round(100.0 * sum(r) / 7, 4) AS pct FROM x GROUP BY g"
     ),
     "json_each over an array of objects, and text cast to a list": (
-        'WITH x(id, doc) AS (VALUES (1, \'[{"ranks": [0, 1]}, {"ranks": [2]}]\')) '
-        "SELECT id, len(TRY_CAST(g.value->'ranks' AS INTEGER[])) AS n "
+        'WITH x(doc_id, doc) AS (VALUES (1, \'[{"ranks": [0, 1]}, {"ranks": [2]}]\')) '
+        "SELECT x.doc_id, len(TRY_CAST(g.value->'ranks' AS INTEGER[])) AS n "
         "FROM x, json_each(x.doc) g"
     ),
     "list_aggregate product of JSON dims": (

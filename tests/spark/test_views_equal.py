@@ -4,7 +4,6 @@ floats within 1e-9 relative."""
 
 from __future__ import annotations
 
-import json
 import math
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from tests.robustness.conftest import cli
 from tests.spark.conftest import VIEWS, sources, why_no_spark
 from tracekit import store
 
@@ -76,32 +74,3 @@ def test_every_source_is_in_the_comparison(spark: Any, dataset: Path) -> None:
     """Each trace set is its own run in the dataset and has ranks in overlap_by_rank."""
     runs = {r[0] for r in spark.table("overlap_by_rank").select("run_id").distinct().collect()}
     assert runs == {name for name, _ in sources()}
-
-
-def _close(a: Any, b: Any) -> bool:
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
-    return _same(a, b) or a == b
-
-
-def test_sql_and_report_with_engine_spark_print_what_duckdb_prints(
-    spark: Any, dataset: Path
-) -> None:
-    """The CLI on Spark (the test's session, reused) against the CLI on DuckDB."""
-    query = "SELECT run_id, rank, device, comm_ns, overlap_pct FROM overlap_by_rank"
-    args = ["--parquet", dataset, "--format", "json", query]
-    on_spark = cli(
-        "sql", "--engine", "spark", "--spark-conf", "spark.sql.shuffle.partitions=2", *args
-    )
-    on_duckdb = cli("sql", *args)
-    assert on_spark.returncode == 0, on_spark.stderr
-    key = lambda r: (r["run_id"], r["rank"], r["device"] is None, r["device"] or 0)  # noqa: E731
-    got = sorted(json.loads(on_spark.stdout), key=key)
-    want = sorted(json.loads(on_duckdb.stdout), key=key)
-    assert want and _close(got, want)
-    report = ["report", "--parquet", dataset, "--run", "tp2pp2", "--format", "json"]
-    on_spark = cli(*report, "--engine", "spark")
-    assert on_spark.returncode == 0, on_spark.stderr
-    assert _close(json.loads(on_spark.stdout), json.loads(cli(*report).stdout))

@@ -5,8 +5,8 @@ The dataset holds the tables ``TABLES`` as ``<table>/run_id=<run>/rank=<rank>/*.
 dataset becomes the store's tables, for DuckDB and Spark alike: ``queries/dataset/``.
 
 - ``00_dataset_files.sql``: the DuckDB macro ``dataset_files(root, tbl)`` that reads one
-  table's files (run_id, rank from the folder names). It is registered as the view
-  ``_pq_<table>``; Spark registers the same ``_pq_<table>`` from ``spark.read.parquet``
+  table's files (run_id, rank from the folder names). ``_pq_events`` is a view over it,
+  the other ``_pq_<table>`` (a few rows per trace) are read into tables once; Spark registers the same ``_pq_<table>`` from ``spark.read.parquet``
   (``tracekit.spark``).
 - ``NN_<table>.sql``, one per table of ``TABLES`` (their names make the list): the table
   as a view over ``_pq_<table>`` with the store's column names, order and types, one row
@@ -71,7 +71,11 @@ def attach_parquet(con: duckdb.DuckDBPyConnection, root: str | Path) -> None:
     create_tables(con)
     con.execute((queries_dir() / "dataset" / FILES_MACRO).read_text())
     for table in TABLES:
-        con.table_function("dataset_files", [str(base), table]).create_view(f"_pq_{table}")
+        files = con.table_function("dataset_files", [str(base), table])
+        if table == "events":
+            files.create_view(f"_pq_{table}")  # read where a query needs it
+        else:  # a few rows per trace, read by the events view at every reference: read once
+            files.create(f"_pq_{table}")
         con.execute(f"DROP TABLE {table}")
     for path in view_files():
         con.execute(path.read_text())
