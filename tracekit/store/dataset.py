@@ -6,8 +6,8 @@ dataset becomes the store's tables, for DuckDB and Spark alike: ``queries/datase
 
 - ``00_dataset_files.sql``: the DuckDB macro ``dataset_files(root, tbl)`` that reads one
   table's files (run_id, rank from the folder names). ``_pq_events`` is a view over it,
-  the other ``_pq_<table>`` (a few rows per trace) are read into tables once; Spark registers the same ``_pq_<table>`` from ``spark.read.parquet``
-  (``tracekit.spark``).
+  the other ``_pq_<table>`` (a few rows per trace) are read into tables once. Spark
+  registers the same ``_pq_<table>`` from ``spark.read.parquet`` (``tracekit.spark``).
 - ``NN_<table>.sql``, one per table of ``TABLES`` (their names make the list): the table
   as a view over ``_pq_<table>`` with the store's column names, order and types, one row
   per run in ``runs``, events and traces on the run's common timeline. Spark runs them
