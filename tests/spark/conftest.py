@@ -8,6 +8,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,8 +58,8 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def spark(dataset: Path) -> Iterator[object]:
-    """A local Spark with the dataset and every view registered: one JVM for all tests."""
+def spark_session() -> Iterator[Any]:
+    """A local Spark (2 cores, 2 shuffle partitions, no UI): one JVM for all tests."""
     reason = why_no_spark()
     if reason is not None:
         pytest.skip(reason)
@@ -73,6 +74,14 @@ def spark(dataset: Path) -> Iterator[object]:
             "spark.driver.memory=1g",
         ],
     )
-    tk_spark.register_views(session, dataset, only=VIEWS)
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def spark(spark_session: Any, dataset: Path) -> Any:
+    """The session with the dataset and the views compared (and what they read) registered."""
+    from tracekit import spark as tk_spark
+
+    tk_spark.register_views(spark_session, dataset, only=VIEWS)
+    return spark_session
