@@ -36,8 +36,8 @@ def test_sql_on_spark_refuses_what_is_not_a_dataset(tmp_path: Path, kind: str, w
     assert_clean_failure(proc, str(root), why)
 
 
-def test_report_on_spark_refuses_a_missing_dataset_in_a_real_process(tmp_path: Path) -> None:
-    proc = tk("report", "--engine", "spark", "--parquet", tmp_path / "nope")
+def test_sql_on_spark_refuses_a_missing_dataset_in_a_real_process(tmp_path: Path) -> None:
+    proc = tk("sql", "--engine", "spark", "--parquet", tmp_path / "nope", "SELECT 1")
     assert_clean_failure(proc, str(tmp_path / "nope"), "not a tracekit Parquet dataset")
 
 
@@ -70,8 +70,6 @@ def test_spark_sql_runs_only_one_query(tmp_path: Path, sql: str, names: list[str
 def test_spark_needs_a_dataset_not_a_database(tmp_path: Path) -> None:
     proc = cli("sql", "--engine", "spark", "--db", tmp_path / "x.duckdb", "SELECT 1")
     assert_clean_failure(proc, "--parquet DIR")
-    proc = cli("report", "--engine", "spark", "--parquet", tmp_path, "--plot", tmp_path / "c")
-    assert_clean_failure(proc, "--plot needs --engine duckdb")
 
 
 def test_spark_views_refuses_a_missing_dataset(tmp_path: Path) -> None:

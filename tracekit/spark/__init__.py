@@ -194,39 +194,6 @@ def script(root: str) -> str:
     return "\n".join(lines)
 
 
-REPORT_VIEWS = (
-    "latency_by_run",
-    "rank_overview",
-    "overlap_by_stage",
-    "overlap_by_layer",
-    "overlap_by_phase",
-    "comm_summary",
-    "collective_instances",
-    "rank_skew",
-    "cpu_side_traces",
-)
-"""The views `tracekit report` reads (tracekit.analysis.report), one run at a time."""
-
-
-def report_store(spark: SparkSession, run: str | None) -> tuple[duckdb.DuckDBPyConnection, str]:
-    """An in-memory DuckDB holding, as tables, what Spark computed of ``REPORT_VIEWS`` for
-    one run (``run``, or the dataset's only run), and that run's name: the report's small
-    per-rank results come back to this machine, the heavy lifting stays in Spark."""
-    from pyspark.sql.functions import col
-
-    from tracekit import store
-
-    con = duckdb.connect()
-    schema.create_tables(con)
-    con.execute("DROP TABLE runs")
-    con.from_arrow(spark.table("runs").toArrow()).create("runs")
-    name = store.pick_run(con, run)
-    for view in REPORT_VIEWS:
-        frame = spark.table(view).where(col("run_id") == name)
-        con.from_arrow(frame.toArrow()).create(view)
-    return con, name
-
-
 def rows(frame: DataFrame, limit: int | None = None) -> list[tuple[Any, ...]]:
     """The rows of a Spark result as tuples (structs as dicts), the first ``limit``."""
     got = frame.limit(limit).collect() if limit is not None else frame.collect()
