@@ -50,15 +50,7 @@ def views() -> tuple[View, ...]:
     the views of ``queries/views`` (macros are inlined; table macros with parameters, the
     TUI's helpers, have no Spark form and are left out)."""
     catalog = Catalog()
-    con = duckdb.connect()
-    try:
-        schema.create_tables(con)
-        for (table,) in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
-        ).fetchall():
-            catalog.columns[table] = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
-    finally:
-        con.close()
+    catalog.columns.update(schema.table_columns())
     for table in dataset.TABLES:
         catalog.columns[f"_pq_{table}"] = catalog.columns[table] + ["run_id", "rank"]
     out: list[View] = []

@@ -114,6 +114,19 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(path.read_text())
 
 
+def table_columns() -> dict[str, list[str]]:
+    """Each table of the schema (``queries/schema``) and its columns, in order."""
+    con = duckdb.connect()
+    try:
+        create_tables(con)
+        tables = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()
+        return {name: con.table(name).columns for (name,) in tables}
+    finally:
+        con.close()
+
+
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)create the shared macros (``queries/macros``), then every view and view macro."""
     for path in [*_sql_files("macros"), *_sql_files("views")]:
