@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -25,6 +26,26 @@ def choice(value: str, allowed: Sequence[str], option: str) -> str:
     if value not in allowed:
         raise InputError(f"{option} must be one of {', '.join(allowed)}, not {value!r}")
     return value
+
+
+def refuse_plot_file(plot: Path | None, noun: str) -> None:
+    """Refuse a --plot that is a file, before any work is done (``noun``: what goes in it)."""
+    if plot is not None and plot.exists() and not plot.is_dir():
+        raise InputError(
+            f"--plot {plot}: this is a file; the {noun} go into a folder",
+            f"Pass a folder (created if missing), e.g. --plot {noun}/.",
+        )
+
+
+def make_plot_folder(plot: Path, noun: str) -> None:
+    """Create the --plot folder, or the one error saying why it cannot be."""
+    try:
+        plot.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"--plot {plot}: cannot create the folder ({exc.strerror})",
+            f"Pass a folder you can write to, e.g. --plot {noun}/.",
+        ) from exc
 
 
 def split_examples(text: str) -> tuple[str, list[tuple[str, str]]]:

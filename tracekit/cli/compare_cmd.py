@@ -11,22 +11,12 @@ import typer
 from rich.text import Text
 
 from tracekit import store
-from tracekit.cli._app import app, console
-from tracekit.errors import InputError
+from tracekit.cli._app import app, console, make_plot_folder, refuse_plot_file
 from tracekit.render import ns_as_ms, print_table, write_json, write_rows
 from tracekit.study.compare import Comparison, comparison
 from tracekit.study.report import MAIN, markdown_table
 
 Format = Literal["table", "json", "csv", "markdown"]
-
-
-def plot_folder(plot: Path | None) -> None:
-    """Refuse a --plot that is a file, before any work is done."""
-    if plot is not None and plot.exists() and not plot.is_dir():
-        raise InputError(
-            f"--plot {plot}: this is a file; the figures go into a folder",
-            "Pass a folder (created if missing), e.g. --plot figures/.",
-        )
 
 
 def show(result: Comparison, fmt: str, title: str) -> None:
@@ -64,13 +54,7 @@ def write_figures(result: Comparison, plot: Path) -> list[Path]:
     """The study's figures of ``result`` into ``plot`` (matplotlib loads only here)."""
     from tracekit.study import figures
 
-    try:
-        plot.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"--plot {plot}: cannot create the folder ({exc.strerror})",
-            "Pass a folder you can write to, e.g. --plot figures/.",
-        ) from exc
+    make_plot_folder(plot, "figures")
     return figures.all_figures(result, plot)
 
 
@@ -93,7 +77,7 @@ def compare_command(
 
     Example: tracekit compare --db study/study.duckdb --format markdown
     """
-    plot_folder(plot)
+    refuse_plot_file(plot, "figures")
     names = [r.strip() for r in runs.split(",") if r.strip()] if runs is not None else None
     with store.open(db, read_only=True) as con:
         result = comparison(con, runs=names)

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from tracekit import store
 from tracekit.analysis import cpu_side_traces, report, timing
-from tracekit.cli._app import app, console
+from tracekit.cli._app import app, console, make_plot_folder, refuse_plot_file
 from tracekit.errors import InputError
 from tracekit.render import ns_as_ms, print_table, write_json, write_rows
 
@@ -122,11 +122,7 @@ def report_command(
     start_ns, end_ns = _parse_window(window)
     if (db is None) == (parquet is None):
         raise InputError("pass exactly one of --db FILE and --parquet DIR")
-    if plot is not None and plot.exists() and not plot.is_dir():
-        raise InputError(
-            f"--plot {plot}: this is a file; the charts go into a folder",
-            "Pass a folder (created if missing), e.g. --plot charts/.",
-        )
+    refuse_plot_file(plot, "charts")
     source = db or parquet
     with store.open(db, read_only=True, parquet=parquet) as con:
         name = store.pick_run(con, run)
@@ -169,13 +165,7 @@ def report_command(
         if plot is not None:
             from tracekit.analysis import plots  # matplotlib loads only when charts are asked for
 
-            try:
-                plot.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise InputError(
-                    f"--plot {plot}: cannot create the folder ({exc.strerror})",
-                    "Pass a folder you can write to, e.g. --plot charts/.",
-                ) from exc
+            make_plot_folder(plot, "charts")
 
             lo, hi = timing.default_window(con, name)
             lo = lo if start_ns is None else start_ns

@@ -10,8 +10,8 @@ import typer
 from rich.text import Text
 
 from tracekit import store
-from tracekit.cli._app import app, choice, console, err_console
-from tracekit.cli.compare_cmd import Format, plot_folder, show, write_figures
+from tracekit.cli._app import app, choice, console, err_console, refuse_plot_file
+from tracekit.cli.compare_cmd import Format, show, write_figures
 from tracekit.collect.runner import BACKENDS, DEVICES, DTYPES, CollectSpec, resolve_shape
 from tracekit.errors import PartialError, TracekitError
 from tracekit.study.compare import comparison
@@ -63,7 +63,7 @@ def study_command(
     choice(dtype, ("auto", *DTYPES), "--dtype")
     choice(device, DEVICES, "--device")
     choice(backend, BACKENDS, "--backend")
-    plot_folder(plot)
+    refuse_plot_file(plot, "figures")
     say = console if fmt == "table" else err_console  # stdout stays one document
     pairs = parse_layouts(layouts, gpus)
     shape = resolve_shape(model, None, {})
