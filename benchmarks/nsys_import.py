@@ -41,7 +41,7 @@ def main(kernels: int) -> None:
         start, cpu = time.perf_counter(), time.process_time()
         rows = 0
         for trace in read_nsys(Source(path, "nsys", "big", None), "x", lambda _: None):
-            rows += sum(events.num_rows for events, _threads in trace.chunks)
+            rows += sum(chunk.rows for chunk in trace.chunks)
         reader = time.perf_counter() - start, time.process_time() - cpu
         start, cpu = time.perf_counter(), time.process_time()
         import_paths(Path(tmp) / "t.duckdb", [path], rank_map=["100=0,200=1"])

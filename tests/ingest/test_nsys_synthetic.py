@@ -306,7 +306,7 @@ def test_bulk_read_speed(tmp_path: Path) -> None:
     path = synthetic_export(tmp_path / "big.sqlite", kernels)
     start = time.process_time()
     traces = read_nsys(Source(path, "nsys", "big", None), "x", lambda _: None)
-    rows = sum(events.num_rows for t in traces for events, _threads in t.chunks)
+    rows = sum(chunk.rows for t in traces for chunk in t.chunks)
     cpu = time.process_time() - start
     assert rows == 2 * kernels + kernels // 10
     assert kernels / cpu > 50_000, f"{kernels / cpu:,.0f} kernel rows per CPU second"

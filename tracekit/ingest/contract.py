@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import pyarrow as pa
-
 from tracekit.collect.manifest import Manifest
 
 
@@ -55,13 +53,37 @@ class Claim:
         return f"{self.field} {self.where}".rstrip()
 
 
+class ArrowStream(Protocol):
+    """Rows DuckDB can read: an object exporting an Arrow C stream (an Arrow table, a
+    DuckDB relation's result, ...)."""
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object: ...
+
+
+@dataclass(frozen=True)
+class EventChunk:
+    """A chunk of one trace's events, read once by the loader's INSERT.
+
+    ``events`` has the columns of ``events`` with ``abs_ns`` in place of ``ts_ns``
+    and without ``trace_id``; a column left out is NULL. ``rows`` counts them and
+    ``low``/``high`` are their earliest and latest ``abs_ns`` (never NULL; 0 without
+    rows). ``threads`` are (pid, tid, name) rows of ``threads``. ``release``, where
+    given, frees what holds ``events`` once they are stored.
+    """
+
+    events: ArrowStream | None
+    rows: int
+    low: int
+    high: int
+    threads: list[tuple[int | None, int | None, str | None]] = field(default_factory=list)
+    release: Callable[[], None] | None = None
+
+
 @dataclass
 class ParsedTrace:
     """What a format reader tells about one trace, before it is stored.
 
-    ``chunks`` yields (events, threads) Arrow tables whose columns are those
-    of ``events`` / ``threads`` with ``abs_ns`` in place of ``ts_ns`` and
-    without ``trace_id``; an ``events`` column left out is NULL. ``first_ns``
+    ``chunks`` yields the trace's :class:`EventChunk` values. ``first_ns``
     is the earliest ``abs_ns`` of the trace where the reader knows it before
     its chunks: the rows of a new run then go in relative to its origin at once.
 
@@ -73,7 +95,7 @@ class ParsedTrace:
 
     source: Source
     sha256: str
-    chunks: Iterator[tuple[pa.Table, pa.Table]] = field(default_factory=lambda: iter(()))
+    chunks: Iterator[EventChunk] = field(default_factory=lambda: iter(()))
     first_ns: int | None = None
     rank: Claim | None = None
     world_size: Claim | None = None

@@ -1,11 +1,12 @@
-"""Parse one piece of a Kineto ``traceEvents`` array (``{...}, {...}``) into Arrow tables.
+"""Parse one piece of a Kineto ``traceEvents`` array (``{...}, {...}``) into event rows.
 
 Each parser thread of a :class:`ParserPool` keeps an in-memory DuckDB; a piece
-is written to a scratch file and read by the SQL of
-:mod:`tracekit.ingest.kineto_sql`, which checks every field. ``ts`` and ``dur``
-come back as exact decimals whose unscaled values are the ns (:func:`_times`).
-A piece that is not JSON gives None (the reader glues it to the next piece), an
-event tracekit cannot take a :class:`BadEvent`. Used by
+is written to a scratch file and read, in a cursor of its own, by the SQL of
+:mod:`tracekit.ingest.kineto_sql`, which checks every field and computes the
+exact ns times. The rows stay in that cursor's temp table until the loader's
+INSERT reads them as an Arrow C stream (:class:`PieceRows`): no pyarrow, no
+numpy. A piece that is not JSON gives None (the reader glues it to the next
+piece), an event tracekit cannot take a :class:`BadEvent`. Used by
 :mod:`tracekit.ingest.kineto`.
 """
 
@@ -20,8 +21,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
-import numpy as np
-import pyarrow as pa
 
 from tracekit import places
 from tracekit.ingest.kineto_sql import (
@@ -32,9 +31,10 @@ from tracekit.ingest.kineto_sql import (
     NO_TS,
     READ_SQL,
     RECHECK,
+    SPAN_SQL,
     THREAD_SQL,
 )
-from tracekit.secrets import redact_array
+from tracekit.secrets import redact
 
 # The time base of a trace's times: known, or still being read (a gzip file's end).
 Base = int | Future[int]
@@ -42,17 +42,38 @@ Base = int | Future[int]
 PARSER_MEMORY = "512MB"
 
 
+class PieceRows:
+    """A parsed piece's rows of ``events`` (the temp table ``_e`` of the cursor that
+    parsed it), read once as an Arrow C stream with event ids from ``first_id``."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self.cursor = cursor
+        self.first_id = 0
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        rows = self.cursor.sql(f"SELECT * REPLACE (event_id + {self.first_id} AS event_id) FROM _e")
+        return rows.__arrow_c_stream__(requested_schema)
+
+    def close(self) -> None:
+        self.cursor.close()
+
+
 @dataclass
 class KinetoChunk:
     """Parsed events and thread names of one piece of the array.
 
-    ``count`` is how many entries of the array the piece holds; ``warnings`` counts
-    the questionable data accepted in it (:data:`NO_TS`, :data:`NEGATIVE_DUR`).
+    ``count`` is how many entries of the array the piece holds, ``rows`` how many
+    events it gave, ``low``/``high`` their earliest and latest ``abs_ns``; ``threads``
+    are (pid, tid, name) rows; ``warnings`` counts the questionable data accepted in
+    it (:data:`NO_TS`, :data:`NEGATIVE_DUR`).
     """
 
-    events: pa.Table
-    threads: pa.Table
+    events: PieceRows
+    threads: list[tuple[int | None, int | None, str | None]]
     count: int = 0
+    rows: int = 0
+    low: int = 0
+    high: int = 0
     warnings: Counter[str] = field(default_factory=Counter)
 
 
@@ -94,7 +115,8 @@ def _bad_json(exc: duckdb.Error) -> BadEvent | None:
 
 
 class _ChunkParser:
-    """Parses byte pieces ``{...}, {...}`` into Arrow tables through an in-memory DuckDB.
+    """Parses byte pieces ``{...}, {...}`` through an in-memory DuckDB, each in a cursor
+    that keeps its rows until they are read.
 
     One parser per thread (a DuckDB connection is not shared between threads).
     """
@@ -105,6 +127,8 @@ class _ChunkParser:
                 "threads": 1,
                 "memory_limit": PARSER_MEMORY,
                 "arrow_lossless_conversion": True,
+                # pieces waiting for the INSERT may exceed the limit: they spill there
+                "temp_directory": str(places.scratch_dir() / "parse"),
             }
         )
         self.tmp = tempfile.NamedTemporaryFile(
@@ -123,89 +147,47 @@ class _ChunkParser:
         self.tmp.write(body)
         self.tmp.write(b"]")
         self.tmp.flush()
+        cursor = self.con.cursor()
         try:
-            # read_json sizes its buffers from maximum_object_size: no event is larger
-            # than the piece that holds it.
-            max_object = max(len(body) + 64, 1 << 20)
-            params = {"path": self.tmp.name, "max_object": max_object}
-            try:
-                self.con.execute(READ_SQL, params)
-                count, bad, no_ts, negative = self.con.execute(COUNT_SQL).fetchall()[0]
-                if bad is not None and bad[1] == RECHECK:
-                    self.con.execute(EXACT_READ_SQL, params)
-                    count, bad, no_ts, negative = self.con.execute(COUNT_SQL).fetchall()[0]
-            except duckdb.InvalidInputException as exc:
-                return _bad_json(exc)
-            if bad is not None:
-                return BadEvent(*bad)
-            try:
-                events = self.con.sql(EVENT_SQL).to_arrow_table()
-                base = base_ns if isinstance(base_ns, int) else base_ns.result()
-                events = _times(events, base)
-            except duckdb.OutOfMemoryException:
-                return BadEvent(None, f"needs more than {PARSER_MEMORY} to parse")
-            threads = _redacted_names(self.con.sql(THREAD_SQL).to_arrow_table())
-        finally:
-            self.con.execute("DROP TABLE IF EXISTS _c")
-        if events is None:
+            result = self._parse(cursor, len(body), base_ns)
+        except BaseException:
+            cursor.close()
+            raise
+        if not isinstance(result, KinetoChunk):
+            cursor.close()
+        return result
+
+    def _parse(
+        self, cursor: duckdb.DuckDBPyConnection, size: int, base_ns: Base
+    ) -> KinetoChunk | BadEvent | None:
+        # read_json sizes its buffers from maximum_object_size: no event is larger
+        # than the piece that holds it.
+        params = {"path": self.tmp.name, "max_object": max(size + 64, 1 << 20)}
+        try:
+            cursor.execute(READ_SQL, params)
+            count, bad, no_ts, negative = cursor.execute(COUNT_SQL).fetchall()[0]
+            if bad is not None and bad[1] == RECHECK:
+                cursor.execute(EXACT_READ_SQL, params)
+                count, bad, no_ts, negative = cursor.execute(COUNT_SQL).fetchall()[0]
+        except duckdb.InvalidInputException as exc:
+            return _bad_json(exc)
+        if bad is not None:
+            return BadEvent(*bad)
+        try:
+            base = base_ns if isinstance(base_ns, int) else base_ns.result()
+            cursor.execute(EVENT_SQL, {"base": base})
+            rows, low, high, too_far = cursor.execute(SPAN_SQL).fetchall()[0]
+        except duckdb.OutOfMemoryException:
+            return BadEvent(None, f"needs more than {PARSER_MEMORY} to parse")
+        if too_far:
             return BadEvent(None, "holds a `ts` + baseTimeNanoseconds or a `dur` beyond ±2^63 ns")
+        # thread and process names are free text: credentials in them are redacted
+        threads = [
+            (pid, tid, redact(name)) for pid, tid, name in cursor.execute(THREAD_SQL).fetchall()
+        ]
+        cursor.execute("DROP TABLE _c")
         warnings = Counter({NO_TS: no_ts, NEGATIVE_DUR: negative})
-        return KinetoChunk(events, threads, count, +warnings)
-
-
-def _redacted_names(threads: pa.Table) -> pa.Table:
-    """Thread and process names are free text: credentials in them are redacted."""
-    column = threads.schema.get_field_index("name")
-    return threads.set_column(column, "name", redact_array(threads.column(column)))
-
-
-_INT64_MAX = (1 << 63) - 1
-
-
-def _ns(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """(ns, validity) of a DECIMAL(22,3) column of µs.
-
-    The ns are the decimals' unscaled int128 values, exact; None if one does not fit
-    in an int64.
-    """
-    array = column.combine_chunks()
-    n, offset = len(array), array.offset
-    if not n:
-        return np.zeros(0, np.int64), None
-    words = np.frombuffer(array.buffers()[1], dtype=np.int64, count=2 * (offset + n))
-    low, high = words[2 * offset :: 2], words[2 * offset + 1 :: 2]
-    valid = None
-    if array.null_count:  # the validity bitmap as booleans (Arrow compute costs 0.08 s to load)
-        bits = np.frombuffer(array.buffers()[0], dtype=np.uint8)
-        valid = np.unpackbits(bits, bitorder="little")[offset : offset + n].view(bool)
-    fits = high == (low >> 63)
-    if not (fits.all() if valid is None else fits[valid].all()):
-        return None
-    return low, valid
-
-
-def _times(events: pa.Table, base_ns: int) -> pa.Table | None:
-    """Replace ``ts``/``dur`` by ``abs_ns`` = base + ts in ns and ``dur_ns`` (NULL or < 0: 0).
-
-    None where a time does not fit in an int64 (as a failed cast in SQL would).
-    """
-    ts, dur = _ns(events.column("ts")), _ns(events.column("dur"))
-    if ts is None or dur is None:
-        return None
-    ns = ts[0]
-    if not len(ns):
-        abs_ns = pa.array([], pa.int64())
-    elif -_INT64_MAX - 1 <= int(ns.min()) + base_ns <= int(ns.max()) + base_ns <= _INT64_MAX:
-        abs_ns = pa.array(ns + np.int64(base_ns), pa.int64())
-    else:
-        return None
-    dur_ns = np.maximum(dur[0], 0)
-    if dur[1] is not None:
-        dur_ns[~dur[1]] = 0
-    column = events.schema.get_field_index("ts")
-    events = events.set_column(column, "abs_ns", abs_ns)
-    column = events.schema.get_field_index("dur")
-    return events.set_column(column, "dur_ns", pa.array(dur_ns, pa.int64()))
+        return KinetoChunk(PieceRows(cursor), threads, count, rows, low or 0, high or 0, +warnings)
 
 
 def cores() -> int:

@@ -2,8 +2,9 @@
 
 Each piece is read once into the temp table ``_c`` (:data:`READ_SQL`, checking
 every field's type as it reads); ``COUNT_SQL`` gives the entries read, the first
-bad one and the counts of questionable data; ``EVENT_SQL`` and ``THREAD_SQL``
-give the rows of ``events`` and ``threads``. Used by :mod:`tracekit.ingest.kineto`.
+bad one and the counts of questionable data; ``EVENT_SQL`` makes the rows of
+``events`` (the temp table ``_e``, measured by ``SPAN_SQL``) and ``THREAD_SQL``
+gives those of ``threads``. Used by :mod:`tracekit.ingest.kineto_parse`.
 """
 
 from __future__ import annotations
@@ -137,17 +138,20 @@ FROM (
 READ_SQL = _read_sql(exact=False)
 EXACT_READ_SQL = _read_sql(exact=True)
 
-# One row per timed event. `ts` and `dur` stay DECIMAL(22,3) microseconds: their
-# unscaled values are the ns, which `_times` reads from the Arrow buffers (in SQL,
-# the casts of the HUGEINT decimals cost about 1.3 CPU s per GB). GPU events carry
-# pid = device, tid = stream. `input_dims` and `args` stay JSON: the parsers export
-# them as Arrow `arrow.json` columns (arrow_lossless_conversion), which DuckDB loads
-# into the JSON columns of `events` as they are; plain strings would be parsed
-# again there to check that they are JSON (about 0.4 CPU s per GB).
+# One row per timed event, into the temp table `_e`. `ts` and `dur` are DECIMAL(22,3)
+# microseconds: times 1000 they are the exact ns; `abs_ns` = $base + ts in ns, and
+# `dur_ns` (NULL or < 0: 0) are NULL only where they do not fit in a BIGINT
+# (SPAN_SQL counts those). GPU events carry pid = device, tid = stream.
+# `input_dims` and `args` stay JSON: the parsers export them as Arrow `arrow.json`
+# columns (arrow_lossless_conversion), which DuckDB loads into the JSON columns of
+# `events` as they are; plain strings would be parsed again there to check that
+# they are JSON (about 0.4 CPU s per GB).
 EVENT_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _e AS
 WITH typed AS (
     SELECT ord, ph, cat, name, pid, tid, ts, dur, args, {KIND_SQL} AS kind,
-           json_transform(args, '{_ARG_STRUCT}') AS a
+           json_transform(args, '{_ARG_STRUCT}') AS a,
+           TRY_CAST(dur * 1000 AS BIGINT) AS dur_ns
     FROM _c
     WHERE ph IN ('X', 'i', 'I') AND ts IS NOT NULL
 )
@@ -156,8 +160,8 @@ SELECT
     kind,
     cat,
     name,
-    ts,
-    dur,
+    TRY_CAST(ts * 1000 + $base::BIGINT AS BIGINT) AS abs_ns,
+    CASE WHEN dur IS NULL THEN 0 WHEN dur_ns < 0 THEN 0 ELSE dur_ns END AS dur_ns,
     CASE WHEN kind IN {_GPU_KINDS} THEN NULL ELSE TRY_CAST(pid AS BIGINT) END AS pid,
     CASE WHEN kind IN {_GPU_KINDS} THEN NULL ELSE TRY_CAST(tid AS BIGINT) END AS tid,
     CASE WHEN kind IN {_GPU_KINDS}
@@ -182,6 +186,13 @@ SELECT
     TRY_CAST(a."bytes" AS BIGINT) AS bytes,
     nullif(json_merge_patch(coalesce(args, '{{}}'), '{_DROP_TYPED}'), '{{}}') AS args
 FROM typed
+"""
+
+# The rows of `_e`, their earliest and latest `abs_ns`, and how many times did not fit.
+SPAN_SQL = """
+SELECT count(*), min(abs_ns), max(abs_ns),
+       count(*) FILTER (WHERE abs_ns IS NULL OR dur_ns IS NULL)
+FROM _e
 """
 
 THREAD_SQL = """

@@ -12,10 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from tracekit.errors import InputError
-from tracekit.ingest.contract import Claim, ParsedTrace, Source
+from tracekit.ingest.contract import Claim, EventChunk, ParsedTrace, Source
 from tracekit.ingest.kineto import read_kineto
 from tracekit.ingest.kineto_parse import KinetoChunk, ParserPool
 
@@ -41,10 +39,12 @@ def read_kineto_trace(
 
 def _stream(
     trace: ParsedTrace, meta: dict[str, Any], chunks: Iterator[KinetoChunk]
-) -> Iterator[tuple[pa.Table, pa.Table]]:
+) -> Iterator[EventChunk]:
     for chunk in chunks:
         trace.warnings.update(chunk.warnings)
-        yield chunk.events, chunk.threads
+        yield EventChunk(
+            chunk.events, chunk.rows, chunk.low, chunk.high, chunk.threads, chunk.events.close
+        )
     _describe(trace, meta)  # read_kineto has merged the keys after the array into meta
 
 

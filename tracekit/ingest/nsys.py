@@ -25,7 +25,7 @@ from tracekit import places
 from tracekit.collect.nsys_cmd import export_argv, locate_nsys
 from tracekit.errors import InputError
 from tracekit.ingest import nsys_sql, nsys_tables
-from tracekit.ingest.contract import Claim, ParsedTrace, Source
+from tracekit.ingest.contract import Claim, EventChunk, ParsedTrace, Source
 from tracekit.ingest.nsys_env import env_pairs, safe_env
 from tracekit.ingest.nsys_payload import MESSAGE_SIZE_ENTRY, message_sizes
 from tracekit.ingest.nsys_sqlite import EXPORT_AGAIN, REEXPORT, ExportTables, quote_ident
@@ -303,20 +303,25 @@ class _Report:
     def gpu_processes(self) -> list[tuple[int | None, list[int], int]]:
         return [tuple(r) for r in self.db.execute(nsys_sql.GPU_PROCESSES).fetchall()]
 
-    def chunks(self, proc: int | None) -> Iterator[tuple[pa.Table, pa.Table]]:
-        threads = self.db.sql(
+    def chunks(self, proc: int | None) -> Iterator[EventChunk]:
+        threads = self.db.execute(
             "SELECT DISTINCT pid, tid, name FROM th WHERE _proc IS NOT DISTINCT FROM $p",
-            params={"p": proc},
-        ).to_arrow_table()
+            {"p": proc},
+        ).fetchall()
         events = self.db.sql(
             "SELECT * EXCLUDE (_proc) FROM ev WHERE _proc IS NOT DISTINCT FROM $p",
             params={"p": proc},
         ).to_arrow_reader(CHUNK_ROWS)
         for batch in events:
-            yield pa.Table.from_batches([batch]), threads
-            threads = threads.slice(0, 0)
-        if threads.num_rows:
-            yield events.schema.empty_table(), threads
+            abs_ns = batch.column("abs_ns")
+            if abs_ns.null_count:
+                raise RuntimeError("the nsys reader handed out events without abs_ns")
+            span = pc.min_max(abs_ns)
+            low, high = span["min"].as_py() or 0, span["max"].as_py() or 0
+            yield EventChunk(pa.Table.from_batches([batch]), len(abs_ns), low, high, threads)
+            threads = []
+        if threads:
+            yield EventChunk(None, 0, 0, 0, threads)
 
 
 def read_nsys(source: Source, sha256: str, on_progress: Callable[[int], None]) -> list[ParsedTrace]:

@@ -1,12 +1,13 @@
-"""Parsed chunks on their way into ``events``: one INSERT reads them as the readers yield them.
+"""Parsed chunks on their way into ``events``: an INSERT per chunk, as the readers yield them.
 
 Each source is parsed in a worker thread (Kineto pieces in the shared parser
-pool) into Arrow chunks holding absolute times (``abs_ns``). A single INSERT
-streams every chunk into ``events`` as it is parsed, with ``ts_ns = abs_ns -
+pool) into chunks holding absolute times (``abs_ns``). The writing thread
+inserts each chunk into ``events`` as it comes, with ``ts_ns = abs_ns -
 offset``, the offset being the run's origin where the run exists and otherwise
 the earliest time that the readers announce (``ParsedTrace.first_ns``) or that
 the run's first chunk holds; :mod:`tracekit.ingest.publish` shifts the rows
-whose offset was not the origin.
+whose offset was not the origin. The chunks travel as Arrow C streams, so a
+Kineto import never loads pyarrow.
 """
 
 from __future__ import annotations
@@ -14,20 +15,23 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import duckdb
-import numpy as np
-import pyarrow as pa
 
 from tracekit.errors import InputError
-from tracekit.ingest.contract import ParsedTrace, Reader, Source
+from tracekit.ingest.contract import EventChunk, ParsedTrace, Reader, Source
+
+INSERT_SQL = (
+    "INSERT INTO events BY NAME SELECT * EXCLUDE (abs_ns), $trace_id AS trace_id, "
+    "abs_ns - $offset AS ts_ns FROM _chunk"
+)
 
 
 class EventStream:
-    """Parsed chunks on their way into ``events``: one INSERT reads them as they come.
+    """Parsed chunks on their way into ``events``, inserted as they come.
 
     The i-th trace's rows carry ``trace_id`` = the i-th value the sequence
     ``trace_id_seq`` will hand out (``publish`` takes those values and checks them),
@@ -39,7 +43,6 @@ class EventStream:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
-        self.schema = con.sql("FROM events LIMIT 0").to_arrow_table().schema
         self.offsets: dict[str, int] = dict(
             con.execute("SELECT run_id, origin_ns FROM runs").fetchall()
         )
@@ -52,9 +55,8 @@ class EventStream:
         self.rows: dict[int, int] = {}
         self.first: dict[int, int] = {}
         self.spans: dict[str, tuple[int, int]] = {}  # per run: earliest and latest abs_ns
-        self.threads: list[tuple[int, pa.Table]] = []
+        self.threads: list[tuple[int, int | None, int | None, str | None]] = []
         self.lock = threading.Lock()
-        self.nulls: dict[pa.DataType, pa.Array] = {}
 
     def trace_id(self, number: int) -> int:
         return self.first_id + number * self.id_step
@@ -69,7 +71,6 @@ class EventStream:
         """Parse sources in worker threads while DuckDB inserts what they yield."""
         out: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=8)
         stop = threading.Event()
-        failure: list[BaseException] = []
 
         def work(source: Source, sha: str) -> None:
             if stop.is_set():
@@ -86,18 +87,21 @@ class EventStream:
                     first = len(self.traces)
                     self.traces.extend(parsed_traces)
                 for number, parsed in enumerate(parsed_traces, first):
-                    for events, threads in parsed.chunks:
+                    for chunk in parsed.chunks:
                         if stop.is_set():
+                            if chunk.release:
+                                chunk.release()
                             return
-                        out.put(("chunk", (number, events, threads)))
+                        out.put(("chunk", (number, chunk)))
                 out.put(("done", None))
             except BaseException as exc:  # re-raised on the writing thread
                 out.put(("error", exc))
 
-        def batches() -> Iterator[pa.RecordBatch]:
-            """The chunks as they come; an error is kept to re-raise it as it was."""
-            remaining = len(todo)
+        n_workers = workers or min(len(todo), os.cpu_count() or 1) or 1
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            futures = [pool.submit(work, source, sha) for source, sha in todo]
             try:
+                remaining = len(todo)
                 while remaining:
                     kind, payload = out.get()
                     if kind == "done":
@@ -105,26 +109,7 @@ class EventStream:
                     elif kind == "error":
                         raise payload
                     else:
-                        yield from self._chunk(*payload).to_batches()
-            except GeneratorExit:  # DuckDB stopped reading: its own error says why
-                raise
-            except BaseException as exc:
-                failure.append(exc)
-                raise
-
-        n_workers = workers or min(len(todo), os.cpu_count() or 1) or 1
-        with ThreadPoolExecutor(max_workers=n_workers) as pool:
-            futures = [pool.submit(work, source, sha) for source, sha in todo]
-            try:
-                self.con.register(
-                    "_stream", pa.RecordBatchReader.from_batches(self.schema, batches())
-                )
-                self.con.execute("INSERT INTO events SELECT * FROM _stream")
-                self.con.unregister("_stream")
-            except duckdb.Error:
-                if failure:
-                    raise failure[0] from None
-                raise
+                        self._insert(*payload)
             finally:
                 # After a failure, workers may still be putting chunks: take them until
                 # every worker has returned (more of them than the queue holds would
@@ -134,59 +119,46 @@ class EventStream:
                     future.cancel()
                 while not all(future.done() for future in futures):
                     try:
-                        out.get(timeout=0.05)
+                        _release(out.get(timeout=0.05))
                     except queue.Empty:
                         pass
-        for number, threads in self.threads:
-            self.con.register("_chunk", threads)
+                while not out.empty():
+                    _release(out.get())
+        if self.threads:
             self.con.execute(
-                "INSERT INTO _stage_threads BY NAME SELECT ? AS source_no, * FROM _chunk", [number]
+                "INSERT INTO _stage_threads BY NAME SELECT unnest($rows, recursive := true)",
+                {"rows": [dict(zip(_THREAD_KEYS, row, strict=True)) for row in self.threads]},
             )
-            self.con.unregister("_chunk")
 
-    def _chunk(self, number: int, events: pa.Table, threads: pa.Table) -> pa.Table:
-        """``events`` as rows of the table ``events``; ``threads`` are kept for later.
-
-        This runs inside the INSERT, so it cannot use the connection.
-        """
-        if threads.num_rows:
-            self.threads.append((number, threads))
-        rows = events.num_rows
-        if not rows:
-            return self.schema.empty_table()
-        column = events.column("abs_ns")
-        if column.null_count:
-            raise RuntimeError("a reader handed out events without abs_ns")
-        abs_ns = column.to_numpy()
-        low, high = int(abs_ns.min()), int(abs_ns.max())
-        self.rows[number] = self.rows.get(number, 0) + rows
-        self.first[number] = min(low, self.first.get(number, low))
-        run = self.traces[number].source.run
-        if run not in self.offsets:
-            with self.lock:
-                known = [
-                    t.first_ns
-                    for t in self.traces
-                    if t.source.run == run and t.first_ns is not None
-                ]
-            self.offsets[run] = min([low, *known])
-        offset = self.offsets[run]
-        # no overflow: every time of the run lies within 2^63 ns of the offset
-        self._check_span(number, run, offset, low, high)
-        columns = []
-        for column in self.schema:
-            if column.name == "trace_id":
-                value = pa.repeat(pa.scalar(self.trace_id(number), column.type), rows)
-            elif column.name == "ts_ns":
-                value = pa.array(abs_ns - np.int64(offset), pa.int64())
-            elif column.name in events.column_names:
-                value = events.column(column.name)
-                if value.type != column.type:  # a cast loads Arrow compute (0.08 s)
-                    value = value.cast(column.type)
-            else:
-                value = self._nulls(column.type, rows)
-            columns.append(value)
-        return pa.Table.from_arrays(columns, schema=self.schema)
+    def _insert(self, number: int, chunk: EventChunk) -> None:
+        """Insert ``chunk``'s events into ``events``; keep its threads for later."""
+        try:
+            self.threads.extend((number, *row) for row in chunk.threads)
+            if not chunk.rows:
+                return
+            low, high = chunk.low, chunk.high
+            self.rows[number] = self.rows.get(number, 0) + chunk.rows
+            self.first[number] = min(low, self.first.get(number, low))
+            run = self.traces[number].source.run
+            if run not in self.offsets:
+                with self.lock:
+                    known = [
+                        t.first_ns
+                        for t in self.traces
+                        if t.source.run == run and t.first_ns is not None
+                    ]
+                self.offsets[run] = min([low, *known])
+            offset = self.offsets[run]
+            # no overflow: every time of the run lies within 2^63 ns of the offset
+            self._check_span(number, run, offset, low, high)
+            self.con.register("_chunk", chunk.events)
+            try:
+                self.con.execute(INSERT_SQL, {"trace_id": self.trace_id(number), "offset": offset})
+            finally:
+                self.con.unregister("_chunk")
+        finally:
+            if chunk.release:
+                chunk.release()
 
     def _check_span(self, number: int, run: str, offset: int, low: int, high: int) -> None:
         """A run's times, its offset among them, must lie within 2^63 ns of each other:
@@ -203,12 +175,15 @@ class EventStream:
                 "Import the trace as a run of its own with --run NAME, or fix its times.",
             )
 
-    def _nulls(self, kind: pa.DataType, rows: int) -> pa.Array:
-        """``rows`` NULLs: a slice of one array per type, not new buffers per chunk."""
-        nulls = self.nulls.get(kind)
-        if nulls is None or len(nulls) < rows:
-            nulls = self.nulls[kind] = pa.nulls(rows, kind)
-        return nulls.slice(0, rows)
+
+_THREAD_KEYS = ("source_no", "pid", "tid", "name")
+
+
+def _release(item: tuple[str, Any]) -> None:
+    """Free a chunk that will not be inserted."""
+    kind, payload = item
+    if kind == "chunk" and payload[1].release:
+        payload[1].release()
 
 
 def check_nonempty(stream: EventStream) -> None:
