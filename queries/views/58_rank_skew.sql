@@ -1,6 +1,6 @@
 -- rank_skew: per rank, how it fared in the collective instances it took part in: how often
 -- it arrived last, how late it arrived and how long it waited for the others.
--- Depends on: collective_participants, collective_instances.
+-- Depends on: collective_participants.
 --   run_id, rank
 --   instances     BIGINT  instances the rank took part in
 --   times_last    BIGINT  instances of more than one rank in which it arrived last
@@ -9,14 +9,25 @@
 --   bubble_ns     BIGINT  sum of its bubble_ns (pipeline receives), ns
 --   transfer_ns   BIGINT  sum of the instances' transfer estimates, ns
 CREATE OR REPLACE VIEW rank_skew AS
-SELECT p.run_id, p.rank,
+WITH parts AS (
+    -- each participant with its instance's figures (collective_instances: ranks_seen > 1
+    -- is min(rank) < max(rank); last_rank the latest start, lowest rank on ties), read
+    -- from collective_participants once; an op or instance NULL is in no instance
+    SELECT run_id, rank, arrival_ns, wait_ns, bubble_ns, transfer_ns,
+           min(rank) OVER i < max(rank) OVER i AS shared,
+           first_value(rank) OVER (PARTITION BY run_id, pg, op, instance
+                                   ORDER BY ts_ns DESC, rank) AS last_rank
+    FROM collective_participants
+    WHERE op IS NOT NULL AND instance IS NOT NULL
+    WINDOW i AS (PARTITION BY run_id, pg, op, instance)
+)
+SELECT run_id, rank,
        count(*) AS instances,
-       count(*) FILTER (WHERE i.ranks_seen > 1 AND i.last_rank = p.rank) AS times_last,
-       sum(p.arrival_ns)::BIGINT AS arrival_ns,
-       sum(p.wait_ns)::BIGINT AS wait_ns,
-       sum(p.bubble_ns)::BIGINT AS bubble_ns,
-       sum(p.transfer_ns)::BIGINT AS transfer_ns
-FROM collective_participants p
-JOIN collective_instances i USING (run_id, pg, op, instance)
-GROUP BY p.run_id, p.rank
-ORDER BY p.run_id, p.rank;
+       count(*) FILTER (WHERE shared AND last_rank = rank) AS times_last,
+       sum(arrival_ns)::BIGINT AS arrival_ns,
+       sum(wait_ns)::BIGINT AS wait_ns,
+       sum(bubble_ns)::BIGINT AS bubble_ns,
+       sum(transfer_ns)::BIGINT AS transfer_ns
+FROM parts
+GROUP BY run_id, rank
+ORDER BY run_id, rank;

@@ -3,8 +3,8 @@
 -- imported without one), measured communication, latency. A run with tk:step ranges is
 -- measured inside its generation steps (phases 'prefill' and 'decode'; a barrier outside
 -- them is left out); a run without them (traces from elsewhere) over its whole trace.
--- Depends on: runs, traces, step_spans, comm_op_phases, _rank_roles, _lane_islands,
--- overlap_by_rank, latency_by_run, cpu_side_traces.
+-- Depends on: runs, traces, comm_op_phases, _rank_roles, _lane_islands, overlap_by_rank,
+-- latency_by_run, cpu_side_traces.
 --   run_id
 --   tp, pp, world_size    layout (runs; tp and pp NULL without a manifest)
 --   model                 model name (manifest model.name), NULL without a manifest
@@ -34,8 +34,11 @@
 --   comm_pct              DOUBLE  100 * comm_ns / e2e_ns, percent
 --   e2e_exposed_comm_pct  DOUBLE  exposed communication share of e2e (latency_by_run), percent
 CREATE OR REPLACE VIEW run_comparison AS
-WITH stepped AS (
-    SELECT DISTINCT run_id FROM step_spans
+WITH latency AS (
+    SELECT * FROM latency_by_run
+), stepped AS (
+    -- the runs with step ranges: latency_by_run has a row for each
+    SELECT run_id FROM latency
 ), cpu_side AS (
     -- runs all of whose traces hold a GPU run's CPU side only (cpu_side_traces)
     SELECT t.run_id FROM traces t LEFT JOIN cpu_side_traces c USING (trace_id)
@@ -64,7 +67,7 @@ WITH stepped AS (
     -- a run with steps: its end-to-end window; without: the whole trace
     SELECT r.run_id, coalesce(l.first_ts_ns, -9223372036854775807) AS lo,
            coalesce(l.last_end_ns, 9223372036854775807) AS hi
-    FROM runs r LEFT JOIN latency_by_run l USING (run_id)
+    FROM runs r LEFT JOIN latency l USING (run_id)
 ), lane_time AS (
     SELECT w.run_id, t.trace_id, x.device,
            sum(least(x.e_ns, w.hi) - greatest(x.s_ns, w.lo)) AS comm_ns
@@ -80,7 +83,7 @@ WITH stepped AS (
            coalesce(any_value(lat.e2e_exposed_comm_ns), any_value(e.exposed_comm_ns))
                AS exposed_comm_ns
     FROM lane_time l
-    LEFT JOIN latency_by_run lat USING (run_id)
+    LEFT JOIN latency lat USING (run_id)
     LEFT JOIN whole_exposed e USING (run_id)
     GROUP BY l.run_id
 )
@@ -113,5 +116,5 @@ LEFT JOIN cpu_side c USING (run_id)
 LEFT JOIN volume v USING (run_id)
 LEFT JOIN rank_bytes b USING (run_id)
 LEFT JOIN busiest t USING (run_id)
-LEFT JOIN latency_by_run l USING (run_id)
+LEFT JOIN latency l USING (run_id)
 ORDER BY bytes NULLS LAST, r.run_id;

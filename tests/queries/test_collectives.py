@@ -56,6 +56,38 @@ def test_participants_wait(con: duckdb.DuckDBPyConnection) -> None:
     ]
 
 
+def test_rank_skew(con: duckdb.DuckDBPyConnection) -> None:
+    # instance 0: starts 1000, 1010, 1050 (durations 100, 90, 50: transfer 50), rank 2 last;
+    # instance 1: starts 2000, 2020 (durations 50, 30: transfer 30), rank 1 last
+    rows = con.execute(
+        "SELECT rank, instances, times_last, arrival_ns, wait_ns, bubble_ns, transfer_ns "
+        "FROM rank_skew ORDER BY rank"
+    ).fetchall()
+    assert rows == [
+        (0, 2, 0, 0, 70 * US, None, 80 * US),
+        (1, 2, 1, 30 * US, 40 * US, None, 80 * US),
+        (2, 1, 1, 50 * US, 0, None, 50 * US),
+    ]
+
+
+def test_rank_skew_ties_and_lone_ranks(tmp_path: Path) -> None:
+    # instance 0: ranks 1 and 2 start last together, the lower rank (1) counts as last;
+    # instance 1: rank 0 alone (ranks 1 and 2 miss it), so no rank arrived last
+    starts = {0: [(1000, 100), (3000, 40)], 1: [(1050, 50)], 2: [(1050, 60)]}
+    traces = []
+    for rank, calls in starts.items():
+        t = Trace(rank=rank, world_size=3)
+        for i, (ts, dur) in enumerate(calls):
+            t.kernel(AR, ts, dur, stream=13, launch_ts=20 + 100 * i)
+        traces.append(t)
+    db = import_traces(tmp_path / "t.duckdb", tmp_path / "t", traces)
+    with duckdb.connect(str(db), read_only=True) as tie:
+        rows = tie.execute(
+            "SELECT rank, instances, times_last FROM rank_skew ORDER BY rank"
+        ).fetchall()
+    assert rows == [(0, 2, 0), (1, 1, 1), (2, 1, 0)]
+
+
 def test_comm_summary_counts(con: duckdb.DuckDBPyConnection) -> None:
     rows = con.execute(
         "SELECT rank, op, size_bucket, calls, total_ns, group_size FROM comm_summary ORDER BY rank"

@@ -1,5 +1,6 @@
 """The one way the analysis API reads the store: a view or table macro of ``queries/``,
-filtered, ordered and paged with DuckDB's relational API, into one result type.
+filtered, ordered and paged with DuckDB expressions (run as one statement by
+:func:`tracekit.store.read.read`), into one result type.
 
 No SQL text lives here: the questions are the views and macros of ``queries/views``;
 a caller names one, with column filters built as DuckDB expressions. A database made
@@ -15,16 +16,11 @@ from typing import Any
 
 import duckdb
 import polars as pl
-from duckdb import (
-    CaseExpression,
-    ColumnExpression,
-    ConstantExpression,
-    Expression,
-    StarExpression,
-)
+from duckdb import ColumnExpression, ConstantExpression, Expression
 
 from tracekit import store
 from tracekit.errors import InputError
+from tracekit.store.read import read
 
 _MISSING = re.compile(r"with name (\w+) does not exist")
 
@@ -116,22 +112,17 @@ def select(
     ``more``.
     """
     try:
-        rel = con.table_function(source, list(args)) if args is not None else con.view(source)
-        if where is not None:
-            rel = rel.filter(where)
-        if first is not None:
-            names = rel.columns
-            rank = CaseExpression(first, ConstantExpression(0)).otherwise(ConstantExpression(1))
-            rel = rel.select(StarExpression(), rank.alias("_first"))
-            rel = rel.order(f"_first, {order}" if order else "_first")
-            rel = rel.select(*(columns if columns is not None else names))
-            columns = None
-        elif order:
-            rel = rel.order(order)
-        if columns is not None:
-            rel = rel.select(*columns)
-        if limit is not None:
-            rel = rel.limit(limit + 1, offset)
+        rel = read(
+            con,
+            source,
+            args=args,
+            where=where,
+            columns=columns,
+            order=order,
+            first=first,
+            limit=None if limit is None else limit + 1,
+            offset=offset,
+        )
         df = tidy(rel.pl())
     except duckdb.CatalogException as exc:
         raise missing_view(exc) from exc
