@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from concurrent.futures import Future
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,6 +17,7 @@ import pytest
 from tests.conftest import REPO, cpu, kernel, write_kineto
 from tracekit.errors import InputError
 from tracekit.ingest.kineto import read_kineto
+from tracekit.ingest.kineto_parse import Base, ParserPool
 from tracekit.ingest.kineto_sql import NEGATIVE_DUR, NO_TS
 
 SAMPLE = REPO / "sample_traces" / "tp2"
@@ -333,3 +335,31 @@ def test_parser_threads_follow_the_cores_the_process_may_use() -> None:
         "print(pool.threads); pool.close()"
     )
     assert _python(script) == "1"
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_an_array_of_strings_after_the_events_is_not_taken_for_their_end(
+    tmp_path: Path, gz: bool
+) -> None:
+    """Kineto writes `"INFO": ["..."]` after traceEvents: every piece parses the first
+    time. The piece up to INFO's `]` was parsed first, failed, and the last piece was
+    then parsed again, alone, after the others."""
+    events = [cpu(f"op{i}", float(i), 1.0) for i in range(12000)]  # 1.9 MB: 3 pieces
+    info = {"INFO": ["profiler.cpp:1] Enabling", "PyTorch Profiler: 1 iterations"]}
+    path = write_kineto(tmp_path / "t.json", events, extra={**info, "traceName": "t"}, gz=gz)
+    submitted: list[Future] = []
+
+    class Counted(ParserPool):
+        def submit(self, body: bytes, base_ns: Base) -> Future:
+            submitted.append(super().submit(body, base_ns))
+            return submitted[-1]
+
+    pool = Counted(2)
+    try:
+        meta, chunks = read_kineto(path, pool=pool, block_bytes=1 << 18)
+        rows = sum(chunk.rows for chunk in chunks)
+    finally:
+        pool.close()
+    assert (rows, meta["traceName"], meta["INFO"]) == (12000, "t", info["INFO"])
+    assert len(submitted) > 1
+    assert all(future.result() is not None for future in submitted)

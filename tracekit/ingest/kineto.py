@@ -50,6 +50,8 @@ from tracekit.ingest.kineto_meta import (
 from tracekit.ingest.kineto_parse import BadEvent, Base, KinetoChunk, ParserPool, cores
 
 BLOCK_BYTES = 16 << 20
+# The second inflate of a gzip trace, for its last bytes, keeps one such block at a time.
+TAIL_BLOCK_BYTES = 1 << 20
 MAX_HEAD_BYTES = 64 << 20
 _EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 _BOUNDARY = re.compile(rb"\}\s*,\s*(?=\{)")
@@ -181,7 +183,7 @@ def _base_from_tail(path: Path) -> int | None:
     with raw, fh:
         if isinstance(fh, gzip.GzipFile):
             tail = b""
-            while block := _read(fh, BLOCK_BYTES, path):
+            while block := _read(fh, TAIL_BLOCK_BYTES, path):
                 tail = (tail + block)[-4096:]
         else:
             size = path.stat().st_size
@@ -301,13 +303,23 @@ def _chunks(
 
 
 def _array_end(path: Path, buf: bytes, below: int) -> tuple[int, bytes | None]:
-    """The last ``]`` before ``below`` followed by the file's closing keys, and those keys
-    (as an object's text); (-1, None) where there is none."""
+    """The last ``]`` before ``below`` that follows an event's ``}`` (or nothing) and is
+    followed by the file's closing keys, and those keys (as an object's text); (-1, None)
+    where there is none.
+
+    An array of strings among the closing keys (Kineto's ``"INFO": [...]``) would
+    otherwise be taken for the end of ``traceEvents``, its piece fail to parse and the
+    last piece be parsed again, alone, after the others.
+    """
     end = buf.rfind(b"]", 0, below)
     while end != -1:
-        late = tail_meta(path, buf[end + 1 :])
-        if late is not None:
-            return end, late
+        last = end
+        while last and buf[last - 1] in b" \t\r\n":
+            last -= 1
+        if last == 0 or buf[last - 1] == ord("}"):
+            late = tail_meta(path, buf[end + 1 :])
+            if late is not None:
+                return end, late
         end = buf.rfind(b"]", 0, end)
     return -1, None
 
