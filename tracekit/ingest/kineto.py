@@ -55,6 +55,7 @@ TAIL_BLOCK_BYTES = 1 << 20
 MAX_HEAD_BYTES = 64 << 20
 _EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 _BOUNDARY = re.compile(rb"\}\s*,\s*(?=\{)")
+_TEXT = re.compile(rb"\S")
 
 
 def open_bytes(path: Path) -> tuple[IO[bytes], IO[bytes]]:
@@ -253,15 +254,15 @@ def _chunks(
             yield chunk
             return
         if pending:
-            glued = body + sep + pending[0][0]
+            glued = b"".join((body, sep, pending[0][0]))
             if len(glued) > limit:
                 raise InputError(f"{path}: invalid JSON inside the traceEvents array")
             pending[0][0] = glued
             pending[0][2] = pool.submit(glued, base_ns)
         elif end is not None:  # not the array's end after all: look further back
-            buf, below = body + end[0], len(body)
+            buf, below = b"".join((body, end[0])), len(body)
         else:
-            buf = body + sep + buf
+            buf = b"".join((body, sep, buf))
 
     try:
         searched_from = 0
@@ -277,7 +278,8 @@ def _chunks(
                     raise InputError(f"{path}: invalid JSON inside the traceEvents array")
                 searched_from = max(0, len(buf) - 16)
                 continue
-            body, sep = buf[: cut.start() + 1], buf[cut.start() + 1 : cut.end()]
+            # the piece is a view of the block read (a copy of 16 MB costs 10-30 ms)
+            body, sep = memoryview(buf)[: cut.start() + 1], buf[cut.start() + 1 : cut.end()]
             buf = buf[cut.end() :]
             searched_from = 0
             pending.append([body, sep, pool.submit(body, base_ns), None])
@@ -285,8 +287,9 @@ def _chunks(
                 yield from settle()
         meta["_base_ns"] = base_ns if isinstance(base_ns, int) else base_ns.result()
         end, late = _array_end(path, buf, len(buf))
-        if late is not None and buf[:end].strip():
-            pending.append([buf[:end], b"", pool.submit(buf[:end], base_ns), (buf[end:], late)])
+        if late is not None and _TEXT.search(buf, 0, end):
+            body = memoryview(buf)[:end]
+            pending.append([body, b"", pool.submit(body, base_ns), (buf[end:], late)])
             buf = b""
         while pending:
             yield from settle()

@@ -139,7 +139,7 @@ class _ChunkParser:
         self.tmp.close()
         self.con.close()
 
-    def parse(self, body: bytes, base_ns: Base) -> KinetoChunk | BadEvent | None:
+    def parse(self, body: bytes | memoryview, base_ns: Base) -> KinetoChunk | BadEvent | None:
         """Parse ``[body]`` into a chunk with ids counted from 0; None if not JSON."""
         self.tmp.seek(0)
         self.tmp.truncate()
@@ -218,13 +218,17 @@ class ParserPool:
                 self.made.append(parser)
         return parser
 
-    def submit(self, body: bytes, base_ns: Base) -> Future[KinetoChunk | BadEvent | None]:
+    def submit(
+        self, body: bytes | memoryview, base_ns: Base
+    ) -> Future[KinetoChunk | BadEvent | None]:
         return self.pool.submit(lambda: self._parser().parse(body, base_ns))
 
-    def parse(self, body: bytes, base_ns: Base) -> KinetoChunk | BadEvent | None:
+    def parse(self, body: bytes | memoryview, base_ns: Base) -> KinetoChunk | BadEvent | None:
         return self.submit(body, base_ns).result()
 
     def close(self) -> None:
+        """Stop the threads and close their DuckDBs (again: nothing to do)."""
         self.pool.shutdown(wait=True, cancel_futures=True)
         for parser in self.made:
             parser.close()
+        self.made.clear()

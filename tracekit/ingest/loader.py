@@ -92,9 +92,8 @@ def import_paths(
         raise InputError(f"--workers {workers}: needs at least one worker")
     parsers = ParserPool()
     try:
-        readers = _readers({s.format for s in sources}, parsers)
         with store.open(db, read_only=False, create=True) as con:
-            return _import(con, sources, readers, rank, ranks, replace, workers, progress)
+            return _import(con, sources, parsers, rank, ranks, replace, workers, progress)
     finally:
         parsers.close()
 
@@ -118,7 +117,7 @@ def _settings(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> None:
 def _import(
     con: duckdb.DuckDBPyConnection,
     sources: list[Source],
-    readers: dict[str, Reader],
+    parsers: ParserPool,
     rank_option: int | None,
     rank_map: RankMap,
     replace: bool,
@@ -138,6 +137,7 @@ def _import(
             todo.append((source, sha))
     if not todo:
         return ImportSummary([], 0, skipped, 0, 0, 0, 0, 0)
+    readers = _readers({source.format for source, _sha in todo}, parsers)
     for source, _sha in todo:
         if source.format not in readers:
             raise InputError(f"{source.path}: no reader for {source.format} files in this build")
@@ -151,6 +151,7 @@ def _import(
     con.execute(STAGE_SQL)
     stream = EventStream(con)
     stream.run(todo, readers, workers, progress)
+    parsers.close()  # every piece is in: the parsers' memory is freed before the COMMIT
     check_nonempty(stream)
     placements = place(stream.traces, rank_option, rank_map)
     _replace(con, stream.traces, placements, replace)

@@ -151,7 +151,7 @@ class EventStream:
             offset = self.offsets[run]
             # no overflow: every time of the run lies within 2^63 ns of the offset
             self._check_span(number, run, offset, low, high)
-            self.con.register("_chunk", chunk.events)
+            self.con.register("_chunk", chunk.events.__arrow_c_stream__())
             try:
                 self.con.execute(INSERT_SQL, {"trace_id": self.trace_id(number), "offset": offset})
             finally:
