@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import duckdb
+import pyarrow as pa
 import pytest
 from duckdb import ColumnExpression, ConstantExpression
 
@@ -14,6 +15,10 @@ from tracekit.store.read import read
 
 QUOTED = 'it\'s "x"'
 ROWS = [(1, "a", 30), (2, QUOTED, 10), (3, "a", 20), (4, None, 40)]
+
+
+def rows(table: pa.Table) -> list[tuple]:
+    return list(zip(*(column.to_pylist() for column in table.columns), strict=True))
 
 
 @pytest.fixture
@@ -29,24 +34,24 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
 
 def test_filter_order_columns_and_page(con: duckdb.DuckDBPyConnection) -> None:
     where = ColumnExpression("v") >= ConstantExpression(20)
-    rel = read(con, "v", where=where, columns=["id"], order="v DESC", limit=2, offset=1)
-    assert rel.fetchall() == [(1,), (3,)]
+    found = read(con, "v", where=where, columns=["id"], order="v DESC", limit=2, offset=1)
+    assert rows(found) == [(1,), (3,)]
 
 
 def test_constants_and_names_are_quoted(con: duckdb.DuckDBPyConnection) -> None:
     where = equal(**{"the name": QUOTED})
-    assert read(con, "v", where=where, columns=["the name", "id"]).fetchall() == [(QUOTED, 2)]
+    assert rows(read(con, "v", where=where, columns=["the name", "id"])) == [(QUOTED, 2)]
 
 
 def test_first_rows_lead_then_the_order(con: duckdb.DuckDBPyConnection) -> None:
     first = ColumnExpression("the name") == ConstantExpression("a")
-    rel = read(con, "v", columns=["id"], order="v DESC", first=first)
-    assert rel.fetchall() == [(1,), (3,), (4,), (2,)]
+    found = read(con, "v", columns=["id"], order="v DESC", first=first)
+    assert rows(found) == [(1,), (3,), (4,), (2,)]
 
 
 def test_table_macro_arguments_are_parameters(con: duckdb.DuckDBPyConnection) -> None:
-    rel = read(con, "above", args=[15, "it's"], columns=["id"], order="id", limit=10)
-    assert rel.fetchall() == [(1,), (3,), (4,)]
+    found = read(con, "above", args=[15, "it's"], columns=["id"], order="id", limit=10)
+    assert rows(found) == [(1,), (3,), (4,)]
 
 
 def test_select_pages_and_says_more(con: duckdb.DuckDBPyConnection) -> None:

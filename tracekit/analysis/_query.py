@@ -112,7 +112,7 @@ def select(
     ``more``.
     """
     try:
-        rel = read(
+        table = read(
             con,
             source,
             args=args,
@@ -123,7 +123,7 @@ def select(
             limit=None if limit is None else limit + 1,
             offset=offset,
         )
-        df = tidy(rel.pl())
+        df = tidy(pl.from_arrow(table, rechunk=False))
     except duckdb.CatalogException as exc:
         raise missing_view(exc) from exc
     if limit is not None and df.height > limit:

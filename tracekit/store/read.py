@@ -4,19 +4,30 @@ The analysis API filters, orders and pages a view with DuckDB expressions. Built
 relational API, each step (filter, order, select, limit) binds the whole view tree again
 to learn its columns: on a view that reads a dozen others, such as
 ``collective_instances``, a bind costs about as much as planning the query, so a chain of
-five steps took twice as long as the query itself. Here the steps become one ``SELECT``
-(bound when the relation is made and when it runs); the expressions are rendered by
-DuckDB (its quoting); the table macro's arguments, the limit and the offset are
-parameters.
+five steps took twice as long as the query itself. Here the steps become one ``SELECT``,
+bound once, when it runs; the expressions are rendered by DuckDB (its quoting); the table
+macro's arguments, the limit and the offset are parameters.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 from duckdb import CaseExpression, ConstantExpression, Expression
+
+# DuckDB suggests con.sql(...) over an Arrow result of execute(), which it copies once
+# more. A relation binds its statement when it is made and again when it runs; the copy of
+# a view's rows costs far less than that second bind of the view tree.
+warnings.filterwarnings(
+    "ignore",
+    message="Arrow output on a DB-API result",
+    category=UserWarning,
+    module=__name__.replace(".", r"\."),
+)
 
 
 def _name(identifier: str) -> str:
@@ -34,9 +45,8 @@ def read(
     first: Expression | None = None,
     limit: int | None = None,
     offset: int = 0,
-) -> duckdb.DuckDBPyRelation:
-    """Rows of view ``source`` (or of table macro ``source(*args)``) as one statement, a
-    relation to fetch once.
+) -> pa.Table:
+    """Rows of view ``source`` (or of table macro ``source(*args)``), run as one statement.
 
     ``order`` is an ORDER BY list over the source's columns (built by the caller from known
     column names only); rows ``first`` holds for come before the others; ``columns`` picks
@@ -60,4 +70,4 @@ def read(
     if limit is not None:
         text += " LIMIT ? OFFSET ?"
         params += [limit, offset]
-    return con.sql(text, params=params)
+    return con.execute(text, params).to_arrow_table()
