@@ -19,11 +19,14 @@
 CREATE OR REPLACE VIEW _lane_intervals AS
 WITH gpu_traces AS (
     SELECT DISTINCT trace_id FROM events WHERE kind = 'kernel'
+), comm_names AS MATERIALIZED (
+    -- classified once: read twice below
+    SELECT kind, name FROM _comm_names
 ), comm AS (
     -- the rows of comm_ops (events whose (kind, name) _comm_names classifies), read
     -- straight from events: none of comm_ops' enrichment is needed here
     SELECT e.trace_id, e.event_id, e.device, e.ts_ns, e.ts_ns + e.dur_ns AS end_ns
-    FROM events e SEMI JOIN _comm_names n ON n.kind = e.kind AND n.name = e.name
+    FROM events e SEMI JOIN comm_names n ON n.kind = e.kind AND n.name = e.name
 ), gloo_threads AS (
     SELECT DISTINCT trace_id, tid FROM threads WHERE tid IS NOT NULL AND name ILIKE '%gloo%'
 ), cpu_ops AS (
@@ -46,7 +49,7 @@ FROM events e
 WHERE e.kind = 'kernel'
   -- not communication: comm_ops are exactly the events whose (kind, name) _comm_names
   -- classifies, so an anti join on the few distinct names replaces one on every event
-  AND NOT EXISTS (SELECT 1 FROM _comm_names n WHERE n.kind = e.kind AND n.name = e.name)
+  AND NOT EXISTS (SELECT 1 FROM comm_names n WHERE n.kind = e.kind AND n.name = e.name)
 UNION ALL
 SELECT trace_id, NULL, 'compute', event_id, ts_ns, end_ns
 FROM cpu_ops

@@ -24,11 +24,13 @@ WITH memory AS (
     FROM events
     WHERE kind IN ('gpu_memcpy', 'gpu_memset')
       AND trace_id IN (SELECT DISTINCT trace_id FROM events WHERE kind = 'kernel')
+), lanes AS MATERIALIZED (
+    SELECT trace_id, device, s_ns, e_ns FROM _lane_intervals
 ), layered AS (
     -- grp 'kc' = K ∪ C, grp 'kcm' = K ∪ C ∪ M
-    SELECT trace_id, device, 'kc' AS grp, s_ns, e_ns FROM _lane_intervals
+    SELECT trace_id, device, 'kc' AS grp, s_ns, e_ns FROM lanes
     UNION ALL
-    SELECT trace_id, device, 'kcm', s_ns, e_ns FROM _lane_intervals
+    SELECT trace_id, device, 'kcm', s_ns, e_ns FROM lanes
     UNION ALL
     SELECT trace_id, device, 'kcm', s_ns, e_ns FROM memory
 )

@@ -19,15 +19,18 @@
 --   ts_ns         BIGINT   the step's start as defined above (first stage's last entry), ns
 --   end_ns        BIGINT   latest end of the step's ranges over all ranks, ns
 CREATE OR REPLACE VIEW step_spans AS
-WITH cpu_ranges AS MATERIALIZED (
+WITH labels AS MATERIALIZED (
+    -- the names' step and phase labels, matched once: read twice below
+    SELECT name, key, value FROM _label_names WHERE key IN ('step', 'phase')
+), cpu_ranges AS MATERIALIZED (
     SELECT t.run_id, a.trace_id, a.event_id, a.pid, a.tid, a.ts_ns, a.end_ns,
            coalesce(rr.pp_rank, 0) AS stage,
            TRY_CAST(s.value AS BIGINT) AS step, p.value AS phase
     FROM annotation_ranges a
     JOIN traces t USING (trace_id)
     LEFT JOIN _rank_roles rr ON rr.run_id = t.run_id AND rr.rank = t.rank
-    JOIN _label_names s ON s.name = a.name AND s.key = 'step'
-    LEFT JOIN _label_names p ON p.name = a.name AND p.key = 'phase'
+    JOIN labels s ON s.name = a.name AND s.key = 'step'
+    LEFT JOIN labels p ON p.name = a.name AND p.key = 'phase'
     WHERE a.trace_id NOT IN (SELECT trace_id FROM cpu_side_traces)
 ), device AS (
     SELECT c.event_id, c.trace_id, min(d.ts_ns) AS ts_ns, max(d.ts_ns + d.dur_ns) AS end_ns
