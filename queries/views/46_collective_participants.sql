@@ -8,6 +8,9 @@
 -- each rank's duration is waiting for the others. For the receiving end of a pipeline pair
 -- that wait is pipeline bubble. Ops whose group is unknown (_comm_groups.pg NULL: a CUDA
 -- graph's communication kernel in a run without a known layout) are in no instance.
+-- Private helper defined here:
+--   _collective_parts: the same rows without the labels (step ... block), for what shows
+--       none (rank_skew, an instance's participants): event_labels is not computed.
 -- Depends on: _comm_groups, event_labels.
 --   run_id, pg, op, instance   the instance (op = match_op; instance = call_k)
 --   rank, trace_id, event_id   the participating op
@@ -21,7 +24,7 @@
 --   msg_bytes        the rank's message size, bytes (NULL where unknown)
 --   group_size       size of the process group
 --   step, phase, stage, layer, block   labels of the rank's op (event_labels)
-CREATE OR REPLACE VIEW collective_participants AS
+CREATE OR REPLACE VIEW _collective_parts AS
 WITH parts AS (
     SELECT g.run_id, g.pg, g.match_op AS op, g.call_k AS instance, g.rank, g.trace_id,
            g.event_id, g.op AS rank_op, g.stream_lane, g.ts_ns, g.dur_ns, g.end_ns, g.msg_bytes,
@@ -39,8 +42,11 @@ SELECT p.run_id, p.pg, p.op, p.instance, p.rank, p.trace_id, p.event_id, p.rank_
        p.dur_ns - p.transfer_ns AS wait_ns,
        CASE WHEN p.peer_rank IS NOT NULL AND p.rank_op = 'recv'
             THEN p.dur_ns - p.transfer_ns END AS bubble_ns,
-       p.msg_bytes, p.group_size,
-       l.step, l.phase, l.stage, l.layer, l.block
-FROM parts p
+       p.msg_bytes, p.group_size
+FROM parts p;
+
+CREATE OR REPLACE VIEW collective_participants AS
+SELECT p.*, l.step, l.phase, l.stage, l.layer, l.block
+FROM _collective_parts p
 LEFT JOIN event_labels l USING (trace_id, event_id)
 ORDER BY p.run_id, p.pg, p.op, p.instance, p.rank;

@@ -13,7 +13,7 @@
 -- must nest for the viewers, so a thread's communication ops (gloo's ranges straddle their
 -- c10d op) and a stream's GPU user annotations (they straddle kernels) get a track of
 -- their own beside it, named '<thread or stream> communication' / '... annotations'.
--- Depends on: events, traces, threads, _rank_roles, comm_ops, collective_participants,
+-- Depends on: events, traces, threads, _rank_roles, comm_ops, _collective_parts,
 --             event_labels, event_launches.
 --   run_id       VARCHAR  runs.run_id
 --   ph           VARCHAR  'M' | 'X' | 'i' | 's' | 'f' (the Trace Event Format's phase)
@@ -54,7 +54,8 @@ WITH located AS (
            ) AS tid
     FROM located
 ), participants AS MATERIALIZED (
-    SELECT * FROM collective_participants
+    -- collective_participants without its labels (they come from event_labels below)
+    SELECT * FROM _collective_parts
 ), slices AS (
     SELECT k.*, p.pg, p.instance, p.rank_op, l.step, l.phase, l.stage, l.layer, l.block
     FROM tracked k

@@ -205,9 +205,7 @@ def instance_of(
 ) -> tuple[str | None, str, int] | None:
     """The collective instance (pg, op, instance) a communication op takes part in."""
     where = equal(run_id=run, trace_id=trace_id, event_id=event_id)
-    rows = select(
-        con, "collective_participants", where=where, columns=["pg", "op", "instance"]
-    ).rows
+    rows = select(con, "_collective_parts", where=where, columns=["pg", "op", "instance"]).rows
     return (rows[0][0], rows[0][1], int(rows[0][2])) if rows else None
 
 
@@ -217,7 +215,7 @@ def participants(
     """Each rank's arrival, wait and transfer for one collective instance."""
     return select(
         con,
-        "collective_participants",
+        "_collective_parts",  # collective_participants without its labels, which cost most
         where=equal(run_id=run, op=op, instance=instance) & is_("pg", pg),
         columns=["rank", "ts_ns", "dur_ns", "wait_ns", "transfer_ns"],
         order="rank",
