@@ -34,7 +34,7 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
 
 def test_filter_order_columns_and_page(con: duckdb.DuckDBPyConnection) -> None:
     where = ColumnExpression("v") >= ConstantExpression(20)
-    found = read(con, "v", where=where, columns=["id"], order="v DESC", limit=2, offset=1)
+    found = read(con, "v", where=where, columns=["id"], order=["v DESC"], limit=2, offset=1)
     assert rows(found) == [(1,), (3,)]
 
 
@@ -45,12 +45,12 @@ def test_constants_and_names_are_quoted(con: duckdb.DuckDBPyConnection) -> None:
 
 def test_first_rows_lead_then_the_order(con: duckdb.DuckDBPyConnection) -> None:
     first = ColumnExpression("the name") == ConstantExpression("a")
-    found = read(con, "v", columns=["id"], order="v DESC", first=first)
-    assert rows(found) == [(1,), (3,), (4,), (2,)]
+    page = select(con, "v", columns=["id"], order="v DESC", first=first)
+    assert page.rows == [(1,), (3,), (4,), (2,)]
 
 
 def test_table_macro_arguments_are_parameters(con: duckdb.DuckDBPyConnection) -> None:
-    found = read(con, "above", args=[15, "it's"], columns=["id"], order="id", limit=10)
+    found = read(con, "above", args=[15, "it's"], columns=["id"], order=["id"], limit=10)
     assert rows(found) == [(1,), (3,), (4,)]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 import polars as pl
-from duckdb import ColumnExpression, ConstantExpression, Expression
+from duckdb import CaseExpression, ColumnExpression, ConstantExpression, Expression
 
 from tracekit import store
 from tracekit.errors import InputError
@@ -111,6 +111,10 @@ def select(
     ``first`` holds for come before the others; with ``limit``, one row more is read to set
     ``more``.
     """
+    keys = [] if order is None else [order]
+    if first is not None:
+        rank = CaseExpression(first, ConstantExpression(0)).otherwise(ConstantExpression(1))
+        keys.insert(0, str(rank))
     try:
         table = read(
             con,
@@ -118,8 +122,7 @@ def select(
             args=args,
             where=where,
             columns=columns,
-            order=order,
-            first=first,
+            order=keys,
             limit=None if limit is None else limit + 1,
             offset=offset,
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from duckdb import CaseExpression, ConstantExpression, Expression
+from duckdb import Expression
 
 # DuckDB suggests con.sql(...) over an Arrow result of execute(), which it copies once
 # more. A relation binds its statement when it is made and again when it runs; the copy of
@@ -41,17 +41,15 @@ def read(
     args: Sequence[Any] | None = None,
     where: Expression | None = None,
     columns: Sequence[str] | None = None,
-    order: str | None = None,
-    first: Expression | None = None,
+    order: Sequence[str] = (),
     limit: int | None = None,
     offset: int = 0,
 ) -> pa.Table:
     """Rows of view ``source`` (or of table macro ``source(*args)``), run as one statement.
 
-    ``order`` is an ORDER BY list over the source's columns (built by the caller from known
-    column names only); rows ``first`` holds for come before the others; ``columns`` picks
-    the columns returned; ``limit`` rows from ``offset``. A missing view raises DuckDB's
-    CatalogException.
+    ``order`` are ORDER BY items over the source's columns (built by the caller from known
+    column names and DuckDB expressions only); ``columns`` picks the columns returned;
+    ``limit`` rows from ``offset``. A missing view raises DuckDB's CatalogException.
     """
     params: list[Any] = list(args or [])
     text = _name(source)
@@ -61,12 +59,8 @@ def read(
     text = f"SELECT {shown} FROM {text}"
     if where is not None:
         text += f" WHERE {where}"
-    keys = [] if order is None else [order]
-    if first is not None:
-        rank = CaseExpression(first, ConstantExpression(0)).otherwise(ConstantExpression(1))
-        keys.insert(0, str(rank))
-    if keys:
-        text += " ORDER BY " + ", ".join(keys)
+    if order:
+        text += " ORDER BY " + ", ".join(order)
     if limit is not None:
         text += " LIMIT ? OFFSET ?"
         params += [limit, offset]
