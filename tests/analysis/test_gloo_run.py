@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from tracekit import analysis
+from tracekit.analysis import report
 
 pytestmark = pytest.mark.slow
 
@@ -117,6 +118,17 @@ def test_skew_and_timeline(con: duckdb.DuckDBPyConnection) -> None:
     lanes = analysis.timeline(con, run="tp2pp2").frame
     assert set(lanes["cls"].unique()) == {"comm", "compute"}
     assert (lanes["e_ns"] > lanes["s_ns"]).all()
+
+
+def test_report_holds_what_sections_share_exactly(con: duckdb.DuckDBPyConnection) -> None:
+    held = report.build(con, run="tp2pp2")
+    plain = report._sections(con, "tp2pp2", 10)  # every view read as it is
+    assert list(held) == list(plain) == list(report.SECTIONS)
+    for key, frame in held.items():
+        assert frame.equals(plain[key]), key
+    assert held["skew"].height == 4 and held["layers"]["layer"].null_count() < held["layers"].height
+    temporary = "SELECT count(*) FROM duckdb_tables() WHERE temporary"
+    assert con.execute(temporary).fetchone() == (0,)
 
 
 def test_analysis_is_headless() -> None:

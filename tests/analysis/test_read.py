@@ -11,7 +11,7 @@ import pytest
 from duckdb import ColumnExpression, ConstantExpression
 
 from tracekit.analysis._query import MissingView, equal, select
-from tracekit.store.read import read
+from tracekit.store.read import hold, read
 
 QUOTED = 'it\'s "x"'
 ROWS = [(1, "a", 30), (2, QUOTED, 10), (3, "a", 20), (4, None, 40)]
@@ -65,3 +65,13 @@ def test_a_missing_view_is_missing_view(con: duckdb.DuckDBPyConnection) -> None:
     with pytest.raises(MissingView) as caught:
         select(con, "no_such_view", where=equal(id=1))
     assert caught.value.view == "no_such_view"
+
+
+def test_hold_keeps_a_views_rows_for_the_block(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE VIEW w AS SELECT count(*) AS n FROM v")
+    with hold(con, ["v", "no_such_view"]):
+        con.execute("INSERT INTO t VALUES (5, 'b', 50)")
+        assert con.execute("SELECT n FROM w").fetchall() == [(4,)]  # w reads the held rows
+        assert rows(read(con, "v", columns=["id"], order=["id"])) == [(1,), (2,), (3,), (4,)]
+    assert con.execute("SELECT n FROM w").fetchall() == [(5,)]
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall() == [(0,)]

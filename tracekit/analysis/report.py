@@ -6,6 +6,7 @@ import duckdb
 import polars as pl
 
 from tracekit.analysis import comm, timing
+from tracekit.store.read import hold
 
 SECTIONS = (
     "latency",
@@ -19,8 +20,20 @@ SECTIONS = (
 )
 
 
+SHARED = ("_overlap_parts", "_collective_parts", "overlap_by_rank")
+"""What several sections read, held once for the report (store.read.hold): the labelled
+overlap sums (stages, layers, phases: one row per lane and label), each rank's part in
+each collective (top_collectives, skew: one row per communication op) and the overlap
+per rank (ranks reads it twice, through temporal_breakdown)."""
+
+
 def build(con: duckdb.DuckDBPyConnection, *, run: str, top: int = 10) -> dict[str, pl.DataFrame]:
     """Every report section for ``run``, keyed by section name (see SECTIONS)."""
+    with hold(con, SHARED):
+        return _sections(con, run, top)
+
+
+def _sections(con: duckdb.DuckDBPyConnection, run: str, top: int) -> dict[str, pl.DataFrame]:
     drop = ["run_id", "trace_id"]
     return {
         "latency": timing.latency(con, run=run).frame.drop("run_id"),

@@ -1,4 +1,5 @@
-"""Reading one view or table macro of ``queries/`` as a single statement.
+"""Reading one view or table macro of ``queries/`` as a single statement, and holding an
+intermediate several reads share.
 
 The analysis API filters, orders and pages a view with DuckDB expressions. Built with the
 relational API, each step (filter, order, select, limit) binds the whole view tree again
@@ -12,7 +13,8 @@ macro's arguments, the limit and the offset are parameters.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -65,3 +67,29 @@ def read(
         text += " LIMIT ? OFFSET ?"
         params += [limit, offset]
     return con.execute(text, params).to_arrow_table()
+
+
+@contextmanager
+def hold(con: duckdb.DuckDBPyConnection, views: Sequence[str]) -> Iterator[None]:
+    """While the block runs, each of ``views`` is a temporary table of this connection
+    holding the view's rows, which every view reading it then reads in its place.
+
+    The store does not change under a read-only connection, so the rows are the view's
+    exactly; each is computed once instead of once per query that reads it. Only for
+    intermediates of modest size (the caller's choice: aggregates, one row per
+    communication op), since the rows stay in memory until the block ends; a connection
+    keeps its temporary tables to itself (a cursor does not see them). A view the store
+    lacks (made by an older tracekit) is not held.
+    """
+    held = []
+    try:
+        for view in views:
+            try:
+                con.execute(f"CREATE TEMP TABLE {_name(view)} AS SELECT * FROM {_name(view)}")
+            except duckdb.CatalogException:
+                continue
+            held.append(view)
+        yield
+    finally:
+        for view in held:
+            con.execute(f"DROP TABLE temp.main.{_name(view)}")
