@@ -19,8 +19,17 @@ from tracekit.ingest.parquet import export_parquet
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "traces"
 SAMPLES = ("tp2", "pp2", "tp2pp2")
-VIEWS = ("comm_ops", "overlap_by_rank")
-"""The views compared row for row with DuckDB so far (issue 18 asks for six more)."""
+VIEWS = (
+    "comm_ops",
+    "overlap_by_rank",
+    "overlap_by_layer",
+    "overlap_by_stage",
+    "overlap_by_phase",
+    "temporal_breakdown",
+    "comm_summary",
+    "collective_instances",
+)
+"""The views compared row for row with DuckDB (issue 18's list)."""
 RANK_MAP = ["mfu_2gpu_before.sqlite:144=0,145=1", "h100_2gpu_1s.sqlite:111=0,112=1"]
 """The nsys exports hold two processes each; which rank each is (tests/ingest/test_nsys_real)."""
 

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from tests.spark.conftest import why_no_spark
+from tracekit.spark import kept_views, needed
 from tracekit.spark.transpile import Catalog, to_spark, translate
 
 pytestmark = pytest.mark.skipif(why_no_spark() is not None, reason=str(why_no_spark()))
@@ -45,6 +46,11 @@ QUERIES = {
         "SELECT list_position(['a', 'b'], 'b') AS p, list_position(['a'], 'z') AS missing, "
         "['x', 'y'][list_position(['a', 'b'], 'b')] AS second, "
         "['x', 'y'][list_position(['a'], 'z')] AS none, len([1, 2, 3]) AS n"
+    ),
+    "literal list indexes, first and last (sqlglot shifts literals to 0-based)": (
+        "WITH x(m) AS (VALUES ([3, 4, 5]), ([7]), ([2, 9])) "
+        "SELECT m[1] AS first, m[-1] AS last, "
+        "m = range(m[1], m[1] + len(m))::INTEGER[] AS consecutive FROM x"
     ),
     "regexp back-references and groups a pattern lacks": (
         "WITH x(name, pattern) AS (VALUES ('allReduceBase', 'all(Reduce)'), ('ab', 'b')) "
@@ -97,3 +103,13 @@ def test_macros_are_inlined_and_views_are_temporary() -> None:
     )
     assert view.sql == "CREATE OR REPLACE TEMPORARY VIEW v AS SELECT a, n, (2 * (n)) AS m FROM t"
     assert catalog.columns["v"] == ["a", "n", "m"]
+
+
+def test_views_other_views_read_are_kept_and_the_dataset_is_not() -> None:
+    """Spark would inline every nested view at each reference: the ones others read are
+    computed once and kept (register_views), the dataset's tables and the asked-for view
+    are not."""
+    chosen = needed(["overlap_by_layer"])
+    kept = kept_views(chosen)
+    assert {"event_labels", "_lane_segments", "_overlap_parts", "comm_ops"} <= kept
+    assert not kept & {"events", "traces", "runs", "overlap_by_layer"}

@@ -103,8 +103,9 @@ def register_views(
 
     Temporary views only: ``_pq_<table>`` (the files, run_id and rank from the folder names,
     read as text so run names stay strings), the rule tables, the dataset's tables and
-    tracekit's views (``only``: those views and the views they read; Spark analyses each
-    view as it is registered, seconds per nested view). Nothing is written.
+    tracekit's views (``only``: those views and the views they read). The views that other
+    registered views read are computed here, once, and kept by the executors
+    (``kept_views``); nothing is written to the dataset.
     """
     where = str(root)
     if not is_remote(where):
@@ -127,12 +128,26 @@ def register_views(
     before = spark.conf.get(stored)
     spark.conf.set(stored, "true")
     chosen = list(views()) if only is None else needed(only)
+    kept = kept_views(chosen)
     try:
         for view in chosen:
             spark.sql(view.sql)
+            if view.name in kept:
+                spark.table(view.name).localCheckpoint().createOrReplaceTempView(view.name)
     finally:
         spark.conf.set(stored, before)
     return [view.name for view in chosen]
+
+
+def kept_views(chosen: Iterable[View]) -> set[str]:
+    """The views of ``chosen`` that another of them reads, except the dataset's tables: each
+    is computed once, when registered, and kept (``localCheckpoint``: executors' memory and
+    disk). Spark inlines every view and every CTE at each reference (the DuckDB SQL's
+    MATERIALIZED has no Spark form), so without this the plan of ``event_labels`` alone
+    holds 6,520 file scans and ``overlap_by_layer``'s exhausts the driver's memory."""
+    chosen = list(chosen)
+    read = {name for view in chosen for name in view.reads}
+    return {v.name for v in chosen if v.name in read and v.name not in dataset.TABLES}
 
 
 _SPARK_TYPES = {"VARCHAR": "string", "INTEGER": "int", "BIGINT": "bigint"}
@@ -181,8 +196,17 @@ def script(root: str) -> str:
     for name, (rows, ddl) in rule_tables().items():
         lines.append(f"spark.createDataFrame({rows!r}, {ddl!r}).createOrReplaceTempView({name!r})")
     lines.append("VIEWS = [")
-    lines += [f"    {view.sql!r}," for view in views()]
-    lines += ["]", "for view in VIEWS:", "    spark.sql(view)", ""]
+    lines += [f"    ({view.name!r}, {view.sql!r})," for view in views()]
+    lines += [
+        "]",
+        "# computed once and kept: the views that other views read (Spark would inline them)",
+        f"KEPT = {sorted(kept_views(views()))!r}",
+        "for name, view in VIEWS:",
+        "    spark.sql(view)",
+        "    if name in KEPT:",
+        "        spark.table(name).localCheckpoint().createOrReplaceTempView(name)",
+        "",
+    ]
     return "\n".join(lines)
 
 

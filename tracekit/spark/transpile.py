@@ -395,7 +395,7 @@ def _function(node: exp.Expression) -> exp.Expression:
             if index.expression is not None:
                 raise UnsupportedSQL(f"slice {node.sql(_READ)}")
             return exp.Substring(this=node.this, start=index.this)
-        return _call("try_element_at", node.this, exp.cast(index, "INT"))
+        return _call("try_element_at", node.this, exp.cast(_one_based(index), "INT"))
     if isinstance(node, exp.ArrayAgg | exp.GroupConcat) and isinstance(node.this, exp.Order):
         inner = node.this.this
         ordered = node.this.expressions
@@ -430,6 +430,16 @@ def _function(node: exp.Expression) -> exp.Expression:
         value = only.this if isinstance(only, exp.Alias) else only
         query.set("expressions", [exp.alias_(exp.Max(this=value.copy()), name)])
     return node
+
+
+def _one_based(index: exp.Expression) -> exp.Expression:
+    """DuckDB's list index as written: sqlglot shifts a literal index to 0-based when it
+    reads DuckDB (``m[1]`` -> 0, ``m[-1]`` -> -2) but leaves any other expression as is."""
+    value = index.this if isinstance(index, exp.Neg) else index
+    if isinstance(value, exp.Literal) and value.is_int:
+        number = int(value.name) * (-1 if isinstance(index, exp.Neg) else 1) + 1
+        return exp.Literal.number(number)
+    return index
 
 
 def _is_scalar(node: exp.Subquery) -> bool:
