@@ -41,6 +41,11 @@ def test_sql_on_spark_refuses_a_missing_dataset_in_a_real_process(tmp_path: Path
     assert_clean_failure(proc, str(tmp_path / "nope"), "not a tracekit Parquet dataset")
 
 
+def test_report_on_spark_refuses_a_missing_dataset(tmp_path: Path) -> None:
+    proc = cli("report", "--engine", "spark", "--parquet", tmp_path / "nope")
+    assert_clean_failure(proc, str(tmp_path / "nope"), "not a tracekit Parquet dataset")
+
+
 @pytest.mark.parametrize("conf", ["spark.sql.shuffle.partitions", "=4", "foo=bar", "spark.x="])
 def test_a_bad_spark_setting_is_refused(tmp_path: Path, conf: str) -> None:
     (tmp_path / "events").mkdir()
@@ -70,6 +75,8 @@ def test_spark_sql_runs_only_one_query(tmp_path: Path, sql: str, names: list[str
 def test_spark_needs_a_dataset_not_a_database(tmp_path: Path) -> None:
     proc = cli("sql", "--engine", "spark", "--db", tmp_path / "x.duckdb", "SELECT 1")
     assert_clean_failure(proc, "--parquet DIR")
+    proc = cli("report", "--engine", "spark", "--parquet", tmp_path, "--plot", tmp_path / "c")
+    assert_clean_failure(proc, "--plot needs --engine duckdb")
 
 
 def test_spark_views_refuses_a_missing_dataset(tmp_path: Path) -> None:

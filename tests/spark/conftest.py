@@ -4,6 +4,7 @@ shared by the whole Spark test session: starting Spark costs seconds."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -11,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from tracekit import store
+from tracekit.cli import app
 from tracekit.ingest.loader import import_paths
 from tracekit.ingest.parquet import export_parquet
 
@@ -87,10 +90,25 @@ def spark_session() -> Iterator[Any]:
     session.stop()
 
 
-@pytest.fixture(scope="session")
-def spark(spark_session: Any, dataset: Path) -> Any:
-    """The session with the dataset and the views compared (and what they read) registered."""
-    from tracekit import spark as tk_spark
+REPORT_RUN = "tp2pp2"
+"""The sample run `tracekit report --engine spark` reports (stages, layers and phases)."""
 
-    tk_spark.register_views(spark_session, dataset, only=VIEWS)
+
+@pytest.fixture(scope="session")
+def spark_report(spark_session: Any, dataset: Path) -> dict[str, Any]:
+    """`tracekit report --engine spark --format json` of REPORT_RUN, run once in this
+    process: the CLI's session is the test session (getOrCreate), in which it registers the
+    report's views and every view they read (the views compared among them)."""
+    result = CliRunner().invoke(
+        app,
+        ["report", "--parquet", str(dataset), "--run", REPORT_RUN, "--format", "json"]
+        + ["--engine", "spark", "--spark-master", "local[2]"],
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="session")
+def spark(spark_session: Any, spark_report: dict[str, Any]) -> Any:
+    """The session holding the dataset and the views compared (registered by the report)."""
     return spark_session

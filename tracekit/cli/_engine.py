@@ -1,5 +1,5 @@
-"""The options that choose the engine of `tracekit sql`, and its door to Spark (also
-`tracekit spark-views`)."""
+"""The options that choose the engine of `tracekit sql` and `tracekit report`, and the
+door to Spark they share."""
 
 from __future__ import annotations
 

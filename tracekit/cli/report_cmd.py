@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 import polars as pl
 import typer
 from rich.text import Text
@@ -13,6 +16,7 @@ from rich.text import Text
 from tracekit import store
 from tracekit.analysis import cpu_side_traces, report, timing
 from tracekit.cli._app import app, console, make_plot_folder, refuse_plot_file
+from tracekit.cli._engine import Engine, SparkConf, SparkMaster, spark_module, spark_views
 from tracekit.errors import InputError
 from tracekit.render import ns_as_ms, print_table, write_json, write_rows
 
@@ -92,6 +96,30 @@ def _parse_window(window: str | None) -> tuple[int | None, int | None]:
     return round(lo * 1e6), round(hi * 1e6)
 
 
+@contextmanager
+def _open(
+    db: Path | None,
+    parquet: Path | None,
+    run: str | None,
+    engine: str,
+    master: str,
+    conf: list[str] | None,
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
+    """The store the report reads and the run it reports: a database or dataset in DuckDB,
+    or (Spark) an in-memory DuckDB holding what Spark computed for the run."""
+    if engine == "spark":
+        spark = spark_module()
+        session = spark_views(db, parquet, master, conf, ["runs", *spark.REPORT_VIEWS])
+        con, name = spark.report_store(session, run)
+        try:
+            yield con, name
+        finally:
+            con.close()
+        return
+    with store.open(db, read_only=True, parquet=parquet) as con:
+        yield con, store.pick_run(con, run)
+
+
 @app.command("report")
 def report_command(
     db: Path | None = typer.Option(None, "--db", help="tracekit DuckDB database."),
@@ -111,21 +139,32 @@ def report_command(
         help="Timeline window START_MS:END_MS on the run timeline "
         "(default: the first decode step, else the whole run).",
     ),
+    engine: Engine = "duckdb",
+    spark_master: SparkMaster = "local[*]",
+    spark_conf: SparkConf = None,
 ) -> None:
     """Report per rank, stage, layer and phase overlap, top collectives and skew.
 
     JSON prints one object of sections; CSV prints every section as a `# name` line then
     its rows (or only --section).
 
+    With --engine spark, Spark computes the views over a Parquet dataset and only the
+    report's rows come back (no --plot).
+
     Example: tracekit report --db traces.duckdb --run tp2pp2 --plot charts/
+    Example: tracekit report --engine spark --parquet traces.parquet --run tp2pp2
     """
     start_ns, end_ns = _parse_window(window)
-    if (db is None) == (parquet is None):
+    if engine == "spark" and plot is not None:
+        raise InputError(
+            "--plot needs --engine duckdb (the charts read the timeline of every event)",
+            "Run tracekit report --parquet DIR --plot DIR without --engine spark.",
+        )
+    if engine == "duckdb" and (db is None) == (parquet is None):
         raise InputError("pass exactly one of --db FILE and --parquet DIR")
     refuse_plot_file(plot, "charts")
     source = db or parquet
-    with store.open(db, read_only=True, parquet=parquet) as con:
-        name = store.pick_run(con, run)
+    with _open(db, parquet, run, engine, spark_master, spark_conf) as (con, name):
         full = report.build(con, run=name, top=top)
         sections = full if section is None else {section: full[section]}
         if fmt == "table":

@@ -122,21 +122,27 @@ def register_views(
         spark.conf.set(key, before)
     for name, (rows, ddl) in rule_tables().items():
         spark.createDataFrame(rows, ddl).createOrReplaceTempView(name)
+    chosen = list(views()) if only is None else needed(only)
+    kept = kept_views(chosen)
+    for view in chosen:
+        create_view(spark, view, keep=view.name in kept)
+    return [view.name for view in chosen]
+
+
+def create_view(spark: SparkSession, view: View, keep: bool) -> None:
+    """Register one view (the views it reads registered before); ``keep``: compute it now
+    and keep its rows (``localCheckpoint``), so that the views reading it plan over them."""
     # A view keeps its analysed plan: Spark's default (the SQL text, analysed again at every
     # reference) analyses the views' nesting exponentially often (minutes, not seconds).
     stored = "spark.sql.legacy.storeAnalyzedPlanForView"
     before = spark.conf.get(stored)
     spark.conf.set(stored, "true")
-    chosen = list(views()) if only is None else needed(only)
-    kept = kept_views(chosen)
     try:
-        for view in chosen:
-            spark.sql(view.sql)
-            if view.name in kept:
-                spark.table(view.name).localCheckpoint().createOrReplaceTempView(view.name)
+        spark.sql(view.sql)
+        if keep:
+            spark.table(view.name).localCheckpoint().createOrReplaceTempView(view.name)
     finally:
         spark.conf.set(stored, before)
-    return [view.name for view in chosen]
 
 
 def kept_views(chosen: Iterable[View]) -> set[str]:
@@ -208,6 +214,39 @@ def script(root: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+REPORT_VIEWS = (
+    "latency_by_run",
+    "rank_overview",
+    "overlap_by_stage",
+    "overlap_by_layer",
+    "overlap_by_phase",
+    "comm_summary",
+    "collective_instances",
+    "rank_skew",
+    "cpu_side_traces",
+)
+"""The views `tracekit report` reads (tracekit.analysis.report), one run at a time."""
+
+
+def report_store(spark: SparkSession, run: str | None) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """An in-memory DuckDB holding, as tables, what Spark computed of ``REPORT_VIEWS`` for
+    one run (``run``, or the dataset's only run), and that run's name: the report's small
+    per-rank results come back to this machine, the heavy lifting stays in Spark."""
+    from pyspark.sql.functions import col
+
+    from tracekit import store
+
+    con = duckdb.connect()
+    schema.create_tables(con)
+    con.execute("DROP TABLE runs")
+    con.from_arrow(spark.table("runs").toArrow()).create("runs")
+    name = store.pick_run(con, run)
+    for view in REPORT_VIEWS:
+        frame = spark.table(view).where(col("run_id") == name)
+        con.from_arrow(frame.toArrow()).create(view)
+    return con, name
 
 
 def rows(frame: DataFrame, limit: int | None = None) -> list[tuple[Any, ...]]:
