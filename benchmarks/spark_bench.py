@@ -32,16 +32,7 @@ from tracekit import spark as tk_spark  # noqa: E402
 from tracekit import store  # noqa: E402
 from tracekit.ingest.parquet import convert_run  # noqa: E402
 
-VIEWS = (
-    "comm_ops",
-    "overlap_by_rank",
-    "overlap_by_layer",
-    "overlap_by_stage",
-    "overlap_by_phase",
-    "temporal_breakdown",
-    "comm_summary",
-    "collective_instances",
-)
+VIEWS = tk_spark.SHOWN_EQUAL
 
 
 def convert(out: Path, ranks: int, layers: int, steps: int) -> Path:

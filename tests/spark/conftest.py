@@ -18,21 +18,12 @@ from tracekit import store
 from tracekit.cli import app
 from tracekit.ingest.loader import import_paths
 from tracekit.ingest.parquet import export_parquet
+from tracekit.spark import SHOWN_EQUAL
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "traces"
 SAMPLES = ("tp2", "pp2", "tp2pp2")
-VIEWS = (
-    "comm_ops",
-    "overlap_by_rank",
-    "overlap_by_layer",
-    "overlap_by_stage",
-    "overlap_by_phase",
-    "temporal_breakdown",
-    "comm_summary",
-    "collective_instances",
-)
-"""The views compared row for row with DuckDB (issue 18's list)."""
+VIEWS = SHOWN_EQUAL
 RANK_MAP = ["mfu_2gpu_before.sqlite:144=0,145=1", "h100_2gpu_1s.sqlite:111=0,112=1"]
 """The nsys exports hold two processes each; which rank each is (tests/ingest/test_nsys_real)."""
 

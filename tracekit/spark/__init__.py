@@ -216,6 +216,19 @@ def script(root: str) -> str:
     return "\n".join(lines)
 
 
+SHOWN_EQUAL = (
+    "comm_ops",
+    "overlap_by_rank",
+    "overlap_by_layer",
+    "overlap_by_stage",
+    "overlap_by_phase",
+    "temporal_breakdown",
+    "comm_summary",
+    "collective_instances",
+)
+"""The views tests/spark compares row for row with DuckDB's (issue 18's list), besides the
+report's."""
+
 REPORT_VIEWS = (
     "latency_by_run",
     "rank_overview",
