@@ -41,6 +41,7 @@ def db_without_views(sample_db: Path, tmp_path: Path) -> Path:
         "overlap_by_stage",
         "overlap_by_phase",
         "collective_instances",
+        "_instance_figures",  # the Instances screen's list (collective_instances' figures)
     ):
         con.execute(f"DROP VIEW {view}")
     con.close()

@@ -74,7 +74,7 @@ def test_missing_views_are_reported(db_without_views: Path) -> None:
         assert missing.value.view == f"overlap_by_{dimension}"
     with pytest.raises(analysis.MissingView) as missing:
         analysis.instances_by_skew(con, run=run)
-    assert missing.value.view == "collective_instances"
+    assert missing.value.view == "_instance_figures"
     con.close()
 
 

@@ -191,7 +191,7 @@ def instances_by_skew(
         chosen = is_("pg", pg) & equal(op=op, instance=instance)
     return select(
         con,
-        "collective_instances",
+        "_instance_figures",  # collective_instances without its labels, which cost most
         where=equal(run_id=run),
         columns=INSTANCES,
         order="skew_ns DESC NULLS LAST, pg, op, instance",
