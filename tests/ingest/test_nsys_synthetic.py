@@ -294,22 +294,18 @@ def test_secret_never_stored(tmp_path: Path, two_proc: Path) -> None:
 
 
 @pytest.mark.slow
-def test_bulk_read_speed(tmp_path: Path) -> None:
-    """200k kernels with their launches: no per-row Python, so well over 50k rows per CPU s."""
-    import time
-
+def test_bulk_read_of_200k_kernels(tmp_path: Path) -> None:
+    """200k kernels with their launches and 20k ranges all arrive in the chunks (its speed is
+    measured by benchmarks/nsys_import.py, not asserted here)."""
     from tests.ingest.nsys_export import synthetic_export
     from tracekit.ingest.discover import Source
     from tracekit.ingest.nsys import read_nsys
 
     kernels = 200_000
     path = synthetic_export(tmp_path / "big.sqlite", kernels)
-    start = time.process_time()
     traces = read_nsys(Source(path, "nsys", "big", None), "x", lambda _: None)
     rows = sum(chunk.rows for t in traces for chunk in t.chunks)
-    cpu = time.process_time() - start
     assert rows == 2 * kernels + kernels // 10
-    assert kernels / cpu > 50_000, f"{kernels / cpu:,.0f} kernel rows per CPU second"
 
 
 def test_start_end_ranges_that_overlap_without_nesting(tmp_path: Path) -> None:
