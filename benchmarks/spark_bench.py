@@ -55,21 +55,23 @@ def duckdb_times(pq: Path) -> None:
         print(f"  {events:,} events")
         for view in VIEWS:
             wall, cpu = time.perf_counter(), time.process_time()
-            n = con.execute(f"SELECT * FROM {view}").fetch_arrow_table().num_rows
+            n = len(con.execute(f"SELECT * FROM {view}").fetchall())
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             print(f"  {view:24s} {n:8d} rows {wall:7.2f} s wall {cpu:7.2f} s CPU")
 
 
 def jvm_cpu(spark: Any) -> float:
-    bean = spark._jvm.java.lang.management.ManagementFactory.getOperatingSystemMXBean()
-    return bean.getProcessCpuTime() / 1e9
+    """CPU seconds of the JVM (driver and local executors) so far, from /proc."""
+    pid = spark._jvm.java.lang.ProcessHandle.current().pid()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def partition_keys(spark: Any, view: str) -> list[str]:
     """The keys of the hash exchanges in the view's own physical plan (kept inputs are
     leaves), without Spark's attribute ids."""
     plan = spark.table(view)._jdf.queryExecution().executedPlan().toString()
-    keys = re.findall(r"hashpartitioning\((.*?), \d+\)", plan)
+    keys = re.findall(r"hashpartitioning\((.*), \d+\)", plan)
     return sorted({re.sub(r"#\d+L?", "", k) for k in keys})
 
 
@@ -83,6 +85,10 @@ def spark_times(pq: Path, master: str, explain: bool) -> None:
     tk_spark.register_views(spark, pq, only=[])
     total_wall, total_cpu = time.perf_counter(), jvm_cpu(spark)
     for view in chosen:
+        keys = ""
+        if explain and view.name not in tk_spark.dataset.TABLES:
+            tk_spark.create_view(spark, view, keep=False)  # its own plan, before it is kept
+            keys = "  shuffles by: " + (" | ".join(partition_keys(spark, view.name)) or "-")
         wall, cpu = time.perf_counter(), jvm_cpu(spark)
         tk_spark.create_view(spark, view, keep=view.name in kept)
         n = spark.table(view.name).count() if view.name in VIEWS else None
@@ -90,9 +96,7 @@ def spark_times(pq: Path, master: str, explain: bool) -> None:
         what = "kept" if view.name in kept else ("counted" if n is not None else "view")
         rows = f"{n:8d} rows" if n is not None else " " * 13
         line = f"  {view.name:24s} {what:7s} {rows} {wall:7.2f} s wall {cpu:7.2f} s JVM CPU"
-        if explain and (view.name in kept or view.name in VIEWS):
-            line += "  shuffles by: " + (" | ".join(partition_keys(spark, view.name)) or "-")
-        print(line, flush=True)
+        print(line + keys, flush=True)
     total_wall, total_cpu = time.perf_counter() - total_wall, jvm_cpu(spark) - total_cpu
     print(f"  all views: {total_wall:.1f} s wall {total_cpu:.1f} s JVM CPU")
     for view in VIEWS:
