@@ -63,6 +63,26 @@ def test_hand_built_intervals(tmp_path: Path) -> None:
     ]
 
 
+def _windows(con: duckdb.DuckDBPyConnection, query: str) -> int:
+    """How many window operators the physical plan of ``query`` holds."""
+    plan = con.execute(f"EXPLAIN (FORMAT JSON) {query}").fetchall()[0][1]
+    return plan.count('"WINDOW"')
+
+
+def test_islands_are_computed_once_per_query(tmp_path: Path) -> None:
+    """overlap_by_rank reads the lane islands three times (totals, comm points, compute
+    before); inlined, each read planned and ran the whole _lane_intervals tree again."""
+    write_kineto(tmp_path / "job" / "rank0.json", [kernel("gemm", 0, 10, correlation=1)])
+    import_paths(tmp_path / "t.duckdb", [tmp_path / "job"])
+    con = duckdb.connect(str(tmp_path / "t.duckdb"), read_only=True)
+    try:
+        islands = _windows(con, "SELECT * FROM _lane_islands")
+        # the islands' windows once, plus the running sum of compute time before each island
+        assert _windows(con, "SELECT * FROM overlap_by_rank") == islands + 1
+    finally:
+        con.close()
+
+
 def _union(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[list[int]] = []
     for s, e in sorted(intervals):
