@@ -19,10 +19,12 @@ from typing import Any, NoReturn
 
 import orjson
 
+from tracekit.collect import MANIFEST_NAME
 from tracekit.collect.presets import PRESETS, ModelShape
 from tracekit.errors import InputError
 
-MANIFEST_NAME = "manifest.json"
+__all__ = ["MANIFEST_NAME", "Manifest"]
+
 MANIFEST_VERSION = 1
 """Version of the layout; manifests written before it was recorded are version 1."""
 MAX_COUNT = 2**31 - 1

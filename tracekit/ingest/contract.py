@@ -19,9 +19,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tracekit.collect.manifest import Manifest
+if TYPE_CHECKING:  # loaded only where a folder has a manifest (discover)
+    from tracekit.collect.manifest import Manifest
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tracekit.collect.manifest import MANIFEST_NAME, Manifest
+from tracekit.collect import MANIFEST_NAME
 from tracekit.errors import InputError
 from tracekit.ingest.contract import Source
+
+if TYPE_CHECKING:
+    from tracekit.collect.manifest import Manifest
 
 KINETO_SUFFIXES = (".json", ".json.gz")
 NSYS_SUFFIXES = (".sqlite", ".nsys-rep")
@@ -72,7 +76,7 @@ def discover(paths: list[Path], run: str | None = None) -> list[Source]:
             continue
         if path.parent not in manifests:
             manifest = path.parent / MANIFEST_NAME
-            manifests[path.parent] = Manifest.read(manifest) if manifest.is_file() else None
+            manifests[path.parent] = _read_manifest(manifest) if manifest.is_file() else None
         sources.append(
             Source(
                 path=path,
@@ -88,3 +92,10 @@ def discover(paths: list[Path], run: str | None = None) -> list[Source]:
         replace(s, run=f"{s.run}-nsys") if s.format == "nsys" and s.run in both else s
         for s in sources
     ]
+
+
+def _read_manifest(path: Path) -> Manifest:
+    """The folder's manifest (its module loads only where there is one)."""
+    from tracekit.collect.manifest import Manifest
+
+    return Manifest.read(path)

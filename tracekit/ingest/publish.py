@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 import orjson
 
-from tracekit.collect.manifest import Manifest
 from tracekit.ingest.contract import ParsedTrace
 from tracekit.ingest.ranks import Placement
 from tracekit.ingest.stream import EventStream
+
+if TYPE_CHECKING:
+    from tracekit.collect.manifest import Manifest
 
 OUTSIDE_WORLD = "traces whose rank is not below their run's world size (kept as given)"
 CPU_SIDE_ONLY = (

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracekit.collect.manifest import MANIFEST_NAME
+from tracekit.collect import MANIFEST_NAME
 from tracekit.errors import InputError
 from tracekit.ingest.contract import Claim, ParsedTrace
 
