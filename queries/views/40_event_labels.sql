@@ -25,6 +25,12 @@
 --   _labelled_ranges: annotation ranges some rule matches, with their own labels (lowest
 --       priority per key); pk = coalesce(pid, -1); order_key orders by start, then depth
 --       (ts_ns * 64 + depth: exact for run timelines under 4.5 years and 64 levels).
+--   _event_labels_of(probe_rows): this view's rows for the probes of table `probe_rows`
+--       (_label_probes' columns); event_labels is it for every probe. An event's labels
+--       come from its own probes only, so fewer probes give the same rows for fewer events.
+--   _comm_op_labels: event_labels' rows of the communication ops (comm_ops' events) only,
+--       for the views that label nothing else (comm_op_list, collective_participants,
+--       comm_op_phases): the lookups run for a tenth of the kernels or fewer.
 -- Method (no range join): one ASOF lookup per probe finds the labelled range of its thread
 -- that started last at or before it. With properly nested ranges that range is either the
 -- innermost labelled range around the probe or a descendant of it that already ended; in
@@ -34,7 +40,7 @@
 -- ranges and the chains are CTEs read several times, computed once (MATERIALIZED): as
 -- views, each reading recomputed the ranges' nesting depth (annotation_ranges' window).
 -- Depends on: events, traces, runs, rank_layout, label_rules, event_launches,
---             annotation_ranges, _graph_capture, rank_coords.
+--             annotation_ranges, _graph_capture, rank_coords, _comm_names.
 --   run_id, rank, trace_id, event_id   the labelled event
 --   step          BIGINT   generation step (tk:step=N), NULL when no range names it
 --   phase         VARCHAR  'prefill' | 'decode' | ... (tk:phase=...)
@@ -116,9 +122,10 @@ SELECT trace_id, range_id, pk, tid, depth, ts_ns, end_ns,
 FROM own
 GROUP BY trace_id, range_id, pk, tid, depth, ts_ns, end_ns;
 
-CREATE OR REPLACE VIEW event_labels AS
+CREATE OR REPLACE MACRO _event_labels_of(probe_rows) AS TABLE
 WITH labelled AS MATERIALIZED (
-    SELECT * FROM _labelled_ranges
+    -- order_key as BIGINT (depth is a HUGEINT sum): the ASOF below sorts on it
+    SELECT * REPLACE (order_key::BIGINT AS order_key) FROM _labelled_ranges
 ), depths AS (
     SELECT DISTINCT trace_id, pk, tid, depth FROM labelled
 ), chain_probes AS (
@@ -152,7 +159,7 @@ WITH labelled AS MATERIALIZED (
 ), probes AS (
     SELECT trace_id, event_id, probe, captured, coalesce(pid, -1) AS pk, tid, probe_ts_ns,
            probe_ts_ns * 64 + 63 AS order_key
-    FROM _label_probes
+    FROM query_table(probe_rows)
 ), hit AS (
     -- the labelled range that started last at or before the probe on its thread (ranges
     -- starting together: the deepest): the innermost labelled range around it, or a
@@ -208,3 +215,19 @@ SELECT t.run_id, t.rank, m.trace_id, m.event_id,
 FROM merged m
 JOIN traces t ON t.trace_id = m.trace_id
 LEFT JOIN _rank_roles rr ON rr.run_id = t.run_id AND rr.rank = t.rank;
+
+CREATE OR REPLACE VIEW event_labels AS
+SELECT * FROM _event_labels_of('_label_probes');
+
+CREATE OR REPLACE VIEW _comm_op_labels AS
+WITH comm_names AS MATERIALIZED (
+    SELECT kind, name FROM _comm_names
+), comm AS (
+    -- the events of comm_ops (those whose (kind, name) _comm_names classifies)
+    SELECT e.trace_id, e.event_id
+    FROM events e SEMI JOIN comm_names n ON n.kind = e.kind AND n.name = e.name
+), probe_rows AS (
+    SELECT p.* FROM _label_probes p
+    SEMI JOIN comm c ON c.trace_id = p.trace_id AND c.event_id = p.event_id
+)
+SELECT * FROM _event_labels_of('probe_rows');

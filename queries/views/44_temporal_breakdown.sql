@@ -7,9 +7,13 @@
 --   idle_ns    = span_ns - |K ∪ C ∪ M|
 -- so compute_ns + comm_ns + memory_ns + idle_ns = span_ns. M is the device's gpu_memcpy and
 -- gpu_memset events (none on the CPU lane).
--- Private helper defined here:
+-- |K ∪ C| = |K| + |C| - |K ∩ C| comes from overlap_by_rank's exact figures; only the lane
+-- groups with memory transfers merge K ∪ C ∪ M again (the others' is |K ∪ C|).
+-- Private helpers defined here:
 --   _busy_islands(trace_id, device, grp, s_ns, e_ns): disjoint islands of K ∪ C (grp 'kc')
---       and of K ∪ C ∪ M (grp 'kcm') per lane group.
+--       and of K ∪ C ∪ M (grp 'kcm') per lane group (latency_by_run's windows).
+--   _lane_time: overlap_by_rank's rows with memory_ns and idle_ns as defined above and
+--       exposed_ns = |K ∪ C| - |K| (unrounded; temporal_breakdown and rank_overview read it).
 -- Depends on: _lane_intervals, events, merged_intervals, overlap_by_rank.
 --   run_id, rank, trace_id
 --   device       GPU index; NULL for the CPU lane
@@ -36,30 +40,44 @@ WITH memory AS (
 )
 SELECT trace_id, device, grp, s_ns, e_ns FROM merged_intervals('layered');
 
-CREATE OR REPLACE VIEW temporal_breakdown AS
-WITH islands AS (
-    SELECT trace_id, device, grp, e_ns - s_ns AS len FROM _busy_islands
+CREATE OR REPLACE VIEW _lane_time AS
+WITH memory AS (
+    SELECT trace_id, device, ts_ns AS s_ns, ts_ns + dur_ns AS e_ns
+    FROM events
+    WHERE kind IN ('gpu_memcpy', 'gpu_memset')
+      AND trace_id IN (SELECT DISTINCT trace_id FROM events WHERE kind = 'kernel')
+), memory_lanes AS (
+    SELECT DISTINCT trace_id, device FROM memory
+), layered AS (
+    -- K ∪ C ∪ M, merged only on the lane groups with memory transfers
+    SELECT i.trace_id, i.device, 'kcm' AS grp, i.s_ns, i.e_ns
+    FROM _lane_intervals i
+    SEMI JOIN memory_lanes m ON m.trace_id = i.trace_id AND m.device IS NOT DISTINCT FROM i.device
+    UNION ALL
+    SELECT trace_id, device, 'kcm', s_ns, e_ns FROM memory
+), kcm AS (
+    SELECT trace_id, device, sum(e_ns - s_ns) AS kcm_ns
+    FROM merged_intervals('layered') GROUP BY trace_id, device
 ), unions AS (
-    SELECT trace_id, device,
-           coalesce(sum(len) FILTER (WHERE grp = 'kc'), 0) AS kc_ns,
-           coalesce(sum(len) FILTER (WHERE grp = 'kcm'), 0) AS kcm_ns
-    FROM islands GROUP BY trace_id, device
-), parts AS (
-    SELECT r.run_id, r.rank, r.trace_id, r.device, r.lane, r.span_ns,
-           r.compute_ns,
-           u.kc_ns - r.compute_ns AS comm_ns,
-           u.kcm_ns - u.kc_ns AS memory_ns,
-           r.span_ns - u.kcm_ns AS idle_ns
+    SELECT r.*, r.comm_ns + r.compute_ns - r.overlap_ns AS kc_ns, k.kcm_ns
     FROM overlap_by_rank r
-    JOIN unions u ON u.trace_id = r.trace_id AND u.device IS NOT DISTINCT FROM r.device
+    LEFT JOIN kcm k ON k.trace_id = r.trace_id AND k.device IS NOT DISTINCT FROM r.device
 )
+SELECT run_id, rank, trace_id, device, lane, comm_ns, compute_ns, overlap_ns, exposed_comm_ns,
+       overlap_pct, span_ns,
+       coalesce(kcm_ns, kc_ns) - kc_ns AS memory_ns,
+       span_ns - coalesce(kcm_ns, kc_ns) AS idle_ns,
+       kc_ns - compute_ns AS exposed_ns
+FROM unions;
+
+CREATE OR REPLACE VIEW temporal_breakdown AS
 SELECT run_id, rank, trace_id, device, lane, span_ns,
-       compute_ns::BIGINT AS compute_ns, comm_ns::BIGINT AS comm_ns,
+       compute_ns::BIGINT AS compute_ns, exposed_ns::BIGINT AS comm_ns,
        memory_ns::BIGINT AS memory_ns, idle_ns::BIGINT AS idle_ns,
        (span_ns - idle_ns)::BIGINT AS busy_ns,
        round(100.0 * compute_ns / nullif(span_ns, 0), 4) AS compute_pct,
-       round(100.0 * comm_ns / nullif(span_ns, 0), 4) AS comm_pct,
+       round(100.0 * exposed_ns / nullif(span_ns, 0), 4) AS comm_pct,
        round(100.0 * memory_ns / nullif(span_ns, 0), 4) AS memory_pct,
        round(100.0 * idle_ns / nullif(span_ns, 0), 4) AS idle_pct
-FROM parts
+FROM _lane_time
 ORDER BY run_id, rank, device;

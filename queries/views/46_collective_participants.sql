@@ -11,7 +11,7 @@
 -- Private helper defined here:
 --   _collective_parts: the same rows without the labels (step ... block), for what shows
 --       none (rank_skew, an instance's participants): event_labels is not computed.
--- Depends on: _comm_groups, event_labels.
+-- Depends on: _comm_groups, _comm_op_labels.
 --   run_id, pg, op, instance   the instance (op = match_op; instance = call_k)
 --   rank, trace_id, event_id   the participating op
 --   rank_op          the rank's own op (send / recv for a pair; else = op)
@@ -23,7 +23,8 @@
 --   bubble_ns        wait_ns for the receiving end of a pipeline pair, else NULL, ns
 --   msg_bytes        the rank's message size, bytes (NULL where unknown)
 --   group_size       size of the process group
---   step, phase, stage, layer, block   labels of the rank's op (event_labels)
+--   step, phase, stage, layer, block   labels of the rank's op (event_labels, computed for
+--                    the communication ops only: _comm_op_labels)
 CREATE OR REPLACE VIEW _collective_parts AS
 WITH parts AS (
     SELECT g.run_id, g.pg, g.match_op AS op, g.call_k AS instance, g.rank, g.trace_id,
@@ -48,5 +49,5 @@ FROM parts p;
 CREATE OR REPLACE VIEW collective_participants AS
 SELECT p.*, l.step, l.phase, l.stage, l.layer, l.block
 FROM _collective_parts p
-LEFT JOIN event_labels l USING (trace_id, event_id)
+LEFT JOIN _comm_op_labels l USING (trace_id, event_id)
 ORDER BY p.run_id, p.pg, p.op, p.instance, p.rank;
