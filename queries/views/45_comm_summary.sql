@@ -52,12 +52,15 @@ WITH world AS (
     SELECT t.run_id, coalesce(max(r.world_size), max(t.world_size), count(DISTINCT t.rank))
                AS world_size
     FROM traces t LEFT JOIN runs r USING (run_id) GROUP BY t.run_id
+), ops AS MATERIALIZED (
+    -- comm_ops, computed once: read twice below
+    SELECT * FROM comm_ops
 ), launches AS MATERIALIZED (
     -- the launching CUDA call of each send_recv kernel (of a graph kernel whose capture
     -- the trace holds: the creation of its graph node, _graph_capture)
     SELECT c.trace_id, c.event_id, coalesce(g.pid, r.pid) AS pid, coalesce(g.tid, r.tid) AS tid,
            coalesce(g.capture_ts_ns, r.ts_ns) AS ts_ns
-    FROM comm_ops c
+    FROM ops c
     JOIN events k ON k.trace_id = c.trace_id AND k.event_id = c.event_id
     JOIN events r
       ON r.trace_id = k.trace_id AND r.correlation = k.correlation
@@ -116,7 +119,7 @@ WITH world AS (
            coalesce(r.pp, l.pp, CASE WHEN coalesce(r.tp, l.tp) > 0
                                      THEN w.world_size // coalesce(r.tp, l.tp) END) AS pp,
            g.block AS generic_block, c.op AS listed_op, p.group_op
-    FROM comm_ops c
+    FROM ops c
     LEFT JOIN _rank_roles rr ON rr.run_id = c.run_id AND rr.rank = c.rank
     LEFT JOIN runs r ON r.run_id = c.run_id
     LEFT JOIN world w ON w.run_id = c.run_id

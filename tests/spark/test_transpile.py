@@ -105,6 +105,20 @@ def test_macros_are_inlined_and_views_are_temporary() -> None:
     assert catalog.columns["v"] == ["a", "n", "m"]
 
 
+def test_materialized_ctes_of_inlined_table_macros_are_plain_ctes() -> None:
+    """MATERIALIZED has no Spark syntax: a table macro's own CTEs lose it too when the
+    macro is inlined into a view (as _event_labels_of's are into event_labels)."""
+    catalog = Catalog(columns={"t": ["a"]})
+    translate(
+        "CREATE OR REPLACE MACRO m(tbl) AS TABLE "
+        "WITH x AS MATERIALIZED (SELECT a FROM query_table(tbl)) SELECT a FROM x;",
+        catalog,
+    )
+    (view,) = translate("CREATE OR REPLACE VIEW v AS SELECT * FROM m('t');", catalog)
+    assert "MATERIALIZED" not in view.sql.upper()
+    assert "WITH x AS (SELECT a FROM t)" in view.sql
+
+
 def test_views_other_views_read_are_kept_and_the_dataset_is_not() -> None:
     """Spark would inline every nested view at each reference: the ones others read are
     computed once and kept (register_views), the dataset's tables and the asked-for view

@@ -103,9 +103,9 @@ def rewrite(query: exp.Expression, catalog: Catalog) -> exp.Query:
     for union in query.find_all(exp.Union):
         if union.args.get("by_name"):
             raise UnsupportedSQL("UNION BY NAME")
-    for cte in query.find_all(exp.CTE):
-        cte.set("materialized", None)
     query = _inline_macros(query, catalog)
+    for cte in query.find_all(exp.CTE):  # the view's own and its table macros' CTEs
+        cte.set("materialized", None)
     query = query.transform(_columns_lambda)
     query = _expand_stars(query, catalog)
     for select in list(query.find_all(exp.Select)):
