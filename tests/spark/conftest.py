@@ -101,5 +101,13 @@ def spark_report(spark_session: Any, dataset: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def spark(spark_session: Any, spark_report: dict[str, Any]) -> Any:
-    """The session holding the dataset and the views compared (registered by the report)."""
+    """The session holding the dataset and the views compared: registered by the report,
+    and those it does not read (temporal_breakdown: rank_overview reads _lane_time) on top
+    of the views the report registered."""
+    from tracekit import spark as tk_spark
+
+    registered = {t.name for t in spark_session.catalog.listTables()}
+    for view in tk_spark.needed(VIEWS):
+        if view.name not in registered:
+            tk_spark.create_view(spark_session, view, keep=False)
     return spark_session
