@@ -377,3 +377,25 @@ def test_an_array_of_strings_after_the_events_is_not_taken_for_their_end(
     assert (rows, meta["traceName"], meta["INFO"]) == (12000, "t", info["INFO"])
     assert len(submitted) > 1
     assert all(future.result() is not None for future in submitted)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_file_up_to_ten_mb_is_one_piece_and_a_larger_one_is_shared(
+    tmp_path: Path, gz: bool
+) -> None:
+    """Two pieces of a 10 MB trace parsed at once peaked above HTA's memory: up to
+    ONE_PIECE_BYTES a file is one piece; beyond, each parser thread gets a share."""
+    sizes = {}
+    for n in (20000, 80000):  # about 3 and 12 MB
+        path = write_kineto(
+            tmp_path / f"t{n}.json", [cpu(f"op{i}", i, 1.0) for i in range(n)], gz=gz
+        )
+        pool = ParserPool(2)
+        try:
+            _meta, chunks = read_kineto(path, pool=pool)
+            pieces = [chunk.rows for chunk in chunks]
+        finally:
+            pool.close()
+        assert sum(pieces) == n
+        sizes[n] = len(pieces)
+    assert sizes == {20000: 1, 80000: 2}
