@@ -1,6 +1,7 @@
 """Whether a large store stays interactive: each view's and each TUI screen's first query.
 
 Usage: PYTHONPATH=. python benchmarks/interactive.py [--db FILE] [--ranks 8] [--kernels 1000000]
+       [--only LABEL_PART ...]
 
 With ``--db`` naming an existing tracekit database, its first run is used; otherwise
 (or where FILE does not exist yet) a store of RANKS x KERNELS kernels is synthesized
@@ -71,6 +72,9 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="a tracekit database (made here if absent)")
     parser.add_argument("--ranks", type=int, default=8)
     parser.add_argument("--kernels", type=int, default=1_000_000, help="kernels per rank")
+    parser.add_argument(
+        "--only", action="append", default=[], help="time the queries whose label holds this"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db or Path(tmp) / "large.duckdb"
@@ -91,6 +95,8 @@ def main() -> None:
             f"load average {os.getloadavg()[0]:.1f}"
         )
         for label, query in QUERIES.items():
+            if args.only and not any(part in label for part in args.only):
+                continue
             con = store.connect(db, read_only=True)
             wall, cpu = time.perf_counter(), time.process_time()
             query(con, run)

@@ -3,9 +3,10 @@
 A change meant to make the views faster must leave their rows alone. ``dump`` imports each
 input (the three sample runs, the four real Kineto folders and the two real nsys exports,
 where present) into a store of its own with the tracekit on ``PYTHONPATH``, and writes
-every view of each store (public and private) sorted as Parquet under OUT; ``compare``
-says, per store and view, whether two dumps hold the same columns (names and types) and
-the same rows (EXCEPT ALL both ways)::
+every view of each store (public and private) and the timeline macros (each run's whole
+span, each rank's lane chart), sorted, as Parquet under OUT; ``compare`` says, per store
+and view, whether two dumps hold the same columns (names and types) and the same rows
+(EXCEPT ALL both ways)::
 
     PYTHONPATH=. python benchmarks/view_rows.py dump /tmp/before
     ... change the views ...
@@ -22,6 +23,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,9 +70,39 @@ def dump(out: Path) -> None:
             )
             frame = con.sql(f"SELECT * FROM ({rows}) ORDER BY ALL").to_arrow_table()
             pq.write_table(frame, target)
+        for name, rows in timelines(con).items():
+            pq.write_table(rows, out / label / f"{name}.parquet")
         con.close()
         db.unlink()
         print(f"{label}: {len(views)} views")
+
+
+def timelines(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """The timeline macros over each run's whole span, and every rank's lane chart in 160
+    buckets of its own span, sorted."""
+    runs = con.execute(
+        "SELECT run_id, min(first_ns), max(last_ns) FROM rank_spans GROUP BY run_id"
+    ).fetchall()
+    ranks = con.execute("SELECT run_id, rank, first_ns, last_ns FROM rank_spans").fetchall()
+    islands = [
+        con.sql(
+            f"SELECT '{run}' AS run_id, * FROM timeline_islands('{run}', {lo}, {hi})"
+        ).to_arrow_table()
+        for run, lo, hi in runs
+    ]
+    buckets = [
+        con.sql(
+            f"SELECT '{run}' AS run_id, {rank} AS rank, * FROM "
+            f"timeline_buckets('{run}', {rank}, {lo}, {hi}, {max((hi - lo + 159) // 160, 1)})"
+        ).to_arrow_table()
+        for run, rank, lo, hi in ranks
+    ]
+    found = {}
+    for name, tables in (("timeline_islands", islands), ("timeline_buckets", buckets)):
+        if tables:
+            rows = pa.concat_tables(tables)  # noqa: F841 - read by the query below
+            found[name] = con.sql("SELECT * FROM rows ORDER BY ALL").to_arrow_table()
+    return found
 
 
 def compare(a: Path, b: Path) -> int:

@@ -3,7 +3,7 @@
 -- (bucket b covers [t0_ns + b * width_ns, t0_ns + (b + 1) * width_ns)): the lane chart of
 -- `tracekit tui`. Summed over the buckets of the rank's whole span, busy_ns is
 -- overlap_by_rank's comm_ns / compute_ns.
--- Depends on: timeline_islands.
+-- Depends on: _timeline_islands_of (54_timeline_islands.sql: timeline_islands of one rank).
 --   lane      'gpu<device>' or 'cpu'
 --   cls       'comm' or 'compute'
 --   bucket    bucket index from 0
@@ -14,8 +14,7 @@ WITH spread AS (
            unnest(range((s_ns - t0_ns) // width_ns,
                         greatest((e_ns - 1 - t0_ns) // width_ns, (s_ns - t0_ns) // width_ns) + 1))
                AS bucket
-    FROM timeline_islands(in_run, t0_ns, t1_ns)
-    WHERE rank = in_rank
+    FROM _timeline_islands_of(in_run, in_rank, t0_ns, t1_ns)
 )
 SELECT lane, cls, bucket,
        sum(greatest(least(e_ns, t0_ns + (bucket + 1) * width_ns)
