@@ -380,22 +380,38 @@ def test_an_array_of_strings_after_the_events_is_not_taken_for_their_end(
 
 
 @pytest.mark.parametrize("gz", [False, True])
-def test_a_file_up_to_ten_mb_is_one_piece_and_a_larger_one_is_shared(
-    tmp_path: Path, gz: bool
-) -> None:
+def test_a_file_up_to_ten_mb_is_parsed_a_piece_at_a_time(tmp_path: Path, gz: bool) -> None:
     """Two pieces of a 10 MB trace parsed at once peaked above HTA's memory: up to
-    ONE_PIECE_BYTES a file is one piece; beyond, each parser thread gets a share."""
-    sizes = {}
-    for n in (20000, 80000):  # about 3 and 12 MB
-        path = write_kineto(
-            tmp_path / f"t{n}.json", [cpu(f"op{i}", i, 1.0) for i in range(n)], gz=gz
-        )
-        pool = ParserPool(2)
+    ONE_PIECE_BYTES a file is cut in three pieces parsed one at a time; beyond, each
+    parser thread gets a share."""
+
+    class Watched(ParserPool):
+        running = most = 0
+
+        def submit(self, body: bytes, base_ns: Base) -> Future:
+            def parse() -> object:
+                with self.lock:
+                    self.running += 1
+                    self.most = max(self.most, self.running)
+                try:
+                    return self._parser().parse(body, base_ns)
+                finally:
+                    with self.lock:
+                        self.running -= 1
+
+            return self.pool.submit(parse)
+
+    seen = {}
+    for n in (40000, 80000):  # about 6 and 12 MB
+        events = [cpu(f"op{i}", i, 1.0) for i in range(n)]
+        path = write_kineto(tmp_path / f"t{n}.json", events, gz=gz)
+        pool = Watched(2)
         try:
             _meta, chunks = read_kineto(path, pool=pool)
             pieces = [chunk.rows for chunk in chunks]
         finally:
             pool.close()
         assert sum(pieces) == n
-        sizes[n] = len(pieces)
-    assert sizes == {20000: 1, 80000: 2}
+        seen[n] = (len(pieces), pool.most)
+    assert seen[40000] == (3, 1)
+    assert seen[80000][0] == 2

@@ -5,8 +5,8 @@ gzip) is read in blocks; the ``traceEvents`` array is cut into chunks of whole
 events at ``}, {`` boundaries and each chunk is parsed by DuckDB's JSON reader
 straight into typed columns (:mod:`tracekit.ingest.kineto_parse`, with the SQL
 of :mod:`tracekit.ingest.kineto_sql`), as many pieces at once as there are
-parser threads; a file of up to 10 MB is one piece, a larger one up to 16 MB
-(``BLOCK_BYTES``) is cut into one piece per thread.
+parser threads; a file of up to 10 MB is cut in three pieces parsed one at a time, a
+larger one into pieces of up to 16 MB (``BLOCK_BYTES``), one per thread at a time.
 A cut that lands inside a string or a nested object cannot parse (its quotes or
 brackets do not balance), so a chunk that fails to parse is retried with an
 earlier cut; only a file that is really not JSON fails.
@@ -51,8 +51,8 @@ from tracekit.ingest.kineto_meta import (
 from tracekit.ingest.kineto_parse import BadEvent, Base, KinetoChunk, ParserPool, cores
 
 BLOCK_BYTES = 16 << 20
-# A file up to this size is parsed as one piece, on one thread: two pieces parsed at
-# once peak about 10 MB higher for a few hundredths of a second less.
+# A file up to this size is parsed one piece at a time: two pieces parsed at once
+# peak about 10 MB higher.
 ONE_PIECE_BYTES = 10 << 20
 # The second inflate of a gzip trace, for its last bytes, keeps one such block at a time.
 TAIL_BLOCK_BYTES = 1 << 20
@@ -115,15 +115,13 @@ def read_kineto(
     how far into the file (in bytes on disk) parsing has got, for progress bars.
     Pieces are parsed by ``pool`` (default: a pool of its own, one thread per CPU
     core, closed with the iterator), as many at once as it has threads; they are
-    read ``block_bytes`` at a time (default: the whole file up to
-    :data:`ONE_PIECE_BYTES`, else its share per thread, at most
-    :data:`BLOCK_BYTES`).
+    read ``block_bytes`` at a time (default: :func:`_block_bytes`).
     """
     fh, raw = open_bytes(path)
     try:
+        in_flight = pool.threads if pool else cores()
         if block_bytes is None:
-            threads = pool.threads if pool else cores()
-            block_bytes = _block_bytes(path, raw, gz=fh is not raw, threads=threads)
+            block_bytes, in_flight = _block_bytes(path, raw, gz=fh is not raw, threads=in_flight)
         head = _read(fh, 1 << 20, path)
         if not head.strip():
             raise InputError(f"{path}: the file is empty")
@@ -143,20 +141,25 @@ def read_kineto(
         raw.close()
         raise
     rest = head[match.end() :]
-    return meta, _chunks(path, fh, raw, rest, meta, base, on_progress, block_bytes, pool)
+    return meta, _chunks(path, fh, raw, rest, meta, base, on_progress, block_bytes, pool, in_flight)
 
 
-def _block_bytes(path: Path, raw: IO[bytes], *, gz: bool, threads: int) -> int:
-    """Blocks that share a small file evenly among the parser threads (each piece costs
-    about 20 ms of planning besides its parse, so not smaller than 1 MB)."""
+def _block_bytes(path: Path, raw: IO[bytes], *, gz: bool, threads: int) -> tuple[int, int]:
+    """The blocks a file is read in, and how many of its pieces parse at once.
+
+    A file of up to ONE_PIECE_BYTES is read in thirds, parsed one piece at a time (the
+    INSERT of one overlapping the parse of the next); a larger one is shared evenly
+    among the parser threads. Each piece costs about 20 ms of planning besides its
+    parse, so a block is not smaller than 1 MB.
+    """
     size = path.stat().st_size
     if gz:  # gzip ends with the inflated size modulo 2^32
         raw.seek(max(0, size - 4))
         size = max(size, int.from_bytes(raw.read(4), "little"))
         raw.seek(0)
     if size <= ONE_PIECE_BYTES:
-        return max(1 << 20, size)
-    return max(1 << 20, min(BLOCK_BYTES, -(-size // threads)))
+        return max(1 << 20, -(-size // 3)), 1
+    return max(1 << 20, min(BLOCK_BYTES, -(-size // threads))), threads
 
 
 def _base_ns(path: Path, meta: dict[str, Any], *, gz: bool) -> Base:
@@ -223,8 +226,9 @@ def _chunks(
     on_progress: Callable[[int], None] | None,
     block_bytes: int,
     shared: ParserPool | None,
+    in_flight: int,
 ) -> Iterator[KinetoChunk]:
-    """Cut the array into pieces at ``}, {`` and parse ``parsers`` pieces at a time.
+    """Cut the array into pieces at ``}, {`` and parse ``in_flight`` pieces at a time.
 
     A piece whose start is a real event boundary parses if and only if its end is
     one too; a piece that does not parse (the cut fell inside a string) is glued,
@@ -234,7 +238,6 @@ def _chunks(
     numbered from the start of the array.
     """
     pool = shared or ParserPool()
-    parsers = pool.threads
     # [body, separator, future, (text from the array's `]` on, the keys after it) or None]
     pending: deque[list[Any]] = deque()
     next_id = 0
@@ -279,6 +282,9 @@ def _chunks(
             more = _read(fh, block_bytes, path)
             if not more:
                 break
+            if in_flight == 1:  # the next piece is cut once the last one has parsed
+                while pending:
+                    yield from settle()
             cut = _last_cut(buf, searched_from)
             if cut is None:
                 if len(buf) > limit:
@@ -290,8 +296,10 @@ def _chunks(
             buf = buf[cut.end() :]
             searched_from = 0
             pending.append([body, sep, pool.submit(body, base_ns), None])
-            while len(pending) > parsers:
+            while len(pending) > in_flight:
                 yield from settle()
+        while in_flight == 1 and pending:
+            yield from settle()
         meta["_base_ns"] = base_ns if isinstance(base_ns, int) else base_ns.result()
         end, late = _array_end(path, buf, len(buf))
         if late is not None and _TEXT.search(buf, 0, end):
