@@ -10,6 +10,8 @@
 -- |K ∪ C| = |K| + |C| - |K ∩ C| comes from overlap_by_rank's exact figures; only the lane
 -- groups with memory transfers merge K ∪ C ∪ M again (the others' is |K ∪ C|).
 -- Private helpers defined here:
+--   _memory_intervals(trace_id, device, s_ns, e_ns): M, the gpu_memcpy and gpu_memset
+--       events of the traces that hold kernels.
 --   _busy_islands(trace_id, device, grp, s_ns, e_ns): disjoint islands of K ∪ C (grp 'kc')
 --       and of K ∪ C ∪ M (grp 'kcm') per lane group (latency_by_run's windows).
 --   _lane_time: overlap_by_rank's rows with memory_ns and idle_ns as defined above and
@@ -22,12 +24,15 @@
 --   compute_ns, comm_ns, memory_ns, idle_ns   ns, as defined above
 --   busy_ns      span_ns - idle_ns
 --   compute_pct, comm_pct, memory_pct, idle_pct   100 * x / span_ns
+CREATE OR REPLACE VIEW _memory_intervals AS
+SELECT trace_id, device, ts_ns AS s_ns, ts_ns + dur_ns AS e_ns
+FROM events
+WHERE kind IN ('gpu_memcpy', 'gpu_memset')
+  AND trace_id IN (SELECT DISTINCT trace_id FROM events WHERE kind = 'kernel');
+
 CREATE OR REPLACE VIEW _busy_islands AS
 WITH memory AS (
-    SELECT trace_id, device, event_id, ts_ns AS s_ns, ts_ns + dur_ns AS e_ns
-    FROM events
-    WHERE kind IN ('gpu_memcpy', 'gpu_memset')
-      AND trace_id IN (SELECT DISTINCT trace_id FROM events WHERE kind = 'kernel')
+    SELECT trace_id, device, s_ns, e_ns FROM _memory_intervals
 ), lanes AS MATERIALIZED (
     SELECT trace_id, device, s_ns, e_ns FROM _lane_intervals
 ), layered AS (
@@ -42,10 +47,7 @@ SELECT trace_id, device, grp, s_ns, e_ns FROM merged_intervals('layered');
 
 CREATE OR REPLACE VIEW _lane_time AS
 WITH memory AS (
-    SELECT trace_id, device, ts_ns AS s_ns, ts_ns + dur_ns AS e_ns
-    FROM events
-    WHERE kind IN ('gpu_memcpy', 'gpu_memset')
-      AND trace_id IN (SELECT DISTINCT trace_id FROM events WHERE kind = 'kernel')
+    SELECT trace_id, device, s_ns, e_ns FROM _memory_intervals
 ), memory_lanes AS (
     SELECT DISTINCT trace_id, device FROM memory
 ), layered AS (

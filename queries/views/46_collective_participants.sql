@@ -11,6 +11,7 @@
 -- Private helper defined here:
 --   _collective_parts: the same rows without the labels (step ... block), for what shows
 --       none (rank_skew, an instance's participants): event_labels is not computed.
+--   _collective_labelled: this view's rows, unsorted (collective_instances reads them).
 -- Depends on: _comm_groups, _comm_op_labels.
 --   run_id, pg, op, instance   the instance (op = match_op; instance = call_k)
 --   rank, trace_id, event_id   the participating op
@@ -46,8 +47,11 @@ SELECT p.run_id, p.pg, p.op, p.instance, p.rank, p.trace_id, p.event_id, p.rank_
        p.msg_bytes, p.group_size
 FROM parts p;
 
-CREATE OR REPLACE VIEW collective_participants AS
+CREATE OR REPLACE VIEW _collective_labelled AS
 SELECT p.*, l.step, l.phase, l.stage, l.layer, l.block
 FROM _collective_parts p
-LEFT JOIN _comm_op_labels l USING (trace_id, event_id)
-ORDER BY p.run_id, p.pg, p.op, p.instance, p.rank;
+LEFT JOIN _comm_op_labels l USING (trace_id, event_id);
+
+CREATE OR REPLACE VIEW collective_participants AS
+SELECT * FROM _collective_labelled
+ORDER BY run_id, pg, op, instance, rank;

@@ -8,7 +8,7 @@
 --       (collective_participants' columns), without their labels.
 --   _instance_figures: _instance_figures_of('_collective_parts'), for what shows no label
 --       (the TUI's list of instances): event_labels is not computed.
--- Depends on: _collective_parts, _comm_op_labels, busbw_factor.
+-- Depends on: _collective_parts, _collective_labelled, busbw_factor.
 --   run_id, pg, op, instance   the instance
 --   ranks_seen       ranks that took part
 --   group_size       size of the process group
@@ -62,9 +62,7 @@ SELECT * FROM _instance_figures_of('parts');
 CREATE OR REPLACE VIEW collective_instances AS
 WITH parts AS MATERIALIZED (
     -- collective_participants' rows, without the sort of its ORDER BY
-    SELECT p.*, l.step, l.phase, l.stage, l.layer, l.block
-    FROM _collective_parts p
-    LEFT JOIN _comm_op_labels l USING (trace_id, event_id)
+    SELECT * FROM _collective_labelled
 ), labels AS (
     SELECT run_id, pg, op, instance,
            arg_min(step, rank) AS step,
